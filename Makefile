@@ -1,0 +1,39 @@
+# The two commands: `make run` (the hub, simulated devices and a live view)
+# and `make test` (lint, types, tests). Both set up everything they need.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint typecheck unit bench system-deps clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "earlgate needs Python >= 3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+run: $(STAMP) system-deps
+	$(BIN)/earlgate demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP) system-deps
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+bench: $(STAMP) system-deps
+	$(BIN)/earlgate bench fanout --publishers 1000 --period 0.25 --duration 30 --update-benchmarks
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

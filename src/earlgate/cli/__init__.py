@@ -1,0 +1,60 @@
+"""The ``earlgate`` command: one sub-command per feature.
+
+Each feature module in this package exposes ``register(subparsers)``, which adds
+its parser and sets ``func`` to a callable taking the parsed namespace and
+returning an exit status. ``main`` is importable so tests call it directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from earlgate import __version__
+
+# Feature modules, in the order their commands appear in ``--help``; a module
+# of this package that is not listed here is added after them.
+COMMAND_ORDER = ("hub", "demo", "load", "bench", "cluster", "signal", "led")
+
+
+def _command_modules() -> list[str]:
+    found = {m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")}
+    ordered = [name for name in COMMAND_ORDER if name in found]
+    return ordered + sorted(found - set(ordered))
+
+
+class UsageError(Exception):
+    """A command-line argument or config value is wrong; the message says which."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="earlgate",
+        description="Connect small wireless IoT devices to the Internet in real time.",
+    )
+    parser.add_argument("--version", action="version", version=f"earlgate {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name in _command_modules():
+        module = importlib.import_module(f"earlgate.cli.{name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.func(args)
+    except UsageError as exc:
+        parser.exit(2, f"earlgate {args.command}: error: {exc}\n")
+    except KeyboardInterrupt:
+        return 130
+    return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
