@@ -1,0 +1,92 @@
+"""The broker interface: where a hub sends what it publishes and gets what it delivers.
+
+The hub's connection code talks only to this interface, so the in-memory broker
+(one process) and the Redis backplane (many hubs) are interchangeable. The
+methods on the publish path take callbacks instead of returning awaitables,
+so that the in-memory broker delivers synchronously without creating a task
+or future per message.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+# Called once a publish has taken effect: ``None`` on success, else an error code
+# of PROTOCOL.md (``unavailable``, ``overloaded``) and a reason.
+PublishDone = Callable[[str | None, str], None]
+
+
+class BrokerSink(Protocol):
+    """What a broker delivers to: the hub's local fan-out."""
+
+    def deliver(self, subject: str, raw: bytes, offset: int | None) -> None:
+        """Deliver ``raw`` (a complete frame) to local subscribers of ``subject``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """Stored history of one durable subject after an offset.
+
+    ``recovered`` is PROTOCOL.md's flag: ``False`` when the epoch changed or the
+    offset is older than what the store still holds, so messages were missed.
+    """
+
+    epoch: str
+    recovered: bool
+    messages: list[tuple[int, bytes]] = field(default_factory=list)
+
+
+class BrokerError(Exception):
+    """The broker cannot do what was asked (unreachable, misconfigured)."""
+
+
+class Broker(abc.ABC):
+    """Base class of brokers; see the module docstring."""
+
+    name: str = "broker"
+
+    def __init__(self) -> None:
+        self._sink: BrokerSink | None = None
+
+    def attach(self, sink: BrokerSink) -> None:
+        self._sink = sink
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Connect to whatever backs the broker."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections and tasks."""
+
+    def healthy(self) -> bool:
+        """Whether the broker can accept and deliver messages now."""
+        return True
+
+    @abc.abstractmethod
+    def publish(
+        self, subject: str, raw: bytes, *, retain: bool, on_done: PublishDone | None
+    ) -> None:
+        """Send ``raw`` (the publisher's frame) to every subscriber of ``subject``."""
+
+    def interest(self, pattern: str) -> None:  # noqa: B027 - optional hook
+        """A local client subscribed to ``pattern`` (first local subscriber)."""
+
+    def disinterest(self, pattern: str) -> None:  # noqa: B027 - optional hook
+        """The last local subscriber of ``pattern`` left."""
+
+    @abc.abstractmethod
+    async def retained(self, pattern: str) -> list[bytes]:
+        """The latest retained frame of every subject matching ``pattern``."""
+
+    @abc.abstractmethod
+    def is_durable(self, subject: str) -> bool:
+        """Whether messages on ``subject`` are stored with offsets."""
+
+    @abc.abstractmethod
+    async def history(self, subject: str, since: int, epoch: str | None) -> Replay:
+        """Stored messages of durable ``subject`` with an offset above ``since``."""
+
+    def statistics(self) -> dict[str, Any]:
+        return {"name": self.name}

@@ -1,0 +1,80 @@
+"""Bounded per-subject history with offsets: the in-memory durable store.
+
+PROTOCOL.md, Order and delivery: durable subjects "store every message with a
+monotonically increasing `_offset` and the store's `_epoch`". One counter
+serves the whole store, so offsets never repeat within an epoch even when a
+subject's ring is dropped and created again; per subject they increase, with
+gaps. A ring per subject keeps the newest ``retention`` messages and remembers
+the highest offset it ever evicted, which is what decides whether a replay is
+complete. Pure: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+
+from earlgate.broker.base import Replay
+
+
+class SubjectRing:
+    """The newest messages of one subject, each with its offset."""
+
+    __slots__ = ("lost_upto", "messages")
+
+    def __init__(self, retention: int, lost_upto: int) -> None:
+        self.messages: deque[tuple[int, bytes]] = deque(maxlen=retention)
+        # Messages with an offset up to this one may have existed and are gone.
+        self.lost_upto = lost_upto
+
+    def append(self, offset: int, raw: bytes) -> None:
+        if len(self.messages) == self.messages.maxlen:
+            self.lost_upto = self.messages[0][0]
+        self.messages.append((offset, raw))
+
+    def after(self, since: int) -> tuple[bool, list[tuple[int, bytes]]]:
+        """Messages with an offset above ``since``; ``False`` if some may be lost."""
+        return since >= self.lost_upto, [(o, raw) for o, raw in self.messages if o > since]
+
+
+class HistoryStore:
+    """Rings for many subjects, at most ``max_subjects`` of them (oldest dropped)."""
+
+    def __init__(self, epoch: str, retention: int = 1000, max_subjects: int = 100_000) -> None:
+        if retention < 1:
+            raise ValueError("retention must be at least 1 message")
+        self.epoch = epoch
+        self.retention = retention
+        self.max_subjects = max_subjects
+        self.last_offset = 0
+        self._rings: OrderedDict[str, SubjectRing] = OrderedDict()
+        self.evicted_subjects = 0
+
+    def __len__(self) -> int:
+        return len(self._rings)
+
+    def append(self, subject: str, raw: bytes) -> int:
+        """Store ``raw`` (already carrying its offset) as the next message."""
+        ring = self._rings.get(subject)
+        if ring is None:
+            if len(self._rings) >= self.max_subjects:
+                self._rings.popitem(last=False)
+                self.evicted_subjects += 1
+            # A subject seen before may have been evicted: anything older is unknown.
+            lost = self.last_offset if self.evicted_subjects else 0
+            ring = self._rings[subject] = SubjectRing(self.retention, lost)
+        self.last_offset += 1
+        ring.append(self.last_offset, raw)
+        return self.last_offset
+
+    def replay(self, subject: str, since: int, epoch: str | None) -> Replay:
+        if epoch is not None and epoch != self.epoch:
+            # Offsets of another epoch mean nothing here: send all we have.
+            ring = self._rings.get(subject)
+            return Replay(self.epoch, False, list(ring.messages) if ring else [])
+        if since > self.last_offset:
+            return Replay(self.epoch, False, [])
+        ring = self._rings.get(subject)
+        if ring is None:
+            return Replay(self.epoch, not self.evicted_subjects, [])
+        complete, messages = ring.after(since)
+        return Replay(self.epoch, complete, messages)

@@ -1,0 +1,130 @@
+"""``earlgate hub``: run one hub process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+
+from earlgate.cli import UsageError
+from earlgate.hub.config import HubConfig, SlowConsumerPolicy
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    defaults = HubConfig()
+    parser = subparsers.add_parser(
+        "hub",
+        help="run the WebSocket publish/subscribe hub",
+        description="Run the WebSocket publish/subscribe hub (ws://HOST:PORT/ws).",
+    )
+    parser.add_argument("--host", default=defaults.host, help="address to listen on")
+    parser.add_argument("--port", type=int, default=defaults.port, help="TCP port (0 = any)")
+    parser.add_argument(
+        "--broker", default="memory", help="where messages go between hubs: memory (default)"
+    )
+    parser.add_argument("--max-frame", type=int, default=defaults.max_frame, metavar="BYTES")
+    parser.add_argument("--max-connections", type=int, default=defaults.max_connections)
+    parser.add_argument(
+        "--max-subscriptions",
+        type=int,
+        default=defaults.max_subscriptions,
+        help="subscriptions per connection",
+    )
+    parser.add_argument(
+        "--send-buffer",
+        type=int,
+        default=defaults.send_buffer,
+        metavar="BYTES",
+        help="bytes queued per connection before the slow-consumer policy applies",
+    )
+    parser.add_argument(
+        "--slow-consumer",
+        choices=[p.value for p in SlowConsumerPolicy],
+        default=defaults.slow_consumer.value,
+    )
+    parser.add_argument(
+        "--max-publish-rate",
+        type=float,
+        default=0.0,
+        metavar="PER_S",
+        help="publishes per second per connection (0 = unlimited)",
+    )
+    parser.add_argument(
+        "--shed-lag-ms",
+        type=float,
+        default=0.0,
+        help="refuse publishes (overloaded) while event-loop lag p99 exceeds this (0 = never)",
+    )
+    parser.add_argument("--durable", action="append", default=[], metavar="PATTERN")
+    parser.add_argument(
+        "--retention", type=int, default=defaults.retention, help="messages per durable subject"
+    )
+    parser.add_argument("--tls-cert", metavar="FILE")
+    parser.add_argument("--tls-key", metavar="FILE")
+    parser.add_argument(
+        "--auth-secret",
+        metavar="S",
+        default=os.environ.get("EARLGATE_AUTH_SECRET"),
+        help="turn on JWT auth (HS256); also read from EARLGATE_AUTH_SECRET",
+    )
+    parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
+    parser.add_argument("--log-level", default="INFO")
+    parser.set_defaults(func=run)
+
+
+def config_from(args: argparse.Namespace) -> HubConfig:
+    if args.broker != "memory":
+        raise UsageError(f"unknown broker {args.broker!r}: this hub supports 'memory'")
+    for option in ("tls_cert", "tls_key"):
+        path = getattr(args, option)
+        if path is not None and not os.access(path, os.R_OK):
+            raise UsageError(f"--{option.replace('_', '-')} {path}: file not readable")
+    config = HubConfig(
+        host=args.host,
+        port=args.port,
+        max_frame=args.max_frame,
+        max_connections=args.max_connections,
+        max_subscriptions=args.max_subscriptions,
+        send_buffer=args.send_buffer,
+        slow_consumer=SlowConsumerPolicy(args.slow_consumer),
+        max_publish_rate=args.max_publish_rate,
+        shed_lag_ms=args.shed_lag_ms,
+        durable=list(args.durable),
+        retention=args.retention,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        auth_secret=args.auth_secret,
+    )
+    try:
+        config.validate()
+        from earlgate.broker.memory import DurablePolicy
+
+        DurablePolicy(config.durable)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("picows").setLevel(logging.WARNING)
+    from earlgate.hub.server import HubServer
+
+    async def main() -> None:
+        server = HubServer(config)
+        await server.start()
+        scheme = "wss" if config.tls_cert else "ws"
+        print(f"earlgate hub listening on {scheme}://{config.host}:{server.port}/ws", flush=True)
+        await server.serve_forever()
+
+    if args.uvloop:
+        import uvloop
+
+        uvloop.run(main())
+    else:
+        asyncio.run(main())
+    return 0

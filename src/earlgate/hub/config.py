@@ -1,0 +1,64 @@
+"""The hub's settings and limits, with their defaults in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class SlowConsumerPolicy(StrEnum):
+    """What the hub does when a subscriber's send buffer is over its limit.
+
+    ``drop-oldest``: keep the newest messages; the oldest queued ones are dropped
+    and counted (``dropped{reason="slow_consumer"}``), and the client is told how
+    many with a ``$hub/dropped`` frame once it catches up. Right for sensor
+    streams, where the latest value matters most.
+    ``disconnect``: close the connection with status 1008, so that the client
+    reconnects and (on durable subjects) resumes from its last offset.
+    """
+
+    DROP_OLDEST = "drop-oldest"
+    DISCONNECT = "disconnect"
+
+
+@dataclass
+class HubConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_frame: int = 64 * 1024
+    max_connections: int = 100_000
+    max_subscriptions: int = 1000  # per connection
+    send_buffer: int = 1024 * 1024  # bytes queued per connection before the policy applies
+    slow_consumer: SlowConsumerPolicy = SlowConsumerPolicy.DROP_OLDEST
+    max_publish_rate: float = 0.0  # publishes per second per connection; 0 = unlimited
+    shed_lag_ms: float = 0.0  # refuse publishes while loop lag p99 exceeds this; 0 = never
+    auth_secret: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    durable: list[str] = field(default_factory=list)
+    retention: int = 1000  # messages kept per durable subject
+    max_retained: int = 100_000
+    shutdown_grace: float = 5.0  # seconds to flush on SIGTERM
+    handshake_timeout: float = 10.0
+    # Frames up to this many times max_frame are read and answered with
+    # ``too_large``; larger ones are cut off by the WebSocket parser (close 1009).
+    oversize_factor: int = 4
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first setting out of range."""
+        checks = [
+            (0 <= self.port <= 65535, "port must be 0-65535"),
+            (self.max_frame >= 256, "max frame must be at least 256 bytes"),
+            (self.max_connections >= 1, "max connections must be at least 1"),
+            (self.max_subscriptions >= 1, "max subscriptions must be at least 1"),
+            (self.send_buffer >= 4096, "send buffer must be at least 4096 bytes"),
+            (self.max_publish_rate >= 0, "max publish rate must not be negative"),
+            (self.shed_lag_ms >= 0, "shed lag must not be negative"),
+            (self.retention >= 1, "retention must be at least 1 message"),
+            (self.max_retained >= 1, "max retained must be at least 1"),
+            ((self.tls_cert is None) == (self.tls_key is None), "TLS needs both cert and key"),
+            (self.auth_secret is None or len(self.auth_secret) > 0, "auth secret is empty"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)

@@ -1,0 +1,316 @@
+"""The hub's engine: frames in, deliveries out, no sockets.
+
+The I/O layer feeds :meth:`Hub.handle_frame` with each complete frame of a
+session and gives every session a ``write`` function; the broker calls
+:meth:`Hub.deliver` for every message to fan out. Everything a client can get
+wrong is answered here with PROTOCOL.md's error codes, and nothing a client
+sends can raise out of ``handle_frame``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from earlgate.broker.base import Broker
+from earlgate.hub import frames
+from earlgate.hub.config import HubConfig
+from earlgate.hub.frames import FrameError, FrameId
+from earlgate.hub.metrics import HubMetrics
+from earlgate.hub.session import Session
+from earlgate.hub.subjects import (
+    SubjectError,
+    SubjectIndex,
+    check_pattern,
+    check_subject,
+    is_wildcard,
+)
+
+logger = logging.getLogger(__name__)
+
+_PUBLISH_TYPES = (frames.PUBLISH, frames.PUBLISHER)
+_UNCHECKED = "unchecked"  # sentinel in the subject verdict cache
+
+
+class Hub:
+    """Subscriptions of all local sessions, and the publish/subscribe logic."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        config: HubConfig | None = None,
+        metrics: HubMetrics | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.broker = broker
+        self.config = config or HubConfig()
+        self.metrics = metrics or HubMetrics()
+        self.clock = clock
+        self.index: SubjectIndex[Session] = SubjectIndex()
+        self.sessions: set[Session] = set()
+        self.shedding = False  # set by the server while the loop lags too much
+        self._pattern_refs: Counter[str] = Counter()
+        self._subject_ok: dict[str, str | None] = {}  # subject -> None or error reason
+        self._tasks: set[asyncio.Task[None]] = set()
+        broker.attach(self)
+
+    # -- sessions ---------------------------------------------------------
+
+    def open_session(self, session: Session) -> None:
+        self.sessions.add(session)
+        metrics = self.metrics
+        metrics.connections_open += 1
+        metrics.connections_opened += 1
+
+    def close_session(self, session: Session) -> None:
+        if session not in self.sessions:
+            return
+        self.sessions.discard(session)
+        session.closed = True
+        for pattern in list(session.subscriptions):
+            self._unsubscribe(session, pattern)
+        metrics = self.metrics
+        metrics.connections_open -= 1
+        metrics.connections_closed += 1
+
+    # -- frames from clients ---------------------------------------------
+
+    def handle_frame(self, session: Session, payload: bytes) -> None:
+        """Act on one complete frame from ``session``; errors become error frames."""
+        started = time.perf_counter_ns()
+        metrics = self.metrics
+        metrics.messages_in += 1
+        metrics.bytes_in += len(payload)
+        try:
+            message = frames.parse_frame(payload)
+            kind = message["type"]
+            if kind in _PUBLISH_TYPES:
+                self._publish(session, message, payload)
+                metrics.window_service_time.record(time.perf_counter_ns() - started)
+            elif kind == frames.SUBSCRIBE:
+                self._subscribe(session, message)
+            elif kind == frames.UNSUBSCRIBE:
+                self._unsubscribe_frame(session, message)
+            else:  # ping
+                session.send(frames.pong_frame(message.get("id")))
+        except FrameError as exc:
+            self.refuse(session, exc)
+        except Exception:  # a bug must not take the connection or the hub down
+            logger.exception("internal error handling a frame from %r", session)
+            self.refuse(session, FrameError(frames.BAD_FRAME, "internal error handling frame"))
+
+    def refuse(self, session: Session, error: FrameError) -> None:
+        self.metrics.error(error.code)
+        session.send(frames.error_frame(error.code, error.reason, error.frame_id))
+
+    def _valid_subject(self, subject: Any, frame_id: FrameId | None) -> str:
+        """Check a published subject, remembering the verdict for the next frames."""
+        if not isinstance(subject, str):
+            if subject is None:
+                raise FrameError(frames.BAD_FRAME, "publish needs a 'subject'", frame_id)
+            raise FrameError(frames.BAD_FRAME, "field 'subject' must be a string", frame_id)
+        reason = self._subject_ok.get(subject, _UNCHECKED)
+        if reason is None:
+            return subject
+        if reason is _UNCHECKED:
+            try:
+                check_subject(subject)
+                reason = None
+            except SubjectError as exc:
+                reason = str(exc)
+            if len(self._subject_ok) > 100_000:
+                self._subject_ok.clear()
+            self._subject_ok[subject] = reason
+            if reason is None:
+                return subject
+        raise FrameError(frames.BAD_SUBJECT, str(reason), frame_id)
+
+    def _publish(self, session: Session, message: dict[str, Any], payload: bytes) -> None:
+        frame_id = message.get("id")
+        subject = self._valid_subject(message.get("subject"), frame_id)
+        retain = frames.check_publish_fields(message)
+        if session.grants is not None and not session.grants.may_publish(subject):
+            raise FrameError(frames.FORBIDDEN, f"not allowed to publish to {subject!r}", frame_id)
+        if session.bucket is not None and not session.bucket.take(self.clock()):
+            raise FrameError(frames.RATE_LIMITED, "publish rate limit exceeded", frame_id)
+        if self.shedding:
+            raise FrameError(frames.OVERLOADED, "hub is overloaded, try again later", frame_id)
+        if not self.broker.healthy():
+            raise FrameError(frames.UNAVAILABLE, "broker is unreachable", frame_id)
+        if frame_id is None:
+            self.broker.publish(subject, bytes(payload), retain=retain, on_done=None)
+            return
+
+        def done(code: str | None, reason: str) -> None:
+            if session.closed:
+                return
+            if code is None:
+                session.send(frames.ack_frame(frame_id))
+            else:
+                self.refuse(session, FrameError(code, reason, frame_id))
+
+        self.broker.publish(subject, bytes(payload), retain=retain, on_done=done)
+
+    def publish_http(self, payload: bytes) -> tuple[int, dict[str, Any]]:
+        """``POST /publish``: one publish frame as the body; returns (status, JSON)."""
+        self.metrics.http_requests += 1
+        result: dict[str, Any] = {}
+        try:
+            message = frames.parse_frame(payload)
+            if message["type"] not in _PUBLISH_TYPES:
+                raise FrameError(frames.BAD_FRAME, "POST /publish takes a publish frame")
+            frame_id = message.get("id")
+            subject = self._valid_subject(message.get("subject"), frame_id)
+            retain = frames.check_publish_fields(message)
+            if not self.broker.healthy():
+                raise FrameError(frames.UNAVAILABLE, "broker is unreachable", frame_id)
+        except FrameError as exc:
+            self.metrics.error(exc.code)
+            status = 503 if exc.code == frames.UNAVAILABLE else 400
+            return status, {"type": "error", "code": exc.code, "reason": exc.reason}
+        self.metrics.messages_in += 1
+        self.metrics.bytes_in += len(payload)
+
+        def done(code: str | None, reason: str) -> None:
+            result["code"] = code
+            result["reason"] = reason
+
+        self.broker.publish(subject, bytes(payload), retain=retain, on_done=done)
+        if result.get("code"):
+            return 503, {"type": "error", "code": result["code"], "reason": result["reason"]}
+        answer: dict[str, Any] = {"type": "ack"}
+        if frame_id is not None:
+            answer["id"] = frame_id
+        return 200, answer
+
+    def _subscribe(self, session: Session, message: dict[str, Any]) -> None:
+        frame_id = message.get("id")
+        raw_pattern = message.get("subject")
+        if raw_pattern is None:
+            raise FrameError(frames.BAD_FRAME, "subscribe needs a 'subject'", frame_id)
+        try:
+            pattern = check_pattern(raw_pattern)
+        except SubjectError as exc:
+            code = frames.BAD_FRAME if not isinstance(raw_pattern, str) else frames.BAD_SUBJECT
+            raise FrameError(code, str(exc), frame_id) from None
+        last, since, epoch = frames.check_subscribe_fields(message)
+        if since is not None and is_wildcard(pattern):
+            raise FrameError(
+                frames.BAD_FRAME, "'since' needs a single subject, not a wildcard pattern", frame_id
+            )
+        if session.grants is not None and not session.grants.may_subscribe(pattern):
+            raise FrameError(frames.FORBIDDEN, f"not allowed to subscribe to {pattern!r}", frame_id)
+        if pattern not in session.subscriptions:
+            if len(session.subscriptions) >= self.config.max_subscriptions:
+                raise FrameError(
+                    frames.RATE_LIMITED,
+                    f"subscription limit of {self.config.max_subscriptions} per connection reached",
+                    frame_id,
+                )
+            session.subscriptions.add(pattern)
+            self.index.add(pattern, session)
+            self.metrics.subscriptions += 1
+            self._pattern_refs[pattern] += 1
+            if self._pattern_refs[pattern] == 1:
+                self.broker.interest(pattern)
+        if not last and since is None:
+            if frame_id is not None:
+                session.send(frames.ack_frame(frame_id))
+            return
+        session.begin_replay()
+        task = asyncio.get_running_loop().create_task(
+            self._replay(session, pattern, frame_id, last, since, epoch)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _replay(
+        self,
+        session: Session,
+        pattern: str,
+        frame_id: FrameId | None,
+        last: bool,
+        since: int | None,
+        epoch: str | None,
+    ) -> None:
+        """Answer a subscribe with ``last``/``since``: ack, stored messages, then live."""
+        try:
+            if since is not None:
+                if self.broker.is_durable(pattern):
+                    replay = await self.broker.history(pattern, since, epoch)
+                    recovered: bool | None = replay.recovered
+                    stored = replay.messages
+                else:
+                    recovered, stored = False, []
+                if frame_id is not None and not session.closed:
+                    session.send(frames.ack_frame(frame_id, recovered))
+                for offset, raw in stored:
+                    session.send(raw)
+                    session.replayed(pattern, offset)
+                self.metrics.messages_out += len(stored)
+            else:
+                retained = await self.broker.retained(pattern)
+                if frame_id is not None and not session.closed:
+                    session.send(frames.ack_frame(frame_id))
+                for raw in retained:
+                    session.send(raw)
+                self.metrics.messages_out += len(retained)
+        except Exception as exc:  # the broker failed: tell the client, keep the session
+            logger.warning("replay for %r failed: %s", pattern, exc)
+            if not session.closed:
+                self.refuse(
+                    session,
+                    FrameError(frames.UNAVAILABLE, f"stored messages unavailable: {exc}", frame_id),
+                )
+        finally:
+            dropped = session.end_replay()
+            if dropped:
+                self.metrics.drop("slow_consumer", dropped)
+
+    def _unsubscribe_frame(self, session: Session, message: dict[str, Any]) -> None:
+        frame_id = message.get("id")
+        pattern = message.get("subject")
+        if not isinstance(pattern, str):
+            raise FrameError(frames.BAD_FRAME, "unsubscribe needs a 'subject' string", frame_id)
+        self._unsubscribe(session, pattern)
+        if frame_id is not None:
+            session.send(frames.ack_frame(frame_id))
+
+    def _unsubscribe(self, session: Session, pattern: str) -> None:
+        if pattern not in session.subscriptions:
+            return
+        session.subscriptions.discard(pattern)
+        self.index.remove(pattern, session)
+        self.metrics.subscriptions -= 1
+        refs = self._pattern_refs
+        refs[pattern] -= 1
+        if refs[pattern] <= 0:
+            del refs[pattern]
+            self.broker.disinterest(pattern)
+
+    # -- deliveries from the broker --------------------------------------
+
+    def deliver(self, subject: str, raw: bytes, offset: int | None) -> None:
+        """Fan ``raw`` out to every local session subscribed to a matching pattern."""
+        targets = self.index.match(subject)
+        if not targets:
+            return
+        dropped = 0
+        for session in targets:
+            dropped += session.deliver(subject, raw, offset)
+        metrics = self.metrics
+        metrics.messages_out += len(targets)
+        metrics.bytes_out += len(raw) * len(targets)
+        if dropped:
+            metrics.drop("slow_consumer", dropped)
+
+    def statistics(self) -> dict[str, Any]:
+        return {
+            "sessions": len(self.sessions),
+            "patterns": len(self._pattern_refs),
+            "broker": self.broker.statistics(),
+        }

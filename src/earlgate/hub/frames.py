@@ -1,0 +1,156 @@
+"""The hub's wire frames: parsing what clients send, encoding what the hub answers.
+
+PROTOCOL.md: "Frames are UTF-8 JSON text frames, one JSON object per frame. A
+binary frame holding UTF-8 JSON is accepted the same way." Everything here is
+pure: bytes in, values or bytes out. A parser never raises anything but
+:class:`FrameError`, which carries the error code the hub sends back.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import orjson
+
+# Error codes (PROTOCOL.md, "Hub -> client").
+BAD_JSON: Final = "bad_json"
+BAD_FRAME: Final = "bad_frame"
+BAD_SUBJECT: Final = "bad_subject"
+TOO_LARGE: Final = "too_large"
+FORBIDDEN: Final = "forbidden"
+RATE_LIMITED: Final = "rate_limited"
+OVERLOADED: Final = "overloaded"
+UNAVAILABLE: Final = "unavailable"
+
+# Frame types a client may send.
+SUBSCRIBE: Final = "subscribe"
+UNSUBSCRIBE: Final = "unsubscribe"
+PUBLISH: Final = "publish"
+PUBLISHER: Final = "publisher"  # the thesis's form, a synonym of publish
+PING: Final = "ping"
+CLIENT_TYPES: Final = frozenset({SUBSCRIBE, UNSUBSCRIBE, PUBLISH, PUBLISHER, PING})
+
+FrameId = str | int | float
+
+
+class FrameError(Exception):
+    """A frame was refused; ``code`` is the PROTOCOL.md error code to answer with."""
+
+    def __init__(self, code: str, reason: str, frame_id: FrameId | None = None) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason
+        self.frame_id = frame_id
+
+
+def parse_frame(payload: bytes | bytearray | memoryview | str) -> dict[str, Any]:
+    """Decode one client frame into its JSON object, checking the common fields.
+
+    Checks that the payload is UTF-8 JSON, an object, has a known ``type`` and
+    that ``id`` (when present) is a string or a number.
+    """
+    try:
+        message = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise FrameError(BAD_JSON, f"frame is not valid UTF-8 JSON: {exc}") from None
+    if not isinstance(message, dict):
+        raise FrameError(BAD_FRAME, f"frame must be a JSON object, got {type_name(message)}")
+    frame_id = message.get("id")
+    if frame_id is not None and (
+        isinstance(frame_id, bool) or not isinstance(frame_id, str | int | float)
+    ):
+        raise FrameError(BAD_FRAME, "field 'id' must be a string or a number")
+    kind = message.get("type")
+    if kind not in CLIENT_TYPES:
+        if kind is None:
+            reason = "frame has no 'type'"
+        elif not isinstance(kind, str):
+            reason = "field 'type' must be a string"
+        else:
+            reason = f"unknown frame type {kind!r}"
+        raise FrameError(BAD_FRAME, reason, frame_id)
+    return message
+
+
+def check_publish_fields(message: dict[str, Any]) -> bool:
+    """Check a publish frame's optional fields; return its ``retain`` flag."""
+    published = message.get("published")
+    if published is not None and (
+        isinstance(published, bool) or not isinstance(published, int | float)
+    ):
+        raise FrameError(
+            BAD_FRAME, "field 'published' must be a number (ms since epoch)", message.get("id")
+        )
+    retain = message.get("retain", False)
+    if not isinstance(retain, bool):
+        raise FrameError(BAD_FRAME, "field 'retain' must be a boolean", message.get("id"))
+    return retain
+
+
+def check_subscribe_fields(message: dict[str, Any]) -> tuple[bool, int | None, str | None]:
+    """Check a subscribe frame's ``last``, ``since`` and ``epoch``; return them."""
+    frame_id = message.get("id")
+    last = message.get("last", False)
+    if not isinstance(last, bool):
+        raise FrameError(BAD_FRAME, "field 'last' must be a boolean", frame_id)
+    since = message.get("since")
+    if since is not None and (isinstance(since, bool) or not isinstance(since, int) or since < 0):
+        raise FrameError(BAD_FRAME, "field 'since' must be a non-negative integer", frame_id)
+    epoch = message.get("epoch")
+    if epoch is not None and not isinstance(epoch, str):
+        raise FrameError(BAD_FRAME, "field 'epoch' must be a string", frame_id)
+    return last, since, epoch
+
+
+def type_name(value: object) -> str:
+    """The JSON name of a decoded value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def error_frame(code: str, reason: str, frame_id: FrameId | None = None) -> bytes:
+    frame: dict[str, Any] = {"type": "error", "code": code, "reason": reason}
+    if frame_id is not None:
+        frame["id"] = frame_id
+    return orjson.dumps(frame)
+
+
+def ack_frame(frame_id: FrameId, recovered: bool | None = None) -> bytes:
+    frame: dict[str, Any] = {"type": "ack", "id": frame_id}
+    if recovered is not None:
+        frame["recovered"] = recovered
+    return orjson.dumps(frame)
+
+
+def pong_frame(frame_id: FrameId | None) -> bytes:
+    frame: dict[str, Any] = {"type": "pong"}
+    if frame_id is not None:
+        frame["id"] = frame_id
+    return orjson.dumps(frame)
+
+
+def with_hub_fields(raw: bytes, fields: dict[str, Any]) -> bytes:
+    """Add the hub's own ``_`` fields to a frame without re-encoding the rest.
+
+    PROTOCOL.md: subscribers receive "the publish frame as the publisher sent
+    it"; "the hub may add fields of its own, all starting with `_`". Splicing
+    keeps the publisher's bytes (key order, number formatting) intact.
+    """
+    body = raw.rstrip()
+    if not body.endswith(b"}"):  # pragma: no cover - parse_frame guarantees an object
+        raise ValueError("not a JSON object")
+    extra = orjson.dumps(fields)[1:-1]
+    if not extra:
+        return bytes(body)
+    head = body[:-1].rstrip()
+    separator = b"" if head.endswith(b"{") else b","
+    return head + separator + extra + b"}"

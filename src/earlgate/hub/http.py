@@ -1,0 +1,226 @@
+"""Plain HTTP on the hub's port, and the hand-off of WebSocket upgrades to picows.
+
+PROTOCOL.md, Transport: "Plain HTTP on the same port: GET /healthz, GET /metrics,
+GET /stats, POST /publish". picows parses WebSocket handshakes but serves no
+request bodies, so every connection starts here: h11 parses the first request,
+and if it asks for a WebSocket upgrade the connection (with the bytes already
+read) is handed to a picows protocol; otherwise h11 serves it, keep-alive
+included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import h11
+import orjson
+
+logger = logging.getLogger(__name__)
+
+MAX_HEAD = 16 * 1024
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    target: str
+    headers: dict[str, str]  # lower-case names; repeated headers joined by ", "
+    body: bytes
+
+    @property
+    def path(self) -> str:
+        return self.target.split("?", 1)[0]
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def json(cls, status: int, value: Any) -> HttpResponse:
+        return cls(status, orjson.dumps(value) + b"\n")
+
+
+Handler = Callable[[HttpRequest], Awaitable[HttpResponse]]
+
+
+def is_websocket_upgrade(headers: dict[str, str]) -> bool:
+    return "websocket" in headers.get("upgrade", "").lower()
+
+
+class HttpFront(asyncio.Protocol):
+    """The first protocol of every accepted connection."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        upgrade: Callable[[asyncio.Transport, bytes], None],
+        max_body: int,
+        head_timeout: float,
+    ) -> None:
+        self._handler = handler
+        self._upgrade = upgrade
+        self._max_body = max_body
+        self._head_timeout = head_timeout
+        self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
+        self._first: bytearray | None = bytearray()  # raw bytes until the first request
+        self._request: h11.Request | None = None
+        self._body = bytearray()
+        self._busy = False
+        self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._timer = asyncio.get_running_loop().call_later(self._head_timeout, self._too_slow)
+
+    def _too_slow(self) -> None:
+        if self._transport is not None and self._first is not None:
+            self._transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timer()
+        self._transport = None
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def data_received(self, data: bytes) -> None:
+        if self._first is not None:
+            self._first += data
+        self._conn.receive_data(data)
+        self._process()
+
+    def eof_received(self) -> bool:
+        self._conn.receive_data(b"")
+        self._process()
+        return False
+
+    def _process(self) -> None:
+        transport = self._transport
+        while transport is not None and not self._busy:
+            try:
+                event = self._conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                self._fail(exc.error_status_hint, f"bad HTTP request: {exc}")
+                return
+            if event is h11.NEED_DATA or event is h11.PAUSED:
+                return
+            if isinstance(event, h11.Request):
+                headers = _headers(event.headers)
+                if self._first is not None and is_websocket_upgrade(headers):
+                    raw, self._first = bytes(self._first), None
+                    self._cancel_timer()
+                    self._upgrade(transport, raw)
+                    return
+                self._request = event
+                self._body = bytearray()
+            elif isinstance(event, h11.Data):
+                self._body += event.data
+                if len(self._body) > self._max_body:
+                    self._fail(413, f"request body over the limit of {self._max_body} bytes")
+                    return
+            elif isinstance(event, h11.EndOfMessage):
+                self._first = None
+                self._cancel_timer()
+                self._dispatch()
+            elif isinstance(event, h11.ConnectionClosed):
+                transport.close()
+                return
+
+    def _dispatch(self) -> None:
+        assert self._request is not None
+        request = HttpRequest(
+            self._request.method.decode("ascii", "replace"),
+            self._request.target.decode("ascii", "replace"),
+            _headers(self._request.headers),
+            bytes(self._body),
+        )
+        self._busy = True
+        task = asyncio.get_running_loop().create_task(self._respond(request))
+        task.add_done_callback(_log_failure)
+
+    async def _respond(self, request: HttpRequest) -> None:
+        try:
+            response = await self._handler(request)
+        except Exception:
+            logger.exception("HTTP handler failed for %s %s", request.method, request.target)
+            response = HttpResponse.json(500, {"error": "internal error"})
+        self._send(response)
+        self._busy = False
+        if self._transport is None:
+            return
+        if self._conn.our_state is h11.MUST_CLOSE or self._conn.their_state is h11.MUST_CLOSE:
+            self._transport.close()
+            return
+        try:
+            self._conn.start_next_cycle()
+        except h11.LocalProtocolError:
+            self._transport.close()
+            return
+        self._process()
+
+    def _send(self, response: HttpResponse) -> None:
+        if self._transport is None:
+            return
+        headers = [
+            ("content-type", response.content_type),
+            ("content-length", str(len(response.body))),
+            *response.headers,
+        ]
+        try:
+            data = self._conn.send(h11.Response(status_code=response.status, headers=headers))
+            data += self._conn.send(h11.Data(data=response.body)) or b""
+            data += self._conn.send(h11.EndOfMessage()) or b""
+        except h11.LocalProtocolError:
+            self._transport.close()
+            return
+        self._transport.write(data)
+
+    def _fail(self, status: int, reason: str) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        if self._conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+            body = orjson.dumps({"error": reason}) + b"\n"
+            try:
+                data = self._conn.send(
+                    h11.Response(
+                        status_code=status,
+                        headers=[
+                            ("content-type", "application/json"),
+                            ("content-length", str(len(body))),
+                            ("connection", "close"),
+                        ],
+                    )
+                )
+                data += self._conn.send(h11.Data(data=body)) or b""
+                data += self._conn.send(h11.EndOfMessage()) or b""
+                transport.write(data)
+            except h11.LocalProtocolError:
+                pass
+        transport.close()
+
+
+def _headers(raw: Any) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+    return headers
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("HTTP response task failed", exc_info=task.exception())

@@ -1,0 +1,429 @@
+"""The hub process: sockets, WebSocket connections, HTTP routes, timers, signals.
+
+A thin asyncio layer around :class:`earlgate.hub.core.Hub`: picows parses
+WebSocket frames (chosen by measurement, see docs/dependencies.md) and each
+connection's listener hands complete frames to the core. The server also runs
+the once-a-second metrics window, the event-loop lag probe and graceful
+shutdown (close 1001 to every client, flush, exit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import ssl
+import time
+import urllib.parse
+from typing import Any
+
+import orjson
+from picows import (
+    WSCloseCode,
+    WSFrame,
+    WSListener,
+    WSMsgType,
+    WSTransport,
+    WSUpgradeRequest,
+    WSUpgradeResponse,
+    WSUpgradeResponseWithListener,
+)
+from picows.picows import (  # type: ignore[attr-defined]  # not in the stubs
+    WSAutoPingStrategy,
+    WSProtocol,
+)
+
+from earlgate import __version__
+from earlgate.broker.base import Broker
+from earlgate.broker.memory import MemoryBroker
+from earlgate.hub import frames
+from earlgate.hub.auth import AuthError, Grants, TokenVerifier
+from earlgate.hub.config import HubConfig
+from earlgate.hub.core import Hub
+from earlgate.hub.exposition import make_registry, render
+from earlgate.hub.http import HttpFront, HttpRequest, HttpResponse
+from earlgate.hub.session import Session, TokenBucket
+
+logger = logging.getLogger(__name__)
+_picows_logger = logging.getLogger("picows.server")
+
+WS_PATHS = ("/ws", "/")
+LAG_INTERVAL = 0.1  # seconds between event-loop lag probes
+WINDOW = 1.0  # seconds per metrics window
+
+
+class HubListener(WSListener):
+    """One WebSocket connection: reassembles messages and feeds the hub core."""
+
+    def __init__(self, server: HubServer, grants: Grants | None, peer: str) -> None:
+        super().__init__()
+        self._server = server
+        self._grants = grants
+        self._peer = peer
+        self._transport: WSTransport | None = None
+        self._session: Session | None = None
+        self._fragments: bytearray | None = None
+        self._max = server.config.max_frame
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self._transport = transport
+        server = self._server
+        config = server.config
+        bucket = None
+        if config.max_publish_rate > 0:
+            bucket = TokenBucket(config.max_publish_rate, config.max_publish_rate, time.monotonic())
+        self._session = Session(
+            self._write,
+            self._close,
+            send_buffer=config.send_buffer,
+            policy=config.slow_consumer,
+            grants=self._grants,
+            bucket=bucket,
+            name=self._peer,
+        )
+        server.listeners.add(self)
+        server.hub.open_session(self._session)
+
+    def _write(self, raw: bytes) -> None:
+        transport = self._transport
+        if transport is not None and not transport.is_close_frame_sent:
+            transport.send(WSMsgType.TEXT, raw)
+
+    def _close(self, code: int, reason: str) -> None:
+        transport = self._transport
+        if transport is None or transport.is_close_frame_sent:
+            return
+        transport.send_close(WSCloseCode(code), reason.encode())
+        transport.disconnect()
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        session = self._session
+        if session is None:
+            return
+        kind = frame.msg_type
+        if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
+            if frame.payload_size > self._max:
+                self._too_large(frame.payload_size)
+            elif frame.fin:
+                self._server.hub.handle_frame(session, frame.get_payload_as_bytes())
+            else:
+                self._fragments = bytearray(frame.get_payload_as_memoryview())
+        elif kind is WSMsgType.CONTINUATION:
+            fragments = self._fragments
+            if fragments is None:
+                self._close(1002, "continuation frame without a message to continue")
+                return
+            if len(fragments) + frame.payload_size > self._max:
+                self._fragments = None
+                self._too_large(len(fragments) + frame.payload_size)
+                return
+            fragments += frame.get_payload_as_memoryview()
+            if frame.fin:
+                self._fragments = None
+                self._server.hub.handle_frame(session, bytes(fragments))
+        elif kind is WSMsgType.CLOSE:
+            if not transport.is_close_frame_sent:
+                transport.send_close(frame.get_close_code())
+            transport.disconnect()
+
+    def _too_large(self, size: int) -> None:
+        # PROTOCOL.md: "too_large (frame over the hub's limit ...; the hub closes with status 1009)"
+        session = self._session
+        if session is None:
+            return
+        reason = f"frame of {size} bytes is over the limit of {self._max} bytes"
+        self._server.hub.refuse(session, frames.FrameError(frames.TOO_LARGE, reason))
+        self._close(1009, "frame too large")
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self._server.forget(self)
+        if self._session is not None:
+            self._server.hub.close_session(self._session)
+        self._transport = None
+
+    def pause_writing(self) -> None:
+        if self._session is not None:
+            self._session.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._session is not None:
+            self._session.resume_writing()
+
+    def close_going_away(self) -> None:
+        self._close(1001, "hub shutting down")
+
+
+def _token_from(request: WSUpgradeRequest) -> str | None:
+    auth = request.headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    query = urllib.parse.urlsplit(request.path.decode("latin-1")).query
+    values = urllib.parse.parse_qs(query).get("token")
+    return values[0] if values else None
+
+
+class HubServer:
+    """Runs a :class:`Hub` on a TCP port until stopped."""
+
+    def __init__(self, config: HubConfig, broker: Broker | None = None) -> None:
+        config.validate()
+        self.config = config
+        self.broker = broker or MemoryBroker(
+            durable=config.durable, retention=config.retention, max_retained=config.max_retained
+        )
+        self.hub = Hub(self.broker, config)
+        self.metrics = self.hub.metrics
+        self.verifier = TokenVerifier(config.auth_secret) if config.auth_secret else None
+        self.listeners: set[HubListener] = set()
+        self.registry = make_registry(self.metrics, self._gauges)
+        self.started = time.time()
+        self._server: asyncio.Server | None = None
+        self._timers: list[asyncio.TimerHandle] = []
+        self._lag_due = 0.0
+        self._stopping = False
+        self._all_closed: asyncio.Event | None = None
+        self.stopped = asyncio.Event()
+        self.port = config.port
+
+    # -- lifecycle --------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        await self.broker.start()
+        ssl_context = None
+        if self.config.tls_cert:
+            ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ssl_context.load_cert_chain(self.config.tls_cert, self.config.tls_key)
+        self._server = await loop.create_server(
+            self._make_front,
+            self.config.host,
+            self.config.port,
+            ssl=ssl_context,
+            backlog=4096,
+            reuse_address=True,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.metrics.tick(time.time(), time.process_time())
+        self._lag_due = loop.time() + LAG_INTERVAL
+        self._timers.append(loop.call_at(self._lag_due, self._probe_lag))
+        self._timers.append(loop.call_later(WINDOW, self._tick))
+
+    async def serve_forever(self) -> None:
+        """Run until SIGINT/SIGTERM, then shut down gracefully."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, lambda: loop.create_task(self.stop()))
+        await self.stopped.wait()
+
+    async def stop(self) -> None:
+        """Stop accepting, close every client with 1001, flush, release the broker."""
+        if self._stopping:
+            await self.stopped.wait()
+            return
+        self._stopping = True
+        if self._server is not None:
+            self._server.close()
+        for listener in list(self.listeners):
+            listener.close_going_away()
+        if self.listeners:
+            self._all_closed = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._all_closed.wait(), self.config.shutdown_grace)
+        for timer in self._timers:
+            timer.cancel()
+        await self.broker.close()
+        self.stopped.set()
+
+    # -- connections ------------------------------------------------------
+
+    def forget(self, listener: HubListener) -> None:
+        self.listeners.discard(listener)
+        if not self.listeners and self._all_closed is not None:
+            self._all_closed.set()
+
+    def _make_front(self) -> asyncio.Protocol:
+        return HttpFront(
+            self._handle_http,
+            self._upgrade,
+            max_body=self.config.max_frame,
+            head_timeout=self.config.handshake_timeout,
+        )
+
+    def _upgrade(self, transport: asyncio.Transport, raw: bytes) -> None:
+        """Give the connection, and the bytes read so far, to a picows protocol."""
+        config = self.config
+        protocol = WSProtocol(
+            None,
+            None,
+            False,
+            self._listener_for,
+            _picows_logger,
+            True,  # disconnect on exception
+            config.handshake_timeout,
+            False,  # auto ping
+            20.0,
+            20.0,
+            WSAutoPingStrategy.PING_WHEN_IDLE,
+            True,  # auto pong
+            config.max_frame * config.oversize_factor,
+            None,
+            16 * 1024,
+        )
+        protocol.connection_made(transport)
+        transport.set_protocol(protocol)
+        view = memoryview(raw)
+        while view:
+            buffer = protocol.get_buffer(len(view))
+            size = min(len(buffer), len(view))
+            buffer[:size] = view[:size]
+            protocol.buffer_updated(size)
+            view = view[size:]
+
+    def _listener_for(
+        self, request: WSUpgradeRequest
+    ) -> HubListener | WSUpgradeResponseWithListener:
+        path = urllib.parse.urlsplit(request.path.decode("latin-1")).path
+        if path not in WS_PATHS:
+            return _refuse(404, f"no WebSocket endpoint at {path}; use /ws")
+        if self._stopping:
+            return _refuse(503, "hub is shutting down")
+        if self.metrics.connections_open >= self.config.max_connections:
+            self.metrics.error("max_connections")
+            return _refuse(503, f"connection limit of {self.config.max_connections} reached")
+        grants = None
+        if self.verifier is not None:
+            token = _token_from(request)
+            if not token:
+                return _refuse(401, "token required: pass ?token= or Authorization: Bearer")
+            try:
+                grants = self.verifier.verify(token)
+            except AuthError as exc:
+                return _refuse(401, str(exc))
+        peer = request.headers.get("X-Forwarded-For", "")
+        return HubListener(self, grants, peer)
+
+    # -- HTTP -------------------------------------------------------------
+
+    async def _handle_http(self, request: HttpRequest) -> HttpResponse:
+        self.metrics.http_requests += 1
+        path = request.path
+        routes = {
+            "/healthz": ("GET", self._healthz),
+            "/stats": ("GET", self._stats),
+            "/metrics": ("GET", self._metrics_page),
+            "/publish": ("POST", self._publish),
+            "/": ("GET", self._index),
+            "/ws": ("GET", self._ws_hint),
+        }
+        route = routes.get(path)
+        if route is None:
+            return HttpResponse.json(404, {"error": f"no route {path}"})
+        method, handler = route
+        if request.method != method and not (method == "GET" and request.method == "HEAD"):
+            return HttpResponse(
+                405,
+                orjson.dumps({"error": f"{path} takes {method}"}) + b"\n",
+                headers=(("allow", method),),
+            )
+        return await handler(request)
+
+    async def _index(self, request: HttpRequest) -> HttpResponse:
+        return HttpResponse.json(
+            200,
+            {"name": "earlgate hub", "version": __version__, "websocket": "/ws"},
+        )
+
+    async def _ws_hint(self, request: HttpRequest) -> HttpResponse:
+        return HttpResponse.json(426, {"error": "this endpoint takes a WebSocket upgrade"})
+
+    async def _healthz(self, request: HttpRequest) -> HttpResponse:
+        healthy = self.broker.healthy() and not self._stopping
+        body = {
+            "status": "ok" if healthy else "unavailable",
+            "broker": self.broker.name,
+            "connections": self.metrics.connections_open,
+        }
+        return HttpResponse.json(200 if healthy else 503, body)
+
+    async def _stats(self, request: HttpRequest) -> HttpResponse:
+        return HttpResponse.json(200, self.stats())
+
+    async def _metrics_page(self, request: HttpRequest) -> HttpResponse:
+        return HttpResponse(200, render(self.registry), "text/plain; version=0.0.4; charset=utf-8")
+
+    async def _publish(self, request: HttpRequest) -> HttpResponse:
+        if self.verifier is not None:
+            auth = request.headers.get("authorization", "")
+            if not auth.lower().startswith("bearer "):
+                return HttpResponse.json(401, {"error": "token required: Authorization: Bearer"})
+            try:
+                grants = self.verifier.verify(auth[7:].strip())
+            except AuthError as exc:
+                return HttpResponse.json(401, {"error": str(exc)})
+            subject = _subject_of(request.body)
+            if subject is not None and not grants.may_publish(subject):
+                body = {"type": "error", "code": "forbidden", "reason": f"not allowed: {subject}"}
+                return HttpResponse.json(403, body)
+        status, body = self.hub.publish_http(request.body)
+        return HttpResponse.json(status, body)
+
+    def stats(self) -> dict[str, Any]:
+        last = self.metrics.last
+        return {
+            "time": round(time.time(), 3),
+            "uptime": round(time.time() - self.started, 3),
+            "broker": self.broker.name,
+            "healthy": self.broker.healthy(),
+            "last_second": last.as_dict() if last else None,
+            "totals": self.metrics.totals(),
+            "hub": self.hub.statistics(),
+        }
+
+    def _gauges(self) -> dict[str, float]:
+        last = self.metrics.last
+        return {
+            "cpu_percent": last.cpu_percent if last else 0.0,
+            "healthy": 1.0 if self.broker.healthy() else 0.0,
+        }
+
+    # -- timers -----------------------------------------------------------
+
+    def _probe_lag(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        lag = max(now - self._lag_due, 0.0)
+        self.metrics.window_loop_lag.record(int(lag * 1e9))
+        self._lag_due = now + LAG_INTERVAL
+        self._timers[0] = loop.call_at(self._lag_due, self._probe_lag)
+
+    def _tick(self) -> None:
+        sample = self.metrics.tick(time.time(), time.process_time())
+        if sample is not None and self.config.shed_lag_ms > 0:
+            self.hub.shedding = sample.loop_lag.percentile(0.99) / 1e6 > self.config.shed_lag_ms
+        self._timers[1] = asyncio.get_running_loop().call_later(WINDOW, self._tick)
+
+
+def _refuse(status: int, reason: str) -> WSUpgradeResponseWithListener:
+    body = orjson.dumps({"error": reason}) + b"\n"
+    response = WSUpgradeResponse.create_error_response(
+        status, body, {"Content-Type": "application/json"}
+    )
+    return WSUpgradeResponseWithListener(response, None)
+
+
+def _subject_of(body: bytes) -> str | None:
+    try:
+        message = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    subject = message.get("subject") if isinstance(message, dict) else None
+    return subject if isinstance(subject, str) else None
+
+
+async def run_hub(config: HubConfig, broker: Broker | None = None) -> None:
+    server = HubServer(config, broker)
+    await server.start()
+    logger.info("hub listening on %s:%d", config.host, server.port)
+    await server.serve_forever()
