@@ -1,8 +1,9 @@
 """Token auth: who may publish and subscribe to what.
 
-A token is a JWT signed with HS256 and the hub's secret. Its claims ``pub``
-and ``sub`` list the subject patterns the holder may publish to and subscribe
-to (MQTT-style wildcards). A subscription is allowed when one ``sub`` pattern
+A token is a JWT signed with HS256 and the hub's secret. Its claims
+``publish`` and ``subscribe`` list the subject patterns the holder may publish
+to and subscribe to (MQTT-style wildcards); the standard ``sub`` claim (RFC
+7519: the token's subject) names the client, for logs. A subscription is allowed when one ``sub`` pattern
 covers it entirely; a publish when its subject matches one ``pub`` pattern.
 Standard claims (``exp``, ``nbf``) are checked by PyJWT.
 """
@@ -31,7 +32,7 @@ class Grants:
 
     publish: tuple[str, ...] = ()
     subscribe: tuple[str, ...] = ()
-    client: str | None = None  # the token's ``client`` claim, for logs
+    client: str | None = None  # the token's ``sub`` claim, for logs
     _pub_cache: dict[str, bool] = field(default_factory=dict, repr=False)
 
     def may_publish(self, subject: str) -> bool:
@@ -83,10 +84,10 @@ class TokenVerifier:
             raise AuthError("token signature is invalid") from None
         except jwt.PyJWTError as exc:
             raise AuthError(f"token is invalid: {exc}") from None
-        holder = claims.get("client")
+        holder = claims.get("sub")
         return Grants(
-            publish=_patterns(claims, "pub"),
-            subscribe=_patterns(claims, "sub"),
+            publish=_patterns(claims, "publish"),
+            subscribe=_patterns(claims, "subscribe"),
             client=holder if isinstance(holder, str) else None,
         )
 
@@ -101,9 +102,13 @@ def make_token(
 ) -> str:
     """Issue a token (for tests, scripts and ``earlgate token``)."""
     issued = time.time() if now is None else now
-    claims: dict[str, Any] = {"pub": list(publish), "sub": list(subscribe), "iat": int(issued)}
+    claims: dict[str, Any] = {
+        "publish": list(publish),
+        "subscribe": list(subscribe),
+        "iat": int(issued),
+    }
     if ttl is not None:
         claims["exp"] = int(issued + ttl)
     if client is not None:
-        claims["client"] = client
+        claims["sub"] = client
     return jwt.encode(claims, secret, algorithm=ALGORITHM)

@@ -57,7 +57,10 @@ class HubConfig:
             (self.retention >= 1, "retention must be at least 1 message"),
             (self.max_retained >= 1, "max retained must be at least 1"),
             ((self.tls_cert is None) == (self.tls_key is None), "TLS needs both cert and key"),
-            (self.auth_secret is None or len(self.auth_secret) > 0, "auth secret is empty"),
+            (
+                self.auth_secret is None or len(self.auth_secret.encode()) >= 32,
+                "auth secret must be at least 32 bytes (RFC 7518 section 3.2)",
+            ),
         ]
         for ok, message in checks:
             if not ok:

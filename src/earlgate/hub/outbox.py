@@ -71,6 +71,11 @@ class Outbox:
         self.dropped_unreported += dropped
         return dropped
 
+    def prepend(self, raw: bytes) -> None:
+        """Queue ``raw`` ahead of everything queued (for notices about the queue)."""
+        self._queue.appendleft(raw)
+        self.queued_bytes += len(raw)
+
     def pause(self) -> None:
         self.paused = True
 

@@ -127,15 +127,11 @@ class Session:
 
     def resume_writing(self) -> None:
         outbox = self.outbox
-        outbox.resume()
-        if outbox.dropped_unreported and not outbox.paused and not len(outbox):
+        if outbox.dropped_unreported:
+            # Tell the client where its gap is: before the frames still queued.
             count, outbox.dropped_unreported = outbox.dropped_unreported, 0
-            outbox.send(
-                orjson.dumps(
-                    {
-                        "type": "publish",
-                        "subject": DROPPED_SUBJECT,
-                        "data": {"dropped": count, "total": outbox.dropped},
-                    }
-                )
+            notice = {"dropped": count, "total": outbox.dropped}
+            outbox.prepend(
+                orjson.dumps({"type": "publish", "subject": DROPPED_SUBJECT, "data": notice})
             )
+        outbox.resume()
