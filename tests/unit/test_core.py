@@ -1,0 +1,97 @@
+"""The hub core with in-memory sessions: no sockets, one event loop for replays."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from earlgate.broker.memory import MemoryBroker
+from earlgate.hub.config import HubConfig, SlowConsumerPolicy
+from earlgate.hub.core import Hub
+from earlgate.hub.session import Session
+
+
+class Unhealthy(MemoryBroker):
+    def healthy(self) -> bool:
+        return False
+
+
+def make_session(hub: Hub) -> tuple[Session, list[dict]]:
+    received: list[dict] = []
+    session = Session(
+        lambda raw: received.append(json.loads(raw)),
+        lambda code, reason: None,
+        send_buffer=1 << 20,
+        policy=SlowConsumerPolicy.DROP_OLDEST,
+    )
+    hub.open_session(session)
+    return session, received
+
+
+def frame(**fields: object) -> bytes:
+    return json.dumps(fields).encode()
+
+
+def test_unreachable_broker_answers_unavailable() -> None:
+    hub = Hub(Unhealthy())
+    session, received = make_session(hub)
+    hub.handle_frame(session, frame(type="publish", subject="a", id=1))
+    assert received == [
+        {"type": "error", "code": "unavailable", "reason": "broker is unreachable", "id": 1}
+    ]
+    status, body = hub.publish_http(frame(type="publish", subject="a"))
+    assert status == 503 and body["code"] == "unavailable"
+
+
+def test_shedding_answers_overloaded() -> None:
+    hub = Hub(MemoryBroker())
+    session, received = make_session(hub)
+    hub.shedding = True
+    hub.handle_frame(session, frame(type="publish", subject="a", id=1))
+    assert received[0]["code"] == "overloaded"
+    hub.handle_frame(session, frame(type="ping", id=2))  # still served
+    assert received[1] == {"type": "pong", "id": 2}
+
+
+def test_a_bug_in_handling_becomes_an_error_frame(monkeypatch) -> None:
+    hub = Hub(MemoryBroker())
+    session, received = make_session(hub)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(hub.broker, "publish", broken)
+    hub.handle_frame(session, frame(type="publish", subject="a"))
+    assert received[0]["type"] == "error"
+    hub.handle_frame(session, frame(type="ping"))
+    assert received[1]["type"] == "pong"
+
+
+def test_close_session_releases_subscriptions() -> None:
+    hub = Hub(MemoryBroker(), HubConfig())
+    session, _ = make_session(hub)
+    hub.handle_frame(session, frame(type="subscribe", subject="a/+"))
+    hub.handle_frame(session, frame(type="subscribe", subject="b"))
+    assert hub.metrics.subscriptions == 2
+    hub.close_session(session)
+    assert hub.metrics.subscriptions == 0 and len(hub.index) == 0
+    assert hub.metrics.connections_open == 0
+
+
+def test_last_and_since_on_the_event_loop() -> None:
+    async def scenario() -> list[dict]:
+        hub = Hub(MemoryBroker(durable=["d/#"]))
+        pub, _ = make_session(hub)
+        for i in range(3):
+            hub.handle_frame(pub, frame(type="publish", subject="d/x", data=i, retain=True))
+        sub, received = make_session(hub)
+        hub.handle_frame(sub, frame(type="subscribe", subject="d/x", id=1, since=1))
+        hub.handle_frame(pub, frame(type="publish", subject="d/x", data=3))  # during the replay
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return received
+
+    received = asyncio.run(scenario())
+    assert received[0] == {"type": "ack", "id": 1, "recovered": True}
+    assert [m["data"] for m in received[1:]] == [1, 2, 3]
+    assert [m["_offset"] for m in received[1:]] == [2, 3, 4]
