@@ -10,6 +10,7 @@ import psutil
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+
 from wsclient import WsClient
 
 FRAME_DATA = "x" * 60_000  # one publish frame just under the 64 KiB limit

@@ -8,6 +8,7 @@ import urllib.request
 
 import pytest
 from websockets.exceptions import ConnectionClosed
+
 from wsclient import WsClient
 
 pytestmark = pytest.mark.asyncio

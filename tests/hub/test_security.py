@@ -10,9 +10,9 @@ import urllib.request
 import pytest
 import trustme
 from websockets.exceptions import InvalidStatus
-from wsclient import WsClient
 
 from earlgate.hub.auth import make_token
+from wsclient import WsClient
 
 SECRET = "a-shared-secret-of-at-least-32-bytes!"
 
@@ -84,9 +84,9 @@ async def test_allowed_and_forbidden_by_claims(auth_hub):
         assert (await client.request({"type": "subscribe", "subject": "earl/+/accel", "id": 1}))[
             "type"
         ] == "ack"
-        assert (await other.request({"type": "subscribe", "subject": "earl/arm-07/accel", "id": 1}))[
-            "type"
-        ] == "ack"
+        assert (
+            await other.request({"type": "subscribe", "subject": "earl/arm-07/accel", "id": 1})
+        )["type"] == "ack"
         for pattern in ("earl/#", "earl/x/gyro", "other"):
             answer = await client.request({"type": "subscribe", "subject": pattern, "id": 2})
             assert answer["code"] == "forbidden", pattern

@@ -8,10 +8,25 @@ Pure core: :mod:`~earlgate.hub.frames`, :mod:`~earlgate.hub.subjects`,
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from earlgate.hub.auth import AuthError, Grants, TokenVerifier, make_token
 from earlgate.hub.config import HubConfig, SlowConsumerPolicy
 from earlgate.hub.core import Hub
-from earlgate.hub.server import HubServer, run_hub
+
+if TYPE_CHECKING:
+    from earlgate.hub.server import HubServer, run_hub
+
+
+def __getattr__(name: str) -> Any:
+    # The server pulls in the broker, which uses this package's pure modules:
+    # importing it lazily keeps ``earlgate.broker`` importable on its own.
+    if name in ("HubServer", "run_hub"):
+        from earlgate.hub import server
+
+        return getattr(server, name)
+    raise AttributeError(name)
+
 
 __all__ = [
     "AuthError",

@@ -3,8 +3,9 @@
 A token is a JWT signed with HS256 and the hub's secret. Its claims
 ``publish`` and ``subscribe`` list the subject patterns the holder may publish
 to and subscribe to (MQTT-style wildcards); the standard ``sub`` claim (RFC
-7519: the token's subject) names the client, for logs. A subscription is allowed when one ``sub`` pattern
-covers it entirely; a publish when its subject matches one ``pub`` pattern.
+7519: the token's subject) names the client, for logs. A subscription is
+allowed when one ``subscribe`` pattern covers it entirely; a publish when its
+subject matches one ``publish`` pattern.
 Standard claims (``exp``, ``nbf``) are checked by PyJWT.
 """
 
