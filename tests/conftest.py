@@ -52,11 +52,21 @@ class HubProcess:
         return self.process.returncode
 
 
-def start_hub(*args: str, timeout: float = 15.0) -> HubProcess:
-    """Start ``earlgate hub`` on a free port and wait until it listens."""
+def start_hub(*args: str, port: int = 0, timeout: float = 15.0) -> HubProcess:
+    """Start ``earlgate hub`` (on a free port unless ``port``) and wait until it listens."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     process = subprocess.Popen(
-        [sys.executable, "-m", "earlgate", "hub", "--host", "127.0.0.1", "--port", "0", *args],
+        [
+            sys.executable,
+            "-m",
+            "earlgate",
+            "hub",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *args,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,

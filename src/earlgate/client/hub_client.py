@@ -155,6 +155,7 @@ class _Listener(WSListener):
                 self.client._on_message(message)
         elif frame.msg_type is WSMsgType.CLOSE:
             self.client.last_close = (int(frame.get_close_code().value), frame.get_close_reason())
+            self.client._on_disconnected(self)  # from now on, publishes queue
             transport.send_close(frame.get_close_code())
             transport.disconnect()
 
