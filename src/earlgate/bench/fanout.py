@@ -1,0 +1,264 @@
+"""``earlgate bench fanout``: CPU per delivered message and latency, per server.
+
+The issue's goal is stated per delivered message: N publishers at 4 Hz, one
+subscriber each (the thesis's setup), the server pinned to one core and the
+load generator to another. For each target the bench records the server's CPU
+seconds over the measured window (psutil), the messages delivered, and the
+response-time distribution seen by the subscribers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from earlgate.bench.loadgen import run_load
+from earlgate.bench.targets import TargetError, start_target
+
+
+@dataclass
+class FanoutRow:
+    target: str
+    publishers: int
+    period: float
+    duration: float
+    sent: int
+    received: int
+    server_cpu_s: float
+    server_cpu_percent: float
+    cpu_us_per_delivered: float
+    latency_ms: dict[str, float]
+    loadgen_cpu_percent: float
+    server_rss_mib: float
+    per_second: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def delivered_ratio(self) -> float:
+        return self.received / self.sent if self.sent else 0.0
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = psutil.virtual_memory().total / 2**30
+    return (
+        f"{os.cpu_count()} cores ({model or cpu}), {memory:.0f} GiB, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
+
+
+def pinning() -> tuple[list[int] | None, list[int] | None]:
+    """Cores for the server and for the load generator (None: no pinning possible)."""
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        return None, None
+    if len(cores) < 2:
+        return None, None
+    return [cores[0]], cores[1:]
+
+
+async def measure(
+    target: str, publishers: int, period: float, duration: float, console: Console
+) -> FanoutRow:
+    server_cpus, load_cpus = pinning()
+    if load_cpus:
+        os.sched_setaffinity(0, load_cpus)
+    running = start_target(target, server_cpus)
+    try:
+        with Progress(
+            TextColumn(f"[bold]{target}[/bold] {publishers}×{1 / period:g} Hz"),
+            BarColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("run", total=duration, status="connecting")
+            cpu_before = [0.0]
+
+            def on_second(sample: dict[str, Any]) -> None:
+                if sample["second"] == 1:
+                    cpu_before[0] = running.cpu_seconds()
+                progress.update(
+                    task,
+                    advance=1,
+                    status=f"{sample['received']} msg/s p99 {sample['latency_ms']['p99']:.1f} ms",
+                )
+
+            # Measure the server's CPU over whole seconds of steady load (after the
+            # first second) so connection set-up is not counted.
+            result = await run_load(
+                running.ws_url, publishers, period, duration, on_second=on_second
+            )
+            cpu_after = running.cpu_seconds()
+            rss = running.rss()
+    finally:
+        running.stop()
+    steady = result.per_second[1:]
+    steady_received = sum(s["received"] for s in steady)
+    steady_seconds = len(steady)
+    server_cpu = cpu_after - cpu_before[0]
+    return FanoutRow(
+        target=target,
+        publishers=publishers,
+        period=period,
+        duration=duration,
+        sent=result.sent,
+        received=result.received,
+        server_cpu_s=round(server_cpu, 3),
+        server_cpu_percent=round(100 * server_cpu / max(steady_seconds, 1), 1),
+        cpu_us_per_delivered=round(1e6 * server_cpu / max(steady_received, 1), 2),
+        latency_ms=result.latency_ms,
+        loadgen_cpu_percent=result.loadgen_cpu_percent,
+        server_rss_mib=round(rss / 2**20, 1),
+        per_second=result.per_second,
+    )
+
+
+def results_table(rows: list[FanoutRow]) -> Table:
+    table = Table(title="fan-out: one subscriber per publisher")
+    for column in (
+        "target",
+        "load",
+        "delivered",
+        "server CPU %",
+        "CPU µs/msg",
+        "p50 ms",
+        "p99 ms",
+        "loadgen CPU %",
+    ):
+        table.add_column(column, justify="right" if column != "target" else "left")
+    for row in rows:
+        table.add_row(
+            row.target,
+            f"{row.publishers}×{1 / row.period:g} Hz",
+            f"{100 * row.delivered_ratio:.2f}%",
+            f"{row.server_cpu_percent:.1f}",
+            f"{row.cpu_us_per_delivered:.1f}",
+            f"{row.latency_ms['p50']:.2f}",
+            f"{row.latency_ms['p99']:.2f}",
+            f"{row.loadgen_cpu_percent:.1f}",
+        )
+    return table
+
+
+def markdown(rows: list[FanoutRow], command: str, machine: str, when: str) -> str:
+    baseline = next((r for r in rows if r.target == "earlgate"), None)
+    lines = [
+        f"Machine: {machine}. Date: {when}. Command: `{command}`.",
+        "Server pinned to one core, load generator to the other; CPU measured over the "
+        "steady seconds (after the first), per message delivered to a subscriber.",
+        "",
+        "| target | load | delivered | server CPU % | CPU µs/delivered msg | p50 ms | p99 ms "
+        "| mean ± sd ms | loadgen CPU % | vs earlgate (CPU/msg) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        ratio = (
+            f"{row.cpu_us_per_delivered / baseline.cpu_us_per_delivered:.2f}×"
+            if baseline and baseline.cpu_us_per_delivered
+            else "–"
+        )
+        lat = row.latency_ms
+        lines.append(
+            f"| {row.target} | {row.publishers}×{1 / row.period:g} Hz "
+            f"| {100 * row.delivered_ratio:.2f}% | {row.server_cpu_percent:.1f} "
+            f"| {row.cpu_us_per_delivered:.1f} | {lat['p50']:.2f} | {lat['p99']:.2f} "
+            f"| {lat['mean']:.2f} ± {lat['sd']:.2f} | {row.loadgen_cpu_percent:.1f} | {ratio} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[FanoutRow], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [row.target for row in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    left.bar(names, [row.cpu_us_per_delivered for row in rows], color="tab:blue")
+    left.set_ylabel("server CPU µs per delivered message")
+    left.set_title("CPU cost (lower is better)")
+    x = range(len(rows))
+    right.bar([i - 0.2 for i in x], [r.latency_ms["p50"] for r in rows], 0.4, label="p50")
+    right.bar([i + 0.2 for i in x], [r.latency_ms["p99"] for r in rows], 0.4, label="p99")
+    right.set_xticks(list(x), names)
+    right.set_ylabel("publish → deliver (ms)")
+    right.set_title("response time")
+    right.legend()
+    for axis in (left, right):
+        axis.tick_params(axis="x", rotation=20)
+    load = f"{rows[0].publishers} publishers × {1 / rows[0].period:g} Hz" if rows else ""
+    fig.suptitle(f"fan-out benchmark, {load}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def update_benchmarks(section: str, body: str, path: Path = Path("BENCHMARKS.md")) -> None:
+    """Replace the ``section`` block of BENCHMARKS.md (between its markers) with ``body``."""
+    start, end = f"<!-- {section}:start -->", f"<!-- {section}:end -->"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"{start}\n{body}{end}"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        text = head + block + tail
+    else:
+        text = text.rstrip() + f"\n\n## {section}\n\n{block}\n"
+    path.write_text(text)
+
+
+def run_fanout(
+    targets: list[str],
+    publishers: int,
+    period: float,
+    duration: float,
+    out: Path,
+    command: str,
+    update: bool,
+) -> list[FanoutRow]:
+    console = Console()
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[FanoutRow] = []
+    for target in targets:
+        try:
+            rows.append(asyncio.run(measure(target, publishers, period, duration, console)))
+        except TargetError as exc:
+            console.print(f"[yellow]skipped {target}: {exc}[/yellow]")
+            continue
+        console.print(results_table(rows[-1:]))
+    machine = machine_description()
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    (out / "raw.json").write_text(
+        json.dumps({"machine": machine, "date": when, "rows": [r.__dict__ for r in rows]}, indent=1)
+    )
+    report = markdown(rows, command, machine, when)
+    plot(rows, out / "fanout.png")
+    (out / "report.md").write_text(f"# Fan-out benchmark\n\n{report}\n![plot](fanout.png)\n")
+    console.print(results_table(rows))
+    console.print(f"raw results, report and plot in {out}/")
+    if update:
+        update_benchmarks("fanout", report)
+        console.print("BENCHMARKS.md updated")
+    return rows

@@ -1,0 +1,250 @@
+"""The load generator: the thesis's ``load.js``, cheaper per message than the hub.
+
+Each publisher has its own subject and connection and one (or K) subscriber
+connections (thesis section 2.5.1.1). Everyone connects and subscribes first;
+a warm-up round checks that every subscriber receives its publisher's
+messages (this works against servers that send no acks, such as the thesis's
+Node server); then publishers send every ``period`` seconds, staggered evenly
+over the period so the load is smooth. Subscribers compute response time =
+receive time - ``published``. The generator also measures its own CPU so a
+report can show it was not the bottleneck (thesis Figure 2.21).
+
+It uses picows (the cheapest client stack we measured) and pre-encoded frames:
+a publish costs one float formatting and one write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+
+from earlgate.hub.histogram import Histogram
+
+SLOTS = 50  # publishers are spread over this many send slots per period
+
+
+def subject_name(index: int, width: int = 5) -> str:
+    """``subject00001``: the thesis pads subjects so every message has the same size."""
+    return f"subject{index:0{width}d}"
+
+
+def frame_prefix(subject: str, size: int) -> tuple[bytes, bytes]:
+    """Head and tail of a thesis-format frame padded to about ``size`` bytes."""
+    head = b'{"type":"publisher","subject":"' + subject.encode() + b'","published":'
+    stamp_len = len(repr(time.time() * 1000.0))
+    pad = size - len(head) - stamp_len - 1
+    if pad > len(',"p":""'):
+        return head, b',"p":"' + b"x" * (pad - len(',"p":""')) + b'"}'
+    return head, b"}"
+
+
+@dataclass
+class Tally:
+    """What the subscribers saw, per second and in total."""
+
+    received: int = 0
+    warmups: int = 0
+    errors: int = 0
+    latency: Histogram = field(default_factory=Histogram)
+    latency_sq_ms: float = 0.0
+    window: Histogram = field(default_factory=Histogram)
+    measuring: bool = False
+
+
+class _Subscriber(WSListener):
+    def __init__(self, tally: Tally, on_warmup: Callable[[], None]) -> None:
+        super().__init__()
+        self.tally = tally
+        self.on_warmup = on_warmup
+        self.warm = False
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type is not WSMsgType.TEXT and frame.msg_type is not WSMsgType.BINARY:
+            return
+        now_ms = time.time() * 1000.0
+        try:
+            message = orjson.loads(frame.get_payload_as_memoryview())
+            published = message["published"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            self.tally.errors += 1
+            return
+        if message.get("w"):
+            if not self.warm:
+                self.warm = True
+                self.on_warmup()
+            return
+        tally = self.tally
+        if not tally.measuring:
+            return
+        latency_ms = max(now_ms - published, 0.0)
+        ns = int(latency_ms * 1e6)
+        tally.received += 1
+        tally.latency.record(ns)
+        tally.window.record(ns)
+        tally.latency_sq_ms += latency_ms * latency_ms
+
+
+class _Quiet(WSListener):
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        pass
+
+
+@dataclass
+class LoadResult:
+    publishers: int
+    subscribers: int
+    period: float
+    duration: float
+    sent: int
+    received: int
+    expected_per_s: float
+    connect_seconds: float
+    loadgen_cpu_percent: float
+    latency_ms: dict[str, float]
+    per_second: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+async def run_load(
+    url: str,
+    publishers: int,
+    period: float,
+    duration: float,
+    *,
+    subscribers_per_publisher: int = 1,
+    size: int = 70,
+    first_index: int = 1,
+    connect_concurrency: int = 200,
+    on_second: Callable[[dict[str, Any]], None] | None = None,
+    warmup_timeout: float = 30.0,
+) -> LoadResult:
+    """Connect, warm up, publish for ``duration`` seconds, and report what was seen."""
+    loop = asyncio.get_running_loop()
+    tally = Tally()
+    warm_count = 0
+    all_warm = asyncio.Event()
+    expected_subscribers = publishers * subscribers_per_publisher
+
+    def warmed() -> None:
+        nonlocal warm_count
+        warm_count += 1
+        if warm_count >= expected_subscribers:
+            all_warm.set()
+
+    limiter = asyncio.Semaphore(connect_concurrency)
+
+    async def open_connection(factory: Callable[[], WSListener]) -> tuple[WSTransport, Any]:
+        async with limiter:
+            return await ws_connect(factory, url, websocket_handshake_timeout=30)
+
+    connect_started = time.perf_counter()
+    subjects = [subject_name(first_index + i) for i in range(publishers)]
+    sub_conns = await asyncio.gather(
+        *(open_connection(lambda: _Subscriber(tally, warmed)) for _ in range(expected_subscribers))
+    )
+    for index, (transport, _) in enumerate(sub_conns):
+        subject = subjects[index // subscribers_per_publisher]
+        transport.send(
+            WSMsgType.TEXT, orjson.dumps({"type": "subscribe", "subject": subject, "id": index})
+        )
+    pub_conns = await asyncio.gather(*(open_connection(_Quiet) for _ in range(publishers)))
+    connect_seconds = time.perf_counter() - connect_started
+    frames = [frame_prefix(subject, size) for subject in subjects]
+
+    # Warm-up: publish a marker until every subscriber has seen one.
+    deadline = loop.time() + warmup_timeout
+    while not all_warm.is_set():
+        if loop.time() > deadline:
+            raise TimeoutError(
+                f"only {warm_count} of {expected_subscribers} subscribers receive messages"
+            )
+        for (transport, _), subject in zip(pub_conns, subjects, strict=True):
+            transport.send(
+                WSMsgType.TEXT,
+                orjson.dumps({"type": "publisher", "subject": subject, "published": 0, "w": 1}),
+            )
+        try:
+            await asyncio.wait_for(all_warm.wait(), 0.5)
+        except TimeoutError:
+            pass
+
+    # Publish, staggered over SLOTS slots of the period.
+    sent = 0
+    per_second: list[dict[str, Any]] = []
+    slots: list[list[int]] = [[] for _ in range(min(SLOTS, publishers))]
+    for index in range(publishers):
+        slots[index % len(slots)].append(index)
+    transports = [transport for transport, _ in pub_conns]
+    stop_at = loop.time() + duration
+    start = loop.time() + 0.05
+    tally.measuring = True
+    cpu_start = time.process_time()
+    wall_start = time.perf_counter()
+
+    def fire(slot: int, due: float) -> None:
+        nonlocal sent
+        if due >= stop_at:
+            return
+        now_ms = repr(time.time() * 1000.0).encode()
+        for index in slots[slot]:
+            head, tail = frames[index]
+            transports[index].send(WSMsgType.TEXT, head + now_ms + tail)
+        sent += len(slots[slot])
+        loop.call_at(due + period, fire, slot, due + period)
+
+    for slot in range(len(slots)):
+        due = start + period * slot / len(slots)
+        loop.call_at(due, fire, slot, due)
+
+    last_sent = last_received = 0
+    second = 0
+    while loop.time() < stop_at + 0.5:
+        await asyncio.sleep(max(start + second + 1 - loop.time(), 0))
+        second += 1
+        window, tally.window = tally.window, Histogram()
+        sample = {
+            "second": second,
+            "sent": sent - last_sent,
+            "received": tally.received - last_received,
+            "expected": publishers * subscribers_per_publisher / period,
+            "latency_ms": window.summary_ms(),
+        }
+        last_sent, last_received = sent, tally.received
+        per_second.append(sample)
+        if on_second is not None:
+            on_second(sample)
+    tally.measuring = False
+    cpu = time.process_time() - cpu_start
+    wall = time.perf_counter() - wall_start
+
+    for transport, _ in [*sub_conns, *pub_conns]:
+        transport.send_close()
+        transport.disconnect()
+
+    n = tally.latency.total
+    mean = tally.latency.mean() / 1e6
+    variance = max(tally.latency_sq_ms / n - mean * mean, 0.0) if n else 0.0
+    latency = tally.latency.summary_ms()
+    latency["sd"] = round(math.sqrt(variance), 4)
+    return LoadResult(
+        publishers=publishers,
+        subscribers=expected_subscribers,
+        period=period,
+        duration=duration,
+        sent=sent,
+        received=tally.received,
+        expected_per_s=publishers / period,
+        connect_seconds=round(connect_seconds, 3),
+        loadgen_cpu_percent=round(100.0 * cpu / wall, 1) if wall > 0 else 0.0,
+        latency_ms=latency,
+        per_second=per_second,
+    )

@@ -1,0 +1,146 @@
+"""Servers a benchmark can run against, each started as its own pinned process.
+
+``earlgate`` is our hub; ``earlgate-uvloop`` the same on uvloop;
+``picows-naive`` and ``websockets-naive`` are the library probes of
+:mod:`earlgate.bench.naive_hubs`; ``thesis-node`` is the thesis's Node.js
+server (``../shared/peers/thesis-node`` or ``$EARLGATE_THESIS_NODE``),
+installed with ``npm install`` when its modules are missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+TARGETS = ("earlgate", "earlgate-uvloop", "picows-naive", "websockets-naive", "thesis-node")
+
+
+class TargetError(Exception):
+    """A target server could not be installed or started; the message says why."""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def thesis_node_dir() -> Path:
+    configured = os.environ.get("EARLGATE_THESIS_NODE")
+    if configured:
+        return Path(configured)
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent.parent / "shared" / "peers" / "thesis-node"
+        if candidate.is_dir():
+            return candidate
+    return Path("../shared/peers/thesis-node").resolve()
+
+
+def ensure_thesis_node() -> Path:
+    folder = thesis_node_dir()
+    if not (folder / "app.js").is_file():
+        raise TargetError(f"thesis-node not found at {folder} (set EARLGATE_THESIS_NODE)")
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        raise TargetError("thesis-node needs node and npm: apt-get install nodejs npm")
+    if not (folder / "node_modules" / "websocket").is_dir():
+        result = subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if result.returncode != 0:
+            raise TargetError(f"npm install in {folder} failed: {result.stderr[-500:]}")
+    return folder
+
+
+@dataclass
+class RunningTarget:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    ws_url: str
+    stats_url: str | None  # our hub's /stats, when the target has one
+
+    @property
+    def ps(self) -> psutil.Process:
+        return psutil.Process(self.process.pid)
+
+    def cpu_seconds(self) -> float:
+        times = self.ps.cpu_times()
+        return float(times.user + times.system)
+
+    def rss(self) -> int:
+        return int(self.ps.memory_info().rss)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def command_for(name: str, port: int, extra: list[str] | None = None) -> list[str]:
+    python = sys.executable
+    if name == "earlgate":
+        return [python, "-m", "earlgate", "hub", "--port", str(port), *(extra or [])]
+    if name == "earlgate-uvloop":
+        return [python, "-m", "earlgate", "hub", "--uvloop", "--port", str(port), *(extra or [])]
+    if name in ("picows-naive", "websockets-naive"):
+        library = name.split("-")[0]
+        return [python, "-m", "earlgate.bench.naive_hubs", library, "--port", str(port)]
+    if name == "thesis-node":
+        folder = ensure_thesis_node()
+        return ["node", str(folder / "app.js"), "--port", str(port), *(extra or [])]
+    raise TargetError(f"unknown target {name!r}; choose from {', '.join(TARGETS)}")
+
+
+def start_target(
+    name: str, cpus: list[int] | None = None, extra: list[str] | None = None
+) -> RunningTarget:
+    """Start ``name`` on a free loopback port, pinned to ``cpus``, and wait until it answers."""
+    port = free_port()
+    command = command_for(name, port, extra)
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    if cpus:
+        try:
+            psutil.Process(process.pid).cpu_affinity(cpus)
+        except (psutil.Error, AttributeError, ValueError):
+            pass
+    path = "/" if name == "thesis-node" else "/ws"
+    stats_url = f"http://127.0.0.1:{port}/stats" if name.startswith("earlgate") else None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise TargetError(f"{name} exited with status {process.returncode}: {command}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return RunningTarget(name, process, port, f"ws://127.0.0.1:{port}{path}", stats_url)
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise TargetError(f"{name} did not listen on port {port} within 30 s")
+
+
+def read_stats(url: str) -> dict[str, object]:
+    import orjson
+
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        value = orjson.loads(answer.read())
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,35 @@
+"""The load generator and the fan-out bench work end to end (a functional check, not a timing)."""
+
+from __future__ import annotations
+
+import json
+
+from earlgate.bench.fanout import markdown, update_benchmarks
+from earlgate.bench.loadgen import frame_prefix, run_load, subject_name
+
+
+def test_thesis_frame_is_about_70_bytes() -> None:
+    head, tail = frame_prefix(subject_name(1), 70)
+    frame = head + b"1764000000000.123" + tail
+    assert json.loads(frame)["subject"] == "subject00001"
+    assert 70 <= len(frame) <= 76
+
+
+async def test_load_against_a_real_hub(shared_hub) -> None:
+    seconds: list[dict] = []
+    result = await run_load(shared_hub.ws_url, 10, 0.1, 2.0, on_second=seconds.append)
+    assert result.sent >= 150
+    assert result.received == result.sent
+    assert result.latency_ms["p99"] < 1000
+    assert seconds and seconds[0]["expected"] == 100
+
+
+def test_benchmarks_section_is_replaced_in_place(tmp_path) -> None:
+    path = tmp_path / "BENCHMARKS.md"
+    path.write_text("# Benchmarks\n\nintro\n")
+    update_benchmarks("fanout", "first\n", path)
+    update_benchmarks("fanout", "second\n", path)
+    text = path.read_text()
+    assert "second" in text and "first" not in text and text.count("## fanout") == 1
+    assert "intro" in text
+    assert "| target |" in markdown([], "cmd", "machine", "today")
