@@ -278,3 +278,14 @@ async def test_http_publish_healthz_stats_metrics(shared_hub):
     assert status == 404
     status, _, _ = await asyncio.to_thread(http, f"{base}/publish")  # GET
     assert status == 405
+
+
+async def test_hub_on_uvloop(hub_factory):
+    hub = hub_factory("--uvloop")
+    async with (
+        await WsClient.open(hub.ws_url) as sub,
+        await WsClient.open(hub.ws_url) as pub,
+    ):
+        await sub.request({"type": "subscribe", "subject": "uv", "id": 1})
+        await pub.send({"type": "publish", "subject": "uv", "data": 1})
+        assert (await sub.recv())["data"] == 1
