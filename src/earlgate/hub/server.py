@@ -18,6 +18,7 @@ import time
 import urllib.parse
 from typing import Any
 
+import aiofastnet
 import orjson
 from picows import (
     WSCloseCode,
@@ -195,7 +196,10 @@ class HubServer:
         if self.config.tls_cert:
             ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ssl_context.load_cert_chain(self.config.tls_cert, self.config.tls_key)
-        self._server = await loop.create_server(
+        # aiofastnet's C transports (picows's own default) read and write without
+        # the Python layers of asyncio's selector transports.
+        self._server = await aiofastnet.create_server(
+            loop,
             self._make_front,
             self.config.host,
             self.config.port,
