@@ -16,9 +16,10 @@ a publish costs one float formatting and one write.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,9 +36,21 @@ def subject_name(index: int, width: int = 5) -> str:
     return f"subject{index:0{width}d}"
 
 
-def frame_prefix(subject: str, size: int) -> tuple[bytes, bytes]:
-    """Head and tail of a thesis-format frame padded to about ``size`` bytes."""
+def frame_prefix(subject: str, size: int, fmt: str = "thesis") -> tuple[bytes, bytes]:
+    """Head and tail of a frame (the timestamp goes between) padded to about ``size`` bytes.
+
+    ``thesis``: ``{"type":"publisher","subject":...,"published":...}`` (section 2.5.1.1);
+    ``activity``: a publish whose ``data`` is an Activity Streams sensor post.
+    """
     head = b'{"type":"publisher","subject":"' + subject.encode() + b'","published":'
+    if fmt == "activity":
+        data = {
+            "actor": {"objectType": "sensor", "id": subject, "displayName": "Load Sensor"},
+            "verb": "post",
+            "object": {"value": 25, "unit": "C"},
+        }
+        tail = b',"data":' + orjson.dumps(data) + b"}"
+        return b'{"type":"publish","subject":"' + subject.encode() + b'","published":', tail
     stamp_len = len(repr(time.time() * 1000.0))
     pad = size - len(head) - stamp_len - 1
     if pad > len(',"p":""'):
@@ -109,9 +122,46 @@ class LoadResult:
     loadgen_cpu_percent: float
     latency_ms: dict[str, float]
     per_second: list[dict[str, Any]]
+    latency: Histogram = field(default_factory=Histogram, repr=False)
+    latency_sq_ms: float = 0.0
+    cpu_seconds: float = 0.0
+    wall_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        data = {k: v for k, v in self.__dict__.items() if k != "latency"}
+        data["latency_counts"] = self.latency.counts
+        data["latency_sum_ns"] = self.latency.sum_ns
+        data["latency_max_ns"] = self.latency.max_ns
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LoadResult:
+        fields = {
+            k: v
+            for k, v in data.items()
+            if not k.startswith("latency_")
+            or k
+            in (
+                "latency_ms",
+                "latency_sq_ms",
+            )
+        }
+        result = cls(**fields)
+        result.latency.counts = list(data["latency_counts"])
+        result.latency.total = sum(result.latency.counts)
+        result.latency.sum_ns = data["latency_sum_ns"]
+        result.latency.max_ns = data["latency_max_ns"]
+        return result
+
+
+def latency_summary(histogram: Histogram, sum_sq_ms: float) -> dict[str, float]:
+    """Mean, sd, p50, p99 and max of response times in milliseconds."""
+    n = histogram.total
+    mean = histogram.mean() / 1e6
+    variance = max(sum_sq_ms / n - mean * mean, 0.0) if n else 0.0
+    summary = histogram.summary_ms()
+    summary["sd"] = round(math.sqrt(variance), 4)
+    return summary
 
 
 async def run_load(
@@ -126,6 +176,9 @@ async def run_load(
     connect_concurrency: int = 200,
     on_second: Callable[[dict[str, Any]], None] | None = None,
     warmup_timeout: float = 30.0,
+    fmt: str = "thesis",
+    source_ips: list[str] | None = None,
+    ready: Callable[[], Awaitable[None]] | None = None,
 ) -> LoadResult:
     """Connect, warm up, publish for ``duration`` seconds, and report what was seen."""
     loop = asyncio.get_running_loop()
@@ -141,10 +194,14 @@ async def run_load(
             all_warm.set()
 
     limiter = asyncio.Semaphore(connect_concurrency)
+    sources = itertools.cycle(source_ips or [None])
 
     async def open_connection(factory: Callable[[], WSListener]) -> tuple[WSTransport, Any]:
+        # Several loopback source addresses pass the ~28k ephemeral ports of one address.
+        source = next(sources)
+        extra: dict[str, Any] = {"local_addr": (source, 0)} if source else {}
         async with limiter:
-            return await ws_connect(factory, url, websocket_handshake_timeout=30)
+            return await ws_connect(factory, url, websocket_handshake_timeout=30, **extra)
 
     connect_started = time.perf_counter()
     subjects = [subject_name(first_index + i) for i in range(publishers)]
@@ -158,7 +215,7 @@ async def run_load(
         )
     pub_conns = await asyncio.gather(*(open_connection(_Quiet) for _ in range(publishers)))
     connect_seconds = time.perf_counter() - connect_started
-    frames = [frame_prefix(subject, size) for subject in subjects]
+    frames = [frame_prefix(subject, size, fmt) for subject in subjects]
 
     # Warm-up: publish a marker until every subscriber has seen one.
     deadline = loop.time() + warmup_timeout
@@ -176,6 +233,9 @@ async def run_load(
             await asyncio.wait_for(all_warm.wait(), 0.5)
         except TimeoutError:
             pass
+
+    if ready is not None:  # e.g. wait until every load process is warm
+        await ready()
 
     # Publish, staggered over SLOTS slots of the period.
     sent = 0
@@ -230,11 +290,6 @@ async def run_load(
         transport.send_close()
         transport.disconnect()
 
-    n = tally.latency.total
-    mean = tally.latency.mean() / 1e6
-    variance = max(tally.latency_sq_ms / n - mean * mean, 0.0) if n else 0.0
-    latency = tally.latency.summary_ms()
-    latency["sd"] = round(math.sqrt(variance), 4)
     return LoadResult(
         publishers=publishers,
         subscribers=expected_subscribers,
@@ -245,6 +300,10 @@ async def run_load(
         expected_per_s=publishers / period,
         connect_seconds=round(connect_seconds, 3),
         loadgen_cpu_percent=round(100.0 * cpu / wall, 1) if wall > 0 else 0.0,
-        latency_ms=latency,
+        latency_ms=latency_summary(tally.latency, tally.latency_sq_ms),
         per_second=per_second,
+        latency=tally.latency,
+        latency_sq_ms=tally.latency_sq_ms,
+        cpu_seconds=cpu,
+        wall_seconds=wall,
     )

@@ -1,0 +1,109 @@
+"""``earlgate load``: the thesis's load script against any hub speaking the protocol."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from earlgate.cli import UsageError
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "load",
+        help="generate publish/subscribe load (the thesis's load.js)",
+        description="N publishers, each on its own subject and connection, with K subscribers "
+        "each; publishers start once everyone is connected, staggered over the period. "
+        "Traffic goes to loopback addresses only.",
+    )
+    parser.add_argument("--url", default="ws://127.0.0.1:8080/ws")
+    parser.add_argument("-n", "--publishers", type=int, default=100)
+    parser.add_argument("-t", "--period", type=float, default=0.25, help="seconds between sends")
+    parser.add_argument("--subscribers-per-publisher", type=int, default=1)
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of publishing")
+    parser.add_argument("--size", type=int, default=70, help="approximate frame size in bytes")
+    parser.add_argument("--format", choices=["thesis", "activity"], default="thesis")
+    parser.add_argument("--processes", type=int, default=1, help="load processes")
+    parser.add_argument("--source-ips", help="loopback source addresses, e.g. 127.0.0.2-127.0.0.20")
+    parser.add_argument("--json", type=Path, help="write the result (with per-second samples)")
+    parser.set_defaults(func=run)
+
+
+def _check_url(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise UsageError(f"--url {url!r}: expected ws://HOST:PORT/PATH")
+    host = parts.hostname
+    if not (host == "localhost" or host.startswith("127.") or host == "::1"):
+        raise UsageError(f"--url host {host!r}: load is only sent to loopback addresses")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.live import Live
+    from rich.table import Table
+
+    from earlgate.bench.loadprocs import expand_ips, run_load_processes
+
+    _check_url(args.url)
+    if args.publishers < 1 or args.period <= 0 or args.duration <= 0:
+        raise UsageError("need --publishers >= 1, --period > 0 and --duration > 0")
+    if args.subscribers_per_publisher < 1 or args.processes < 1 or args.size < 16:
+        raise UsageError("need --subscribers-per-publisher >= 1, --processes >= 1, --size >= 16")
+    try:
+        source_ips = expand_ips(args.source_ips)
+    except ValueError as exc:
+        raise UsageError(f"--source-ips: {exc}") from None
+    console = Console()
+    seconds: list[dict[str, Any]] = []
+
+    def table() -> Table:
+        view = Table(title=f"load on {args.url}: {args.publishers} publishers / {args.period} s")
+        for column in ("second", "expected/s", "sent/s", "received/s", "p50 ms", "p99 ms"):
+            view.add_column(column, justify="right")
+        for sample in seconds[-10:]:
+            view.add_row(
+                str(sample["second"]),
+                f"{sample['expected']:.0f}",
+                str(sample["sent"]),
+                str(sample["received"]),
+                f"{sample['latency_ms']['p50']:.2f}",
+                f"{sample['latency_ms']['p99']:.2f}",
+            )
+        return view
+
+    with Live(table(), console=console, refresh_per_second=2, transient=False) as live:
+
+        def on_second(sample: dict[str, Any]) -> None:
+            seconds.append(sample)
+            live.update(table())
+
+        result = run_load_processes(
+            args.url,
+            args.publishers,
+            args.period,
+            args.duration,
+            args.processes,
+            on_second=on_second,
+            subscribers_per_publisher=args.subscribers_per_publisher,
+            size=args.size,
+            fmt=args.format,
+            source_ips=source_ips,
+        )
+    lat = result.latency_ms
+    cores = len(os.sched_getaffinity(0))
+    console.print(
+        f"sent {result.sent}, received {result.received} "
+        f"({100 * result.received / max(result.sent * args.subscribers_per_publisher, 1):.2f}%); "
+        f"response time mean {lat['mean']:.2f} ± {lat['sd']:.2f} ms, p50 {lat['p50']:.2f}, "
+        f"p99 {lat['p99']:.2f}, max {lat['max']:.2f} ms; load generator CPU "
+        f"{result.loadgen_cpu_percent:.0f}% of one core ({cores} available)"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(result.as_dict()))
+    return 0
