@@ -33,3 +33,24 @@ def test_benchmarks_section_is_replaced_in_place(tmp_path) -> None:
     assert "second" in text and "first" not in text and text.count("## fanout") == 1
     assert "intro" in text
     assert "| target |" in markdown([], "cmd", "machine", "today")
+
+
+def test_load_from_two_processes_merges_counts_and_latency(shared_hub) -> None:
+    from earlgate.bench.loadprocs import run_load_processes
+
+    seconds: list[dict] = []
+    result = run_load_processes(
+        shared_hub.ws_url,
+        20,
+        0.25,
+        2.0,
+        2,
+        on_second=seconds.append,
+        source_ips=["127.0.0.2", "127.0.0.3"],
+        fmt="activity",
+    )
+    assert result.publishers == 20 and result.subscribers == 20
+    assert result.sent >= 140 and result.received == result.sent
+    assert result.latency.total == result.received
+    assert 0 < result.loadgen_cpu_percent < 200
+    assert seconds and seconds[0]["expected"] == 80

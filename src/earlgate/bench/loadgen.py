@@ -244,8 +244,8 @@ async def run_load(
     for index in range(publishers):
         slots[index % len(slots)].append(index)
     transports = [transport for transport, _ in pub_conns]
-    stop_at = loop.time() + duration
     start = loop.time() + 0.05
+    stop_at = start + duration
     tally.measuring = True
     cpu_start = time.process_time()
     wall_start = time.perf_counter()

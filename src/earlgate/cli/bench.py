@@ -36,6 +36,36 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     fanout.set_defaults(func=run_fanout_command)
 
+    ramp = benches.add_parser(
+        "ramp",
+        help="the thesis's ramp: steps of publishers at 4 Hz until the server saturates",
+        description="For each step: connect, wait until all are connected, send for the step "
+        "duration, close, pause; sample /stats and the CPU of every server process each second.",
+    )
+    ramp.add_argument("--case", required=True, help="1, 1r, 2, thesis-node or thesis-node-redis")
+    ramp.add_argument("--from", dest="first", type=int, default=200)
+    ramp.add_argument("--to", dest="last", type=int, default=6000)
+    ramp.add_argument("--step", type=int, default=200)
+    ramp.add_argument("--step-duration", type=float, default=300.0, help="seconds per step")
+    ramp.add_argument("--pause", type=float, default=60.0, help="seconds between steps")
+    ramp.add_argument("--period", type=float, default=0.25)
+    ramp.add_argument("--processes", type=int, default=1, help="load generator processes")
+    ramp.add_argument(
+        "--stop-after-knee",
+        type=int,
+        default=2,
+        help="stop after this many steps past the critical point (0 = run all steps)",
+    )
+    ramp.add_argument("--quick", action="store_true", help="10 s steps, 2 s pauses (CI smoke)")
+    ramp.add_argument("--out", type=Path, help="results folder (default results/ramp-CASE-DATE)")
+    ramp.add_argument("--update-benchmarks", action="store_true")
+    ramp.set_defaults(func=run_ramp_command)
+
+    compare = benches.add_parser("compare", help="two ramp result folders side by side")
+    compare.add_argument("first", type=Path)
+    compare.add_argument("second", type=Path)
+    compare.set_defaults(func=run_compare_command)
+
 
 def run_fanout_command(args: argparse.Namespace) -> int:
     from earlgate.bench.fanout import run_fanout
@@ -55,4 +85,55 @@ def run_fanout_command(args: argparse.Namespace) -> int:
     run_fanout(
         targets, args.publishers, args.period, args.duration, out, command, args.update_benchmarks
     )
+    return 0
+
+
+def run_ramp_command(args: argparse.Namespace) -> int:
+    from earlgate.bench.deploy import CASES
+    from earlgate.bench.fanout import machine_description, update_benchmarks
+    from earlgate.bench.ramp import plan_steps, run_ramp
+    from earlgate.bench.ramp_report import write_report
+
+    if args.case not in CASES:
+        raise UsageError(f"unknown case {args.case!r}; choose from {', '.join(CASES)}")
+    try:
+        steps = plan_steps(args.first, args.last, args.step)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.quick:
+        args.step_duration, args.pause = 10.0, 2.0
+    if args.step_duration < 3 or args.pause < 0 or args.period <= 0 or args.processes < 1:
+        raise UsageError("need --step-duration >= 3, --pause >= 0, --period > 0, --processes >= 1")
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = args.out or Path("results") / f"ramp-{args.case}-{stamp}"
+    command = "earlgate " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    run_ramp(
+        args.case,
+        steps,
+        args.period,
+        args.step_duration,
+        args.pause,
+        out,
+        processes=args.processes,
+        stop_after_knee=args.stop_after_knee,
+    )
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    report = write_report(out, command, machine_description(), when)
+    print(report)
+    print(f"raw samples, report and plots in {out}/")
+    if args.update_benchmarks:
+        update_benchmarks(f"ramp case {args.case}", report.split("\n", 2)[2])
+    return 0
+
+
+def run_compare_command(args: argparse.Namespace) -> int:
+    from earlgate.bench.ramp_report import compare_table, load_run
+
+    for folder in (args.first, args.second):
+        if not (folder / "samples.jsonl").is_file():
+            raise UsageError(f"{folder}: no samples.jsonl (not a ramp results folder)")
+    _, a = load_run(args.first)
+    _, b = load_run(args.second)
+    names = (a[0]["case"] if a else "a", b[0]["case"] if b else "b")
+    print(compare_table(a, b, names))
     return 0

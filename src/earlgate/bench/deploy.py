@@ -1,0 +1,167 @@
+"""The server set-ups the ramp benchmark compares (thesis section 2.6: "case 1", "case 2").
+
+- ``1``: one earlgate hub with its in-memory broker;
+- ``1r``: one hub and a Redis server (the thesis's single server, which used Redis);
+- ``2``: two hub workers behind HAProxy, joined through Redis (``earlgate cluster up``);
+- ``thesis-node`` / ``thesis-node-redis``: the thesis's Node.js server, without and with Redis.
+
+Every process of a case is pinned to the server cores, so the load generator
+has its own; each case lists its processes so their CPU is sampled separately.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import psutil
+
+from earlgate.bench.targets import TargetError, ensure_thesis_node, free_port
+
+CASES = ("1", "1r", "2", "thesis-node", "thesis-node-redis")
+
+
+@dataclass
+class Deployment:
+    """A running case: where to connect, which processes to watch, how to stop."""
+
+    case: str
+    ws_url: str
+    processes: dict[str, psutil.Process] = field(default_factory=dict)
+    stats_urls: list[str] = field(default_factory=list)
+    _popen: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def stop(self) -> None:
+        for process in reversed(self._popen):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in reversed(self._popen):
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+
+def _wait_port(port: int, process: subprocess.Popen[bytes], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise TargetError(f"{what} exited with status {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TargetError(f"{what} did not listen on port {port} within {timeout:.0f} s")
+
+
+def _spawn(
+    deployment: Deployment, label: str, command: list[str], cpus: list[int] | None
+) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deployment._popen.append(process)
+    handle = psutil.Process(process.pid)
+    if cpus:
+        try:
+            handle.cpu_affinity(cpus)
+        except (psutil.Error, ValueError):
+            pass
+    deployment.processes[label] = handle
+    return process
+
+
+def _redis(deployment: Deployment, cpus: list[int] | None) -> int:
+    if shutil.which("redis-server") is None:
+        raise TargetError("redis-server is not installed: apt-get install redis-server")
+    port = free_port()
+    assert deployment._tmp is not None
+    process = _spawn(
+        deployment,
+        "redis-server",
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            deployment._tmp.name,
+        ],
+        cpus,
+    )
+    _wait_port(port, process, "redis-server")
+    return port
+
+
+def start_case(case: str, cpus: list[int] | None) -> Deployment:
+    """Start every process of ``case`` on free loopback ports, pinned to ``cpus``."""
+    if case not in CASES:
+        raise TargetError(f"unknown case {case!r}; choose from {', '.join(CASES)}")
+    deployment = Deployment(case, "", _tmp=tempfile.TemporaryDirectory(prefix="earlgate-bench-"))
+    try:
+        python = sys.executable
+        if case in ("1", "1r"):
+            port = free_port()
+            command = [
+                python,
+                "-m",
+                "earlgate",
+                "hub",
+                "--port",
+                str(port),
+                "--log-level",
+                "WARNING",
+            ]
+            if case == "1r":
+                redis_port = _redis(deployment, cpus)
+                command += ["--broker", f"redis://127.0.0.1:{redis_port}/0"]
+            process = _spawn(deployment, "hub", command, cpus)
+            _wait_port(port, process, "earlgate hub")
+            deployment.ws_url = f"ws://127.0.0.1:{port}/ws"
+            deployment.stats_urls = [f"http://127.0.0.1:{port}/stats"]
+        elif case == "2":
+            port = free_port()
+            process = _spawn(
+                deployment,
+                "cluster",
+                [python, "-m", "earlgate", "cluster", "up", "--workers", "2", "--port", str(port)],
+                cpus,
+            )
+            _wait_port(port, process, "earlgate cluster", timeout=60)
+            time.sleep(1.0)  # let HAProxy's first health checks pass
+            deployment.ws_url = f"ws://127.0.0.1:{port}/ws"
+            # Watch the cluster's children (hubs, redis-server, haproxy) one by one.
+            for child in psutil.Process(process.pid).children(recursive=True):
+                name = child.name()
+                label = name if name not in deployment.processes else f"{name}-{child.pid}"
+                deployment.processes[label] = child
+        else:
+            folder = ensure_thesis_node()
+            port = free_port()
+            command = ["node", str(folder / "app.js"), "--port", str(port)]
+            if case == "thesis-node-redis":
+                redis_port = _redis(deployment, cpus)
+                command += ["--redis", f"redis://127.0.0.1:{redis_port}"]
+            process = _spawn(deployment, "node", command, cpus)
+            _wait_port(port, process, "thesis-node")
+            deployment.ws_url = f"ws://127.0.0.1:{port}/"
+    except BaseException:
+        deployment.stop()
+        raise
+    return deployment

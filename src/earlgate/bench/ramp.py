@@ -1,0 +1,186 @@
+"""``earlgate bench ramp``: the thesis's ``test.sh``, one case at a time.
+
+For each step (200, 400, ... publishers at 4 Hz) the load generator connects
+everyone, waits until all are warm, sends for the step duration, closes, and
+pauses (the thesis paused 60 s so no connection lingered in TIME_WAIT).
+Meanwhile, every second, the bench samples the hub's ``/stats`` (events/s,
+service time, loop lag) and the CPU of every server process with psutil (the
+thesis used sar). Raw samples go to ``samples.jsonl``; the report is written
+by :mod:`earlgate.bench.ramp_report`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import psutil
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn
+
+from earlgate.bench.deploy import Deployment, start_case
+from earlgate.bench.fanout import pinning
+from earlgate.bench.loadprocs import run_load_processes
+from earlgate.bench.ramp_report import is_past_knee, step_summary
+from earlgate.bench.targets import read_stats
+
+
+def plan_steps(first: int, last: int, step: int) -> list[int]:
+    """Publisher counts of the ramp: ``first``, ``first + step``, ... up to ``last``."""
+    if first < 1 or step < 1 or last < first:
+        raise ValueError("need 1 <= --from <= --to and --step >= 1")
+    return list(range(first, last + 1, step))
+
+
+class CpuSampler:
+    """CPU percent of each process since the previous sample."""
+
+    def __init__(self, processes: dict[str, psutil.Process]) -> None:
+        self.processes = processes
+        self._last = {label: self._cpu(p) for label, p in processes.items()}
+        self._stamp = time.monotonic()
+
+    @staticmethod
+    def _cpu(process: psutil.Process) -> float:
+        try:
+            times = process.cpu_times()
+            return float(times.user + times.system)
+        except psutil.Error:
+            return 0.0
+
+    def sample(self) -> dict[str, float]:
+        now = time.monotonic()
+        elapsed = max(now - self._stamp, 1e-6)
+        self._stamp = now
+        result = {}
+        for label, process in self.processes.items():
+            cpu = self._cpu(process)
+            result[label] = round(100.0 * (cpu - self._last[label]) / elapsed, 1)
+            self._last[label] = cpu
+        return result
+
+
+def _hub_sample(urls: list[str]) -> dict[str, Any] | None:
+    """Events, service time and loop lag of the last second, summed over hubs."""
+    if not urls:
+        return None
+    merged: dict[str, Any] = {"messages_in_per_s": 0.0, "messages_out_per_s": 0.0}
+    for url in urls:
+        try:
+            last = read_stats(url).get("last_second")
+        except OSError:
+            continue
+        if not isinstance(last, dict):
+            continue
+        merged["messages_in_per_s"] += last["messages_in_per_s"]
+        merged["messages_out_per_s"] += last["messages_out_per_s"]
+        merged["service_time_ms"] = last["service_time_ms"]
+        merged["loop_lag_ms"] = last["loop_lag_ms"]
+    return merged
+
+
+class StepRecorder:
+    """Called every second by the load generator: samples the servers and writes a row."""
+
+    def __init__(
+        self,
+        case: str,
+        publishers: int,
+        started: float,
+        deployment: Deployment,
+        raw: TextIO,
+        progress: Progress,
+        task: TaskID,
+    ) -> None:
+        self.case = case
+        self.publishers = publishers
+        self.started = started
+        self.deployment = deployment
+        self.sampler = CpuSampler(deployment.processes)
+        self.raw = raw
+        self.progress = progress
+        self.task = task
+        self.rows: list[dict[str, Any]] = []
+
+    def __call__(self, sample: dict[str, Any]) -> None:
+        row = {
+            "case": self.case,
+            "publishers": self.publishers,
+            "time": round(time.monotonic() - self.started, 2),
+            **sample,
+            "cpu": self.sampler.sample(),
+            "hub": _hub_sample(self.deployment.stats_urls),
+        }
+        self.rows.append(row)
+        self.raw.write(json.dumps(row) + "\n")
+        self.raw.flush()
+        self.progress.update(
+            self.task,
+            status=f"{sample['received']}/{sample['expected']:.0f} ev/s, "
+            f"p99 {sample['latency_ms']['p99']:.1f} ms",
+        )
+
+
+def run_ramp(
+    case: str,
+    steps: list[int],
+    period: float,
+    step_duration: float,
+    pause: float,
+    out: Path,
+    processes: int = 1,
+    stop_after_knee: int = 2,
+    console: Console | None = None,
+) -> list[dict[str, Any]]:
+    """Run the ramp for ``case``; return the per-step summaries (also written to ``out``)."""
+    console = console or Console()
+    out.mkdir(parents=True, exist_ok=True)
+    server_cpus, load_cpus = pinning()
+    if load_cpus:
+        os.sched_setaffinity(0, load_cpus)
+    summaries: list[dict[str, Any]] = []
+    started = time.monotonic()
+    past_knee = 0
+    with (
+        (out / "samples.jsonl").open("w") as raw,
+        Progress(
+            TextColumn("[bold]case {task.fields[case]}[/bold] step {task.fields[step]}"),
+            BarColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=console,
+        ) as progress,
+    ):
+        task = progress.add_task("ramp", total=len(steps), case=case, step="-", status="starting")
+        for index, publishers in enumerate(steps):
+            deployment: Deployment = start_case(case, server_cpus)
+            try:
+                progress.update(task, step=f"{publishers} publishers", status="connecting")
+                recorder = StepRecorder(case, publishers, started, deployment, raw, progress, task)
+                result = run_load_processes(
+                    deployment.ws_url,
+                    publishers,
+                    period,
+                    step_duration,
+                    processes,
+                    cpus=load_cpus,
+                    on_second=recorder,
+                )
+            finally:
+                deployment.stop()
+            summary = step_summary(case, publishers, period, recorder.rows, result.as_dict())
+            summaries.append(summary)
+            raw.write(json.dumps({"type": "step", **summary}) + "\n")
+            raw.flush()
+            progress.update(task, advance=1)
+            past_knee = past_knee + 1 if is_past_knee(summary) else 0
+            if stop_after_knee and past_knee >= stop_after_knee:
+                console.print(f"case {case}: {past_knee} steps past the critical point, stopping")
+                break
+            if index < len(steps) - 1 and pause > 0:
+                progress.update(task, status=f"pause {pause:.0f} s")
+                time.sleep(pause)
+    (out / "steps.json").write_text(json.dumps(summaries, indent=1))
+    return summaries
