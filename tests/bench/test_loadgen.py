@@ -54,3 +54,12 @@ def test_load_from_two_processes_merges_counts_and_latency(shared_hub) -> None:
     assert result.latency.total == result.received
     assert 0 < result.loadgen_cpu_percent < 200
     assert seconds and seconds[0]["expected"] == 80
+
+
+def test_connection_costs_are_measured() -> None:
+    from earlgate.bench.connections import markdown, measure_connections
+
+    costs = measure_connections("earlgate", 30, idle_seconds=1.0)
+    assert costs.connections == 30 and costs.open_seconds > 0
+    assert costs.open_cpu_ms_per_connection > 0
+    assert "| earlgate | 30 |" in markdown([costs], "cmd", "machine", "today")

@@ -61,6 +61,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ramp.add_argument("--update-benchmarks", action="store_true")
     ramp.set_defaults(func=run_ramp_command)
 
+    connections = benches.add_parser(
+        "connections", help="time, CPU and memory to open, hold and close N connections"
+    )
+    connections.add_argument("-n", "--connections", type=int, default=2000)
+    connections.add_argument("--targets", default="earlgate,thesis-node")
+    connections.add_argument("--idle", type=float, default=10.0, help="seconds held idle")
+    connections.add_argument("--source-ips", help="loopback source addresses for > 28k")
+    connections.add_argument("--update-benchmarks", action="store_true")
+    connections.set_defaults(func=run_connections_command)
+
     compare = benches.add_parser("compare", help="two ramp result folders side by side")
     compare.add_argument("first", type=Path)
     compare.add_argument("second", type=Path)
@@ -136,4 +146,35 @@ def run_compare_command(args: argparse.Namespace) -> int:
     _, b = load_run(args.second)
     names = (a[0]["case"] if a else "a", b[0]["case"] if b else "b")
     print(compare_table(a, b, names))
+    return 0
+
+
+def run_connections_command(args: argparse.Namespace) -> int:
+    from earlgate.bench.connections import markdown, measure_connections
+    from earlgate.bench.fanout import machine_description, update_benchmarks
+    from earlgate.bench.loadprocs import expand_ips
+    from earlgate.bench.targets import TARGETS, TargetError
+
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    for target in targets:
+        if target not in TARGETS:
+            raise UsageError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
+    if args.connections < 1 or args.idle < 1:
+        raise UsageError("need --connections >= 1 and --idle >= 1")
+    try:
+        sources = expand_ips(args.source_ips)
+    except ValueError as exc:
+        raise UsageError(f"--source-ips: {exc}") from None
+    rows = []
+    for target in targets:
+        try:
+            rows.append(measure_connections(target, args.connections, args.idle, sources=sources))
+        except TargetError as exc:
+            print(f"skipped {target}: {exc}")
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    command = "earlgate " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    report = markdown(rows, command, machine_description(), when)
+    print(report)
+    if args.update_benchmarks:
+        update_benchmarks("connections", report)
     return 0

@@ -273,7 +273,7 @@ class HubServer:
             True,  # auto pong
             config.max_frame * config.oversize_factor,
             None,
-            16 * 1024,
+            4096,  # initial read buffer; it grows for bigger frames (saves RSS per connection)
         )
         protocol.connection_made(transport)
         transport.set_protocol(protocol)

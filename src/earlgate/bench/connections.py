@@ -1,0 +1,118 @@
+"""``earlgate bench connections``: what connections cost, opened, held and closed.
+
+The thesis found (Figure 2.18) that opening and closing connections, not the
+messages, loaded its servers between steps. This bench quantifies it for a
+target: time and server CPU to open N WebSocket connections, server CPU while
+they sit idle, server CPU to close them, and resident memory per idle
+connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from picows import WSListener, WSTransport, ws_connect
+
+from earlgate.bench.fanout import pinning
+from earlgate.bench.targets import start_target
+
+
+@dataclass
+class ConnectionCosts:
+    target: str
+    connections: int
+    open_seconds: float
+    open_cpu_ms_per_connection: float
+    idle_cpu_percent: float
+    close_cpu_ms_per_connection: float
+    rss_kib_per_connection: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def _open_all(
+    url: str, count: int, concurrency: int, sources: list[str] | None
+) -> list[WSTransport]:
+    limiter = asyncio.Semaphore(concurrency)
+    source_cycle = itertools.cycle(sources or [None])
+
+    async def one() -> WSTransport:
+        source = next(source_cycle)
+        extra: dict[str, Any] = {"local_addr": (source, 0)} if source else {}
+        async with limiter:
+            transport, _ = await ws_connect(
+                WSListener, url, websocket_handshake_timeout=30, **extra
+            )
+            return transport
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+def measure_connections(
+    target: str,
+    count: int,
+    idle_seconds: float = 10.0,
+    concurrency: int = 200,
+    sources: list[str] | None = None,
+) -> ConnectionCosts:
+    server_cpus, load_cpus = pinning()
+    if load_cpus:
+        os.sched_setaffinity(0, load_cpus)
+    running = start_target(target, server_cpus)
+    try:
+        time.sleep(0.5)
+        rss_before = running.rss()
+
+        async def scenario() -> tuple[float, float, float, float, float]:
+            cpu0 = running.cpu_seconds()
+            started = time.perf_counter()
+            transports = await _open_all(running.ws_url, count, concurrency, sources)
+            open_seconds = time.perf_counter() - started
+            await asyncio.sleep(0.5)
+            cpu1 = running.cpu_seconds()
+            await asyncio.sleep(idle_seconds)
+            cpu2 = running.cpu_seconds()
+            rss_open = running.rss()
+            for transport in transports:
+                transport.send_close()
+                transport.disconnect()
+            await asyncio.gather(*(t.wait_disconnected() for t in transports))
+            await asyncio.sleep(1.0)
+            cpu3 = running.cpu_seconds()
+            return open_seconds, cpu1 - cpu0, cpu2 - cpu1, cpu3 - cpu2, rss_open
+
+        open_s, open_cpu, idle_cpu, close_cpu, rss_open = asyncio.run(scenario())
+    finally:
+        running.stop()
+    return ConnectionCosts(
+        target=target,
+        connections=count,
+        open_seconds=round(open_s, 3),
+        open_cpu_ms_per_connection=round(1000 * open_cpu / count, 3),
+        idle_cpu_percent=round(100 * idle_cpu / idle_seconds, 2),
+        close_cpu_ms_per_connection=round(1000 * close_cpu / count, 3),
+        rss_kib_per_connection=round((rss_open - rss_before) / 1024 / count, 2),
+    )
+
+
+def markdown(rows: list[ConnectionCosts], command: str, machine: str, when: str) -> str:
+    lines = [
+        f"Machine: {machine}. Date: {when}. Command: `{command}`.",
+        "",
+        "| target | connections | open time s | open CPU ms/conn | idle CPU % "
+        "| close CPU ms/conn | RSS KiB/conn |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.target} | {row.connections} | {row.open_seconds:.2f} "
+            f"| {row.open_cpu_ms_per_connection:.3f} | {row.idle_cpu_percent:.2f} "
+            f"| {row.close_cpu_ms_per_connection:.3f} | {row.rss_kib_per_connection:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
