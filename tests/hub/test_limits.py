@@ -141,3 +141,17 @@ async def test_sigterm_closes_clients_with_1001_and_exits(hub_factory):
         await client.recv(timeout=10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
     assert await asyncio.to_thread(hub.process.wait, 10) == 0
+
+
+async def test_overloaded_when_loop_lag_is_over_the_shedding_threshold(hub_factory):
+    # Any measurable lag is over a threshold of one nanosecond: the hub sheds publishes.
+    hub = hub_factory("--shed-lag-ms", "0.000001")
+    async with await WsClient.open(hub.ws_url) as client:
+        async with asyncio.timeout(10):
+            while True:
+                answer = await client.request({"type": "publish", "subject": "s", "id": 1})
+                if answer.get("code") == "overloaded":
+                    break
+                await asyncio.sleep(0.2)
+        assert "overloaded" in answer["reason"]
+        assert (await client.request({"type": "ping", "id": 2}))["type"] == "pong"
