@@ -89,7 +89,6 @@ def open_bus(path: str = "/dev/i2c-1") -> NamedSMBus:
         raise I2CError(
             "no such I²C bus",
             bus=path,
-            address=0,
             errno=exc.errno,
             hint="enable I²C (raspi-config, or dtparam=i2c_arm=on) and check ls /dev/i2c-*",
         ) from exc
@@ -97,13 +96,12 @@ def open_bus(path: str = "/dev/i2c-1") -> NamedSMBus:
         raise I2CError(
             "permission denied opening the I²C bus",
             bus=path,
-            address=0,
             errno=exc.errno,
             hint="add yourself to the i2c group (sudo adduser $USER i2c) and log in again",
         ) from exc
     except OSError as exc:
         raise I2CError(
-            f"cannot open the I²C bus: {exc.strerror}", bus=path, address=0, errno=exc.errno
+            f"cannot open the I²C bus: {exc.strerror}", bus=path, errno=exc.errno
         ) from exc
 
 

@@ -26,7 +26,7 @@ class I2CError(LedError):
 
     Attributes:
         bus: the bus's name, e.g. ``/dev/i2c-1``.
-        address: the 7-bit device address.
+        address: the 7-bit device address, or ``None`` (opening the bus).
         register: the register the transfer addressed, or ``None`` (opening).
         errno: the ``OSError`` errno from the kernel, or ``None``.
         hint: what to try next, or ``""``.
@@ -37,12 +37,12 @@ class I2CError(LedError):
         message: str,
         *,
         bus: str,
-        address: int,
+        address: int | None = None,
         register: int | None = None,
         errno: int | None = None,
         hint: str = "",
     ) -> None:
-        where = f"{bus}, address 0x{address:02X}"
+        where = bus if address is None else f"{bus}, address 0x{address:02X}"
         if register is not None:
             where += f", register 0x{register:02X}"
         text = f"{message} ({where})"
