@@ -3,97 +3,15 @@
 from __future__ import annotations
 
 import os
-import re
-import signal
-import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
 import pytest
 
-# Test helpers (tests/wsclient.py, ...) are imported by module name.
+# Test helpers (tests/wsclient.py, tests/hubproc.py, ...) are imported by module name.
 sys.path.insert(0, os.path.dirname(__file__))
 
-LISTEN_LINE = re.compile(rb"listening on (wss?)://([^:]+):(\d+)/ws")
-
-
-@dataclass
-class HubProcess:
-    process: subprocess.Popen[bytes]
-    scheme: str
-    host: str
-    port: int
-    output: list[bytes] = field(default_factory=list)
-    drain: threading.Thread | None = None
-
-    @property
-    def ws_url(self) -> str:
-        return f"{self.scheme}://{self.host}:{self.port}/ws"
-
-    @property
-    def http_url(self) -> str:
-        return f"{'https' if self.scheme == 'wss' else 'http'}://{self.host}:{self.port}"
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.drain is not None:
-            self.drain.join(5)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        return self.process.returncode
-
-
-def start_hub(*args: str, port: int = 0, timeout: float = 15.0) -> HubProcess:
-    """Start ``earlgate hub`` (on a free port unless ``port``) and wait until it listens."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "earlgate",
-            "hub",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            *args,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout
-    seen = b""
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        seen += line
-        match = LISTEN_LINE.search(line)
-        if match:
-            hub = HubProcess(process, match[1].decode(), match[2].decode(), int(match[3]))
-            # Keep reading its output so that a full pipe never blocks the hub.
-            hub.drain = threading.Thread(target=_drain, args=(process, hub.output), daemon=True)
-            hub.drain.start()
-            return hub
-    process.kill()
-    raise RuntimeError(f"hub did not start: {seen.decode(errors='replace')}")
-
-
-def _drain(process: subprocess.Popen[bytes], sink: list[bytes]) -> None:
-    assert process.stdout is not None
-    for line in process.stdout:
-        sink.append(line)
+from hubproc import HubProcess, start_hub  # noqa: E402
 
 
 @pytest.fixture

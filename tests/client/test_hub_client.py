@@ -7,9 +7,9 @@ import signal
 
 import pytest
 
-from conftest import start_hub
 from earlgate.client import HubClient, HubError, QueueFullError
 from earlgate.hub.subjects import SubjectError
+from hubproc import start_hub
 
 
 async def collect(sub, count: int, wait: float = 10.0) -> list[dict]:

@@ -45,7 +45,7 @@ async def test_tls_serves_wss_and_https(hub_factory, tls_files):
 
 @pytest.fixture(scope="module")
 def auth_hub():
-    from conftest import start_hub
+    from hubproc import start_hub
 
     hub = start_hub("--auth-secret", SECRET)
     yield hub
