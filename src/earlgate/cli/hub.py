@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import ssl
 
 from earlgate.cli import UsageError
 from earlgate.hub.config import HubConfig, SlowConsumerPolicy
@@ -116,7 +117,15 @@ def run(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         server = HubServer(config)
-        await server.start()
+        try:
+            await server.start()
+        except ssl.SSLError as exc:
+            raise UsageError(
+                f"--tls-cert {config.tls_cert} / --tls-key {config.tls_key}: "
+                f"not a usable PEM certificate and key ({exc.reason or exc})"
+            ) from None
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {config.host}:{config.port}: {exc}") from None
         scheme = "wss" if config.tls_cert else "ws"
         print(f"earlgate hub listening on {scheme}://{config.host}:{server.port}/ws", flush=True)
         await server.serve_forever()
