@@ -1,0 +1,139 @@
+"""``earlgate signal``: run a PeerJS-compatible signaling server (a PeerServer drop-in)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import ssl
+
+from earlgate.cli import UsageError
+from earlgate.signal.config import SignalConfig
+from earlgate.signal.errors import ConfigError
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    defaults = SignalConfig()
+    parser = subparsers.add_parser(
+        "signal",
+        help="run the PeerJS-compatible WebRTC signaling server",
+        description="Run a drop-in for PeerJS's PeerServer: HTTP routes under PATH and "
+        "the WebSocket at PATH/peerjs. Timeouts are in seconds.",
+    )
+    parser.add_argument("--host", default=defaults.host, help="address to listen on")
+    parser.add_argument("--port", type=int, default=defaults.port, help="TCP port (0 = any)")
+    parser.add_argument("--path", default=defaults.path, help="URL path the server lives under")
+    parser.add_argument("--key", default=defaults.key, help="the key PeerJS clients must pass")
+    parser.add_argument(
+        "--allow-discovery", action="store_true", help="serve GET PATH/KEY/peers (else 401)"
+    )
+    parser.add_argument(
+        "--alive-timeout",
+        type=float,
+        default=defaults.alive_timeout,
+        metavar="S",
+        help="drop a peer silent (no HEARTBEAT) for this long",
+    )
+    parser.add_argument(
+        "--expire-timeout",
+        type=float,
+        default=defaults.expire_timeout,
+        metavar="S",
+        help="EXPIRE messages queued for an absent peer after this long",
+    )
+    parser.add_argument(
+        "--concurrent-limit", type=int, default=defaults.concurrent_limit, metavar="N"
+    )
+    parser.add_argument(
+        "--max-frame",
+        type=int,
+        default=defaults.max_frame,
+        metavar="BYTES",
+        help="largest client message; a larger one closes that connection with 1009",
+    )
+    parser.add_argument(
+        "--send-buffer",
+        type=int,
+        default=defaults.send_buffer,
+        metavar="BYTES",
+        help="unsent bytes to one peer before a send to it counts as failed",
+    )
+    parser.add_argument(
+        "--max-queued",
+        type=int,
+        default=defaults.max_queued_bytes,
+        metavar="BYTES",
+        help="bytes held for absent peers, all queues together",
+    )
+    parser.add_argument("--tls-cert", metavar="FILE")
+    parser.add_argument("--tls-key", metavar="FILE")
+    parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
+    parser.add_argument("--log-level", default="INFO")
+    parser.set_defaults(func=run)
+
+
+def config_from(args: argparse.Namespace) -> SignalConfig:
+    config = SignalConfig(
+        host=args.host,
+        port=args.port,
+        path=args.path,
+        key=args.key,
+        allow_discovery=args.allow_discovery,
+        alive_timeout=args.alive_timeout,
+        expire_timeout=args.expire_timeout,
+        concurrent_limit=args.concurrent_limit,
+        max_frame=args.max_frame,
+        send_buffer=args.send_buffer,
+        max_queued_bytes=args.max_queued,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+    )
+    try:
+        config.validate()
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    for option in ("tls_cert", "tls_key"):
+        path = getattr(args, option)
+        if path is not None and not os.access(path, os.R_OK):
+            raise UsageError(f"--{option.replace('_', '-')} {path}: file not readable")
+    from earlgate.signal.server import make_ssl_context
+
+    try:
+        make_ssl_context(config)
+    except (ssl.SSLError, OSError) as exc:
+        raise UsageError(f"--tls-cert/--tls-key: not a usable certificate and key: {exc}") from None
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("picows").setLevel(logging.WARNING)
+    from earlgate.signal.server import SignalServer
+
+    async def main() -> None:
+        server = SignalServer(config)
+        try:
+            await server.start()
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {config.host}:{config.port}: {exc}") from None
+        http = "https" if config.tls_cert else "http"
+        ws = "wss" if config.tls_cert else "ws"
+        where = f"{config.host}:{server.port}"
+        print(
+            f"earlgate signal listening on {http}://{where}{config.base_path} "
+            f"(WebSocket {ws}://{where}{config.ws_path}, key {config.key})",
+            flush=True,
+        )
+        await server.serve_forever()
+
+    if args.uvloop:
+        import uvloop
+
+        uvloop.run(main())
+    else:
+        asyncio.run(main())
+    return 0

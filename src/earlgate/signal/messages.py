@@ -1,0 +1,174 @@
+"""PeerJS signaling messages: their types, and the JSON frames on the wire.
+
+PEERJS.md: "Messages are JSON text frames ``{type, src?, dst?, payload?}``".
+Frames the server writes are built here, byte for byte as PeerServer's
+``JSON.stringify`` writes them (keys in that order, absent keys left out), and
+frames clients send are read here into :class:`Message`, or refused with a
+:class:`MessageError` naming why, so that the router counts bad input instead
+of failing on it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final, NewType
+
+import orjson
+
+from earlgate.signal.errors import SignalError
+
+__all__ = [
+    "FORWARDED",
+    "ErrorText",
+    "Message",
+    "MessageError",
+    "MessageType",
+    "PeerId",
+    "dumps",
+    "error_frame",
+    "parse",
+    "relay_frame",
+]
+
+PeerId = NewType("PeerId", str)
+
+
+class MessageType(StrEnum):
+    """PeerServer's ``MessageType`` enum: the ``type`` of every frame."""
+
+    OPEN = "OPEN"
+    LEAVE = "LEAVE"
+    CANDIDATE = "CANDIDATE"
+    OFFER = "OFFER"
+    ANSWER = "ANSWER"
+    EXPIRE = "EXPIRE"
+    HEARTBEAT = "HEARTBEAT"
+    ID_TAKEN = "ID-TAKEN"
+    ERROR = "ERROR"
+
+
+# "OFFER, ANSWER, CANDIDATE (and LEAVE, EXPIRE) with dst: the server overwrites
+# src with the sender's id and forwards {type,src,dst,payload}."
+FORWARDED: Final = frozenset(
+    {
+        MessageType.OFFER,
+        MessageType.ANSWER,
+        MessageType.CANDIDATE,
+        MessageType.LEAVE,
+        MessageType.EXPIRE,
+    }
+)
+
+
+class ErrorText(StrEnum):
+    """The ``payload.msg`` of PeerServer's ERROR frames, word for word."""
+
+    INVALID_WS_PARAMETERS = "No id, token, or key supplied to websocket server"
+    INVALID_KEY = "Invalid key provided"
+    CONNECTION_LIMIT_EXCEED = "Server has reached its concurrent user limit"
+
+
+class MessageError(SignalError):
+    """A client's frame is not a signaling message; ``reason`` is a metrics label."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message a client sent, as far as the server reads it.
+
+    ``type`` is ``None`` for a type PeerServer has no handler for ("Unknown
+    types are dropped"); ``dst`` is ``None`` when absent or not a string.
+    ``payload`` is kept as parsed JSON and ``has_payload`` tells an absent
+    payload from ``null``, which PeerServer forwards.
+    """
+
+    type: MessageType | None
+    raw_type: str
+    dst: PeerId | None
+    payload: Any = None
+    has_payload: bool = False
+
+
+_TYPES: Final = {member.value: member for member in MessageType}
+
+
+def parse(data: bytes) -> Message:
+    """Read one client frame (text, or binary holding the same JSON).
+
+    PeerServer parses ``data.toString()`` whatever the frame's opcode, so a
+    binary frame of JSON is a message too.
+
+    Raises:
+        MessageError: not JSON, not an object, or without a string ``type``.
+    """
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        value = _loads_lenient(data)
+    if not isinstance(value, dict):
+        raise MessageError("not_an_object", "a message must be a JSON object")
+    raw_type = value.get("type")
+    if not isinstance(raw_type, str):
+        raise MessageError("no_type", "a message needs a string type")
+    dst = value.get("dst")
+    return Message(
+        _TYPES.get(raw_type),
+        raw_type,
+        PeerId(dst) if isinstance(dst, str) else None,
+        value.get("payload"),
+        "payload" in value,
+    )
+
+
+def _loads_lenient(data: bytes) -> Any:
+    # JSON.parse reads what orjson refuses: integers past 64 bits, lone
+    # surrogate escapes. The standard library reads those too.
+    try:
+        return json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError):
+        raise MessageError("not_json", "the frame is not JSON") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # JSON.parse refuses NaN and Infinity too
+
+
+def dumps(value: dict[str, Any]) -> bytes:
+    """Serialize a frame; what orjson cannot write the standard library can."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
+def relay_frame(
+    raw_type: str, src: PeerId, dst: PeerId, payload: Any = None, has_payload: bool = False
+) -> bytes:
+    """The frame forwarded to ``dst``: ``{type, src, dst, payload}``.
+
+    PeerServer rebuilds each message as ``{type, src, dst, payload}`` and
+    ``JSON.stringify`` drops ``payload`` when it is undefined; other fields a
+    client added are not forwarded.
+    """
+    frame: dict[str, Any] = {"type": raw_type, "src": src, "dst": dst}
+    if has_payload:
+        frame["payload"] = payload
+    return dumps(frame)
+
+
+def error_frame(text: ErrorText) -> bytes:
+    """``{"type":"ERROR","payload":{"msg":…}}`` as ``_sendErrorAndClose`` sends it."""
+    return orjson.dumps({"type": MessageType.ERROR.value, "payload": {"msg": text.value}})
+
+
+OPEN_FRAME: Final = orjson.dumps({"type": MessageType.OPEN.value})
+# Case 3: '{"type":"ID-TAKEN","payload":{"msg":"ID is taken"}}'
+ID_TAKEN_FRAME: Final = orjson.dumps(
+    {"type": MessageType.ID_TAKEN.value, "payload": {"msg": "ID is taken"}}
+)

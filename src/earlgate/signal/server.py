@@ -1,0 +1,339 @@
+"""The ``earlgate signal`` process: sockets around :class:`SignalingRouter`.
+
+A thin asyncio layer, built like the hub's: every accepted connection starts in
+the hub's h11 :class:`~earlgate.hub.http.HttpFront`, which answers PeerServer's
+HTTP routes (:mod:`earlgate.signal.http`) and hands WebSocket upgrades to a
+picows protocol. Each WebSocket connection gets a number and a
+:class:`SignalListener` that feeds complete messages to the router; the
+server carries out the :class:`~earlgate.signal.router.Send` and
+:class:`~earlgate.signal.router.Close` actions the router returns, and two
+timers drive queue expiry and liveness.
+
+A send "fails" (PEERJS.md: "If sending to dst fails, close dst and send
+LEAVE to the sender") when the recipient's connection is closing or already
+holds ``send_buffer`` unsent bytes: a peer that stopped reading is dropped
+instead of growing the server's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import ssl
+import time
+import urllib.parse
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+
+import aiofastnet
+from picows import (
+    WSCloseCode,
+    WSFrame,
+    WSListener,
+    WSMsgType,
+    WSTransport,
+    WSUpgradeRequest,
+    WSUpgradeResponse,
+    WSUpgradeResponseWithListener,
+)
+from picows.picows import (  # type: ignore[attr-defined]  # not in the stubs
+    WSAutoPingStrategy,
+    WSProtocol,
+)
+
+from earlgate.hub.http import HttpFront, HttpRequest, HttpResponse
+from earlgate.signal.config import SignalConfig
+from earlgate.signal.http import HttpRoutes
+from earlgate.signal.metrics import make_registry, render
+from earlgate.signal.router import Action, Close, ConnId, Send, SignalingRouter, oversize
+
+__all__ = ["SignalListener", "SignalServer", "make_ssl_context"]
+
+logger = logging.getLogger(__name__)
+_picows_logger = logging.getLogger("picows.server")
+
+# picows drops a connection whose single frame passes this many times the
+# message limit before the listener sees it; up to there the listener closes
+# with 1009 and a reason.
+OVERSIZE_FACTOR = 4
+GOING_AWAY = 1001
+
+
+def make_ssl_context(config: SignalConfig) -> ssl.SSLContext | None:
+    """The server's TLS context, or None without TLS.
+
+    Raises:
+        OSError: a file is missing or unreadable (``ssl.SSLError`` when it is
+            not a certificate or key, or they do not match).
+    """
+    if config.tls_cert is None or config.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(config.tls_cert, config.tls_key)
+    return context
+
+
+class SignalListener(WSListener):
+    """One WebSocket connection: reassembles messages, writes frames, closes."""
+
+    def __init__(self, server: SignalServer, conn: ConnId, query: dict[str, str]) -> None:
+        super().__init__()
+        self._server = server
+        self.conn = conn
+        self._query = query
+        self._transport: WSTransport | None = None
+        self._fragments: bytearray | None = None
+        self._closing = False
+        self._max = server.config.max_frame
+
+    # -- picows callbacks ----------------------------------------------------
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self._transport = transport
+        self._server.attach(self, self._query)
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        kind = frame.msg_type
+        if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
+            if frame.payload_size > self._max:
+                self._too_big(frame.payload_size)
+            elif frame.fin:
+                self._server.received(self, frame.get_payload_as_bytes())
+            else:
+                self._fragments = bytearray(frame.get_payload_as_memoryview())
+        elif kind is WSMsgType.CONTINUATION:
+            fragments = self._fragments
+            if fragments is None:
+                self.close(Close(self.conn, 1002, "continuation without a message"))
+                return
+            if len(fragments) + frame.payload_size > self._max:
+                self._fragments = None
+                self._too_big(len(fragments) + frame.payload_size)
+                return
+            fragments += frame.get_payload_as_memoryview()
+            if frame.fin:
+                self._fragments = None
+                self._server.received(self, bytes(fragments))
+        elif kind is WSMsgType.CLOSE:
+            if not self._closing:
+                self._closing = True
+                transport.send_close(frame.get_close_code())
+            transport.disconnect()
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self._transport = None
+        self._server.detach(self)
+
+    # -- used by the server --------------------------------------------------
+
+    def _too_big(self, size: int) -> None:
+        self._server.io["too_big"] += 1
+        self.close(oversize(self.conn, size, self._max))
+
+    def write(self, frame: bytes) -> bool:
+        """Send one text message; False if the connection cannot take it."""
+        transport = self._transport
+        if transport is None or self._closing:
+            return False
+        buffered = transport.underlying_transport.get_write_buffer_size()
+        if buffered + len(frame) > self._server.config.send_buffer:
+            return False
+        transport.send(WSMsgType.TEXT, frame)
+        return True
+
+    def close(self, action: Close) -> None:
+        """Carry out a :class:`Close`: a close frame (or none when aborting), then TCP."""
+        transport = self._transport
+        if transport is None:
+            return
+        if action.abort:
+            self._closing = True
+            transport.disconnect(graceful=False)
+            return
+        if not self._closing:
+            self._closing = True
+            if action.code is None:
+                # ws's socket.close() with no code: a close frame without a status.
+                transport.send(WSMsgType.CLOSE, b"")
+            else:
+                transport.send_close(WSCloseCode(action.code), action.reason.encode())
+        transport.disconnect()
+
+
+class SignalServer:
+    """Runs a :class:`SignalingRouter` on a TCP port until stopped."""
+
+    def __init__(self, config: SignalConfig) -> None:
+        config.validate()
+        self.config = config
+        self.router = SignalingRouter(config, time.monotonic)
+        self.io: Counter[str] = Counter()
+        self.registry = make_registry(self.router, lambda: self.io)
+        self.routes = HttpRoutes(config, self.router, lambda: render(self.registry))
+        self.listeners: dict[ConnId, SignalListener] = {}
+        self.port = config.port
+        self.stopped = asyncio.Event()
+        self._next_conn = 0
+        self._server: asyncio.Server | None = None
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._stopping = False
+        self._all_closed: asyncio.Event | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen (``port`` 0: any free port, then :attr:`port` is the real one).
+
+        Raises:
+            OSError: the address cannot be bound, or the TLS files are wrong.
+        """
+        loop = asyncio.get_running_loop()
+        self._server = await aiofastnet.create_server(
+            loop,
+            self._make_front,
+            self.config.host,
+            self.config.port,
+            ssl=make_ssl_context(self.config),
+            backlog=4096,
+            reuse_address=True,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._schedule("expire", self.config.expire_check_interval, self._expire)
+        self._schedule("liveness", self.config.alive_check_interval, self._liveness)
+
+    async def serve_forever(self) -> None:
+        """Run until SIGINT/SIGTERM, then shut down gracefully."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, lambda: loop.create_task(self.stop()))
+        await self.stopped.wait()
+
+    async def stop(self) -> None:
+        """Stop accepting, close every peer with 1001, wait for them (bounded)."""
+        if self._stopping:
+            await self.stopped.wait()
+            return
+        self._stopping = True
+        if self._server is not None:
+            self._server.close()
+        for timer in self._timers.values():
+            timer.cancel()
+        self.execute(self.router.close_all(GOING_AWAY, "server shutting down"))
+        if self.listeners:
+            self._all_closed = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._all_closed.wait(), self.config.shutdown_grace)
+        self.stopped.set()
+
+    def _schedule(self, name: str, interval: float, tick: Callable[[], list[Action]]) -> None:
+        loop = asyncio.get_running_loop()
+
+        def run() -> None:
+            try:
+                self.execute(tick())
+            except Exception:
+                logger.exception("%s timer failed", name)
+            self._timers[name] = loop.call_later(interval, run)
+
+        self._timers[name] = loop.call_later(interval, run)
+
+    def _expire(self) -> list[Action]:
+        return self.router.expire_queues()
+
+    def _liveness(self) -> list[Action]:
+        return self.router.check_liveness()
+
+    # -- connections ---------------------------------------------------------
+
+    def attach(self, listener: SignalListener, query: dict[str, str]) -> None:
+        self.listeners[listener.conn] = listener
+        self.io["websocket_connections"] += 1
+        self.execute(self.router.open(listener.conn, query))
+
+    def detach(self, listener: SignalListener) -> None:
+        if self.listeners.pop(listener.conn, None) is not None:
+            self.execute(self.router.closed(listener.conn))
+        if not self.listeners and self._all_closed is not None:
+            self._all_closed.set()
+
+    def received(self, listener: SignalListener, data: bytes) -> None:
+        self.execute(self.router.receive(listener.conn, data))
+
+    def execute(self, actions: Iterable[Action]) -> None:
+        """Carry out the router's actions in order; failed relays add the LEAVE."""
+        pending = deque(actions)
+        while pending:
+            action = pending.popleft()
+            listener = self.listeners.get(action.conn)
+            if isinstance(action, Send):
+                if listener is None or not listener.write(action.frame):
+                    pending.extend(self.router.delivery_failed(action))
+            elif listener is not None:
+                listener.close(action)
+
+    def _make_front(self) -> asyncio.Protocol:
+        return HttpFront(
+            self._handle_http,
+            self._upgrade,
+            max_body=self.config.max_frame,
+            head_timeout=self.config.handshake_timeout,
+        )
+
+    def _upgrade(self, transport: asyncio.Transport, raw: bytes) -> None:
+        """Give the connection, and the bytes read so far, to a picows protocol."""
+        config = self.config
+        protocol = WSProtocol(
+            None,
+            None,
+            False,
+            self._listener_for,
+            _picows_logger,
+            True,  # disconnect on exception
+            config.handshake_timeout,
+            False,  # no WebSocket auto ping: PeerJS liveness is HEARTBEAT only
+            20.0,
+            20.0,
+            WSAutoPingStrategy.PING_WHEN_IDLE,
+            True,  # auto pong
+            config.max_frame * OVERSIZE_FACTOR,
+            None,
+            4096,  # initial read buffer; it grows for bigger frames
+        )
+        protocol.connection_made(transport)
+        transport.set_protocol(protocol)
+        view = memoryview(raw)
+        while view:
+            buffer = protocol.get_buffer(len(view))
+            size = min(len(buffer), len(view))
+            buffer[:size] = view[:size]
+            protocol.buffer_updated(size)
+            view = view[size:]
+
+    def _listener_for(
+        self, request: WSUpgradeRequest
+    ) -> SignalListener | WSUpgradeResponseWithListener:
+        parts = urllib.parse.urlsplit(request.path.decode("latin-1"))
+        if parts.path != self.config.ws_path:
+            # ws's WebSocketServer({path}) aborts other paths' upgrades with 400.
+            return _refuse(400, f"no WebSocket endpoint at {parts.path}")
+        if self._stopping:
+            return _refuse(503, "server shutting down")
+        # URLSearchParams + Object.fromEntries: the last value of a name wins.
+        query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+        self._next_conn += 1
+        return SignalListener(self, ConnId(self._next_conn), query)
+
+    async def _handle_http(self, request: HttpRequest) -> HttpResponse:
+        self.io["http_requests"] += 1
+        reply = self.routes.respond(request.method, request.target, request.headers)
+        return HttpResponse(reply.status, reply.body, reply.content_type, reply.headers)
+
+
+def _refuse(status: int, reason: str) -> WSUpgradeResponseWithListener:
+    response = WSUpgradeResponse.create_error_response(
+        status, reason.encode(), {"Content-Type": "text/plain"}
+    )
+    return WSUpgradeResponseWithListener(response, None)
