@@ -30,8 +30,9 @@ def test_set_blink_show_off_across_invocations(
     assert sim.registers.ports[1:7] == (4, 5, 0, 6, 0, 0)
     assert led(state, "show", "--json") == 0
     shown = json.loads(capsys.readouterr().out)
-    assert shown["leds"]["lower"] == {"color": [15, 8, 0]}
-    assert shown["leds"]["upper"]["blink"]["fully_on_ms"] == 512
+    assert shown["leds"]["lower"] == {"color": [15, 8, 0], "blink": None}
+    assert shown["leds"]["upper"]["blink"]["on_ms"] == 512
+    assert shown["leds"]["upper"]["blink"]["period_ms"] == 3072
     assert led(state, "show") == 0
     out = capsys.readouterr().out
     assert "FULLY_ON_TIME" in out and "lower: (15, 8, 0)" in out
@@ -76,7 +77,7 @@ def test_brightness_and_self_tests(state: Path, capsys: pytest.CaptureFixture[st
     assert led(state, "test-count", "--delay", "0") == 0
     assert "master level: 0 1 2" in capsys.readouterr().out
     assert led(state, "show", "--json") == 0  # both self-tests restore the registers
-    assert json.loads(capsys.readouterr().out)["leds"]["lower"] == {"color": [9, 0, 0]}
+    assert json.loads(capsys.readouterr().out)["leds"]["lower"]["color"] == [9, 0, 0]
 
 
 def test_plot_writes_a_png(state: Path, tmp_path: Path) -> None:
@@ -121,3 +122,16 @@ def test_default_state_path(tmp_path: Path) -> None:
     assert default_state_path(env) == runtime / "earlgate" / "led-sim.json"
     env = {"XDG_RUNTIME_DIR": str(tmp_path / "missing"), "HOME": str(tmp_path)}
     assert default_state_path(env) == tmp_path / ".cache" / "earlgate" / "led-sim.json"
+
+
+def test_serve_refuses_a_wildcard_subject(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        led(state, "serve", "--subject", "earl/+/led", "--hub", "ws://127.0.0.1:1/ws")
+    assert exited.value.code == 2
+    assert "--subject" in capsys.readouterr().err
+
+
+def test_serve_without_a_hub_says_so(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Nothing listens on port 1: the server keeps trying until --duration ends.
+    assert led(state, "serve", "--hub", "ws://127.0.0.1:1/ws", "--duration", "0.2") == 1
+    assert "stopped before ws://127.0.0.1:1/ws answered" in capsys.readouterr().err

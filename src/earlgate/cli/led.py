@@ -8,14 +8,16 @@ commands (see :mod:`earlgate.led.simstate`; ``--state-file`` overrides).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from earlgate.cli import UsageError
 from earlgate.led import (
@@ -31,11 +33,17 @@ from earlgate.led import (
 from earlgate.led.registers import ADDRESS
 from earlgate.led.simstate import default_state_path, load_simulator, save_simulator
 
+if TYPE_CHECKING:
+    from earlgate.client import HubClient
+
 # Exit statuses besides 0 and 2 (usage).
-EXIT_I2C = 1
+EXIT_FAILED = 1
 EXIT_REFUSED = 3
 
 LEDS = tuple(BALL_PROBE.leds)
+DEFAULT_SUBJECT = "earl/ball-01/led"
+# How long ``serve`` waits for the hub before saying that it keeps trying.
+HUB_WAIT_NOTICE_S = 5.0
 
 
 def _address(text: str) -> int:
@@ -150,6 +158,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = add(
+        "serve",
+        "apply JSON commands from a hub subject; publish the state, retained",
+        _cmd_serve,
+        loose,
+    )
+    p.add_argument(
+        "--hub", default="ws://127.0.0.1:8080/ws", help="hub URL (default ws://127.0.0.1:8080/ws)"
+    )
+    p.add_argument(
+        "--subject",
+        default=DEFAULT_SUBJECT,
+        help=f"command subject (default {DEFAULT_SUBJECT}); state on SUBJECT/state, "
+        "errors on SUBJECT/error",
+    )
+    p.add_argument("--token", help="bearer token (JWT) for a hub with auth")
+    p.add_argument("--duration", type=_positive, help="stop after this many seconds")
+
+    p = add(
         "plot", "plot each port's waveform (simulated, or modelled from the registers)", _cmd_plot
     )
     p.add_argument("--out", type=Path, default=Path("led.png"), help="PNG to write")
@@ -205,7 +231,7 @@ def _run(args: argparse.Namespace, command: Callable[[argparse.Namespace, _Sessi
         return EXIT_REFUSED
     except I2CError as exc:
         print(f"earlgate led: {exc}", file=sys.stderr)
-        return EXIT_I2C
+        return EXIT_FAILED
 
 
 def _module(args: argparse.Namespace, session: _Session) -> LedModule:
@@ -266,27 +292,12 @@ def _cmd_test_count(args: argparse.Namespace, session: _Session) -> int:
 
 def _show_data(session: _Session) -> dict[str, Any]:
     regs = session.chip.registers
-    leds = LedModule(session.chip)
-    data: dict[str, Any] = {
+    states = LedModule(session.chip).states()
+    return {
         "registers": regs.encode().hex(" "),
         "ports": list(regs.ports),
-        "leds": {},
+        "leds": {name: state.as_dict() for name, state in states.items()},
     }
-    for name, state in leds.states().items():
-        entry: dict[str, Any] = {"color": list(state.color)}
-        if state.blink is not None:
-            b = state.blink
-            entry["blink"] = {
-                "fade_on_ms": b.fade_on_ms,
-                "fully_on_ms": b.fully_on_ms,
-                "fade_off_ms": b.fade_off_ms,
-                "first_off_ms": b.first_off_ms,
-                "second_off_ms": b.second_off_ms,
-                "once": b.once,
-                "bank": state.bank,
-            }
-        data["leds"][name] = entry
-    return data
 
 
 def _cmd_show(args: argparse.Namespace, session: _Session) -> int:
@@ -298,6 +309,78 @@ def _cmd_show(args: argparse.Namespace, session: _Session) -> int:
     for name, state in LedModule(session.chip).states().items():
         print(f"{name}: {state.describe()}")
     return 0
+
+
+def _cmd_serve(args: argparse.Namespace, session: _Session) -> int:
+    return asyncio.run(_serve(args, session))
+
+
+async def _serve(args: argparse.Namespace, session: _Session) -> int:
+    from earlgate.client import HubClient, HubClientError
+    from earlgate.hub.subjects import SubjectError, check_subject
+    from earlgate.led.serve import LedServer
+
+    try:
+        check_subject(args.subject)
+    except SubjectError as exc:
+        raise UsageError(f"--subject: {exc}") from None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    if args.duration:
+        loop.call_later(args.duration, stop.set)
+    on_change = None
+    if session.sim is not None:
+        sim, path = session.sim, args.state_file or default_state_path()
+
+        def on_change() -> None:
+            save_simulator(sim, path)
+
+    client = HubClient(args.hub, token=args.token)
+    try:
+        if not await _wait_for_hub(client, stop):
+            print(f"earlgate led: stopped before {args.hub} answered", file=sys.stderr)
+            return EXIT_FAILED
+        subscription = await client.subscribe(args.subject)
+        server = LedServer(client, _module(args, session), args.subject, on_change=on_change)
+        print(
+            f"earlgate led: serving {args.subject} on {args.hub} "
+            f"(state on {server.state_subject}, errors on {server.error_subject})",
+            flush=True,
+        )
+        await server.run(subscription, stop)
+    except HubClientError as exc:
+        print(f"earlgate led: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        await client.close()
+    print(f"earlgate led: {json.dumps(server.statistics())}", flush=True)
+    return 0
+
+
+async def _wait_for_hub(client: HubClient, stop: asyncio.Event) -> bool:
+    """Connect, retrying until the hub answers; ``False`` if stopped first."""
+    await client.connect(wait=False)
+    connected = asyncio.ensure_future(client.connected.wait())
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait(
+            {connected, stopped}, timeout=HUB_WAIT_NOTICE_S, return_when=asyncio.FIRST_COMPLETED
+        )
+        if not done:
+            print(
+                f"earlgate led: no answer from {client.url} yet ({client.last_error}); "
+                "still trying",
+                file=sys.stderr,
+                flush=True,
+            )
+            await asyncio.wait({connected, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        return connected.done()
+    finally:
+        for waiter in (connected, stopped):
+            waiter.cancel()
 
 
 def _cmd_plot(args: argparse.Namespace, session: _Session) -> int:

@@ -25,6 +25,7 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from earlgate.led.allocator import Blinking, Output, Pattern, Steady, allocate, decode_outputs
 from earlgate.led.chip import TCA6507
@@ -145,6 +146,23 @@ class LedState:
     color: Color
     blink: BlinkTiming | None = None
     bank: int | None = field(default=None, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``{"color": [...], "blink": {...} or None}``."""
+        blink: dict[str, Any] | None = None
+        if self.blink is not None:
+            b = self.blink
+            blink = {
+                "on_ms": b.on_ms,
+                "off_ms": b.off_ms,
+                "fade_ms": b.fade_ms,
+                "fade_off_ms": b.fade_off_ms,
+                "second_off_ms": b.second_off_ms,
+                "once": b.once,
+                "period_ms": b.period_ms,
+                "bank": self.bank,
+            }
+        return {"color": list(self.color), "blink": blink}
 
     def describe(self) -> str:
         """One line, e.g. ``(15, 0, 0) blinking on 512/off 1024/fade 0 ms (bank 0)``."""
