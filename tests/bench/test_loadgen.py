@@ -59,7 +59,30 @@ def test_load_from_two_processes_merges_counts_and_latency(shared_hub) -> None:
 def test_connection_costs_are_measured() -> None:
     from earlgate.bench.connections import markdown, measure_connections
 
-    costs = measure_connections("earlgate", 30, idle_seconds=1.0)
-    assert costs.connections == 30 and costs.open_seconds > 0
+    # Enough connections that opening them takes several of psutil's 10 ms CPU ticks.
+    costs = measure_connections("earlgate", 300, idle_seconds=0.5)
+    assert costs.connections == 300 and costs.open_seconds > 0
     assert costs.open_cpu_ms_per_connection > 0
-    assert "| earlgate | 30 |" in markdown([costs], "cmd", "machine", "today")
+    assert "| earlgate | 300 |" in markdown([costs], "cmd", "machine", "today")
+
+
+async def test_echo_back_measures_round_trips(shared_hub) -> None:
+    seconds: list[dict] = []
+    result = await run_load(
+        shared_hub.ws_url, 5, 0.1, 2.0, first_index=101, echo_back=True, on_second=seconds.append
+    )
+    assert result.received == result.sent > 0
+    # Every delivered message comes back to its publisher; a round trip outlasts one way.
+    assert result.echoed == result.received
+    assert result.echo_ms["p50"] >= result.latency_ms["p50"]
+    assert sum(s["echoed"] for s in seconds) == result.echoed
+
+
+async def test_load_over_tls(hub_factory, tmp_path) -> None:
+    from earlgate.bench.deploy import _self_signed
+
+    cert, key = _self_signed(str(tmp_path))
+    hub = hub_factory("--tls-cert", cert, "--tls-key", key)
+    assert hub.ws_url.startswith("wss://")
+    result = await run_load(hub.ws_url, 5, 0.1, 1.5)
+    assert result.received == result.sent > 0

@@ -1,6 +1,7 @@
 """The server set-ups the ramp benchmark compares (thesis section 2.6: "case 1", "case 2").
 
 - ``1``: one earlgate hub with its in-memory broker;
+- ``1tls``: the same hub serving ``wss://`` (the thesis's future work: TLS's cost);
 - ``1r``: one hub and a Redis server (the thesis's single server, which used Redis);
 - ``2``: two hub workers behind HAProxy, joined through Redis (``earlgate cluster up``);
 - ``thesis-node`` / ``thesis-node-redis``: the thesis's Node.js server, without and with Redis.
@@ -24,7 +25,7 @@ import psutil
 
 from earlgate.bench.targets import TargetError, ensure_thesis_node, free_port
 
-CASES = ("1", "1r", "2", "thesis-node", "thesis-node-redis")
+CASES = ("1", "1tls", "1r", "2", "thesis-node", "thesis-node-redis")
 
 
 @dataclass
@@ -109,6 +110,38 @@ def _redis(deployment: Deployment, cpus: list[int] | None) -> int:
     return port
 
 
+def _self_signed(folder: str) -> tuple[str, str]:
+    """A throw-away loopback certificate and key made by ``openssl``."""
+    if shutil.which("openssl") is None:
+        raise TargetError("openssl is not installed: apt-get install openssl")
+    cert, key = f"{folder}/hub.crt", f"{folder}/hub.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
 def start_case(case: str, cpus: list[int] | None) -> Deployment:
     """Start every process of ``case`` on free loopback ports, pinned to ``cpus``."""
     if case not in CASES:
@@ -116,7 +149,7 @@ def start_case(case: str, cpus: list[int] | None) -> Deployment:
     deployment = Deployment(case, "", _tmp=tempfile.TemporaryDirectory(prefix="earlgate-bench-"))
     try:
         python = sys.executable
-        if case in ("1", "1r"):
+        if case in ("1", "1tls", "1r"):
             port = free_port()
             command = [
                 python,
@@ -128,13 +161,21 @@ def start_case(case: str, cpus: list[int] | None) -> Deployment:
                 "--log-level",
                 "WARNING",
             ]
+            scheme = "ws"
+            if case == "1tls":
+                assert deployment._tmp is not None
+                cert, key = _self_signed(deployment._tmp.name)
+                command += ["--tls-cert", cert, "--tls-key", key]
+                scheme = "wss"
             if case == "1r":
                 redis_port = _redis(deployment, cpus)
                 command += ["--broker", f"redis://127.0.0.1:{redis_port}/0"]
             process = _spawn(deployment, "hub", command, cpus)
             _wait_port(port, process, "earlgate hub")
-            deployment.ws_url = f"ws://127.0.0.1:{port}/ws"
-            deployment.stats_urls = [f"http://127.0.0.1:{port}/stats"]
+            deployment.ws_url = f"{scheme}://127.0.0.1:{port}/ws"
+            deployment.stats_urls = [
+                f"{'https' if scheme == 'wss' else 'http'}://127.0.0.1:{port}/stats"
+            ]
         elif case == "2":
             port = free_port()
             process = _spawn(

@@ -9,6 +9,12 @@ over the period so the load is smooth. Subscribers compute response time =
 receive time - ``published``. The generator also measures its own CPU so a
 report can show it was not the bottleneck (thesis Figure 2.21).
 
+With ``echo_back`` (the thesis's future work, section 5.2) every subscriber
+publishes each message it receives back on ``<subject>/echo``, keeping the
+original ``published`` stamp; publishers subscribe to their echo subject and
+measure the round trip. The hub then carries twice the publishes and
+``1 + K`` times the deliveries of the one-way test.
+
 It uses picows (the cheapest client stack we measured) and pre-encoded frames:
 a publish costs one float formatting and one write.
 """
@@ -18,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -71,12 +78,26 @@ class Tally:
     measuring: bool = False
 
 
+def echo_subject(subject: str) -> str:
+    """Where a subscriber in an echo-back test sends what it received."""
+    return subject + "/echo"
+
+
 class _Subscriber(WSListener):
-    def __init__(self, tally: Tally, on_warmup: Callable[[], None]) -> None:
+    """Counts what arrives; with ``echo_head`` publishes each message straight back."""
+
+    def __init__(
+        self, tally: Tally, on_warmup: Callable[[], None], echo_head: bytes | None = None
+    ) -> None:
         super().__init__()
         self.tally = tally
         self.on_warmup = on_warmup
         self.warm = False
+        self.echo_head = echo_head
+        self.transport: WSTransport | None = None
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         if frame.msg_type is not WSMsgType.TEXT and frame.msg_type is not WSMsgType.BINARY:
@@ -88,7 +109,13 @@ class _Subscriber(WSListener):
         except (orjson.JSONDecodeError, KeyError, TypeError):
             self.tally.errors += 1
             return
-        if message.get("w"):
+        warmup = bool(message.get("w"))
+        if self.echo_head is not None and self.transport is not None:
+            stamp = repr(published).encode()
+            self.transport.send(
+                WSMsgType.TEXT, self.echo_head + stamp + (b',"w":1}' if warmup else b"}")
+            )
+        if warmup:
             if not self.warm:
                 self.warm = True
                 self.on_warmup()
@@ -126,6 +153,8 @@ class LoadResult:
     latency_sq_ms: float = 0.0
     cpu_seconds: float = 0.0
     wall_seconds: float = 0.0
+    echoed: int = 0
+    echo_ms: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k != "latency"}
@@ -179,41 +208,70 @@ async def run_load(
     fmt: str = "thesis",
     source_ips: list[str] | None = None,
     ready: Callable[[], Awaitable[None]] | None = None,
+    echo_back: bool = False,
 ) -> LoadResult:
     """Connect, warm up, publish for ``duration`` seconds, and report what was seen."""
     loop = asyncio.get_running_loop()
     tally = Tally()
+    echoes = Tally()
     warm_count = 0
     all_warm = asyncio.Event()
     expected_subscribers = publishers * subscribers_per_publisher
+    # With echo-back, each publisher must also see its first echo before we start.
+    expected_warm = expected_subscribers + (publishers if echo_back else 0)
 
     def warmed() -> None:
         nonlocal warm_count
         warm_count += 1
-        if warm_count >= expected_subscribers:
+        if warm_count >= expected_warm:
             all_warm.set()
 
     limiter = asyncio.Semaphore(connect_concurrency)
     sources = itertools.cycle(source_ips or [None])
+    tls: dict[str, Any] = {}
+    if url.startswith("wss:"):
+        # Load goes to loopback only, to a hub with a throw-away certificate.
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        tls["ssl_context"] = context
 
     async def open_connection(factory: Callable[[], WSListener]) -> tuple[WSTransport, Any]:
         # Several loopback source addresses pass the ~28k ephemeral ports of one address.
         source = next(sources)
         extra: dict[str, Any] = {"local_addr": (source, 0)} if source else {}
+        extra.update(tls)
         async with limiter:
             return await ws_connect(factory, url, websocket_handshake_timeout=30, **extra)
 
     connect_started = time.perf_counter()
     subjects = [subject_name(first_index + i) for i in range(publishers)]
+
+    def subscriber(index: int) -> Callable[[], WSListener]:
+        subject = subjects[index // subscribers_per_publisher]
+        head = (
+            b'{"type":"publisher","subject":"' + echo_subject(subject).encode() + b'","published":'
+        )
+        return lambda: _Subscriber(tally, warmed, head if echo_back else None)
+
     sub_conns = await asyncio.gather(
-        *(open_connection(lambda: _Subscriber(tally, warmed)) for _ in range(expected_subscribers))
+        *(open_connection(subscriber(index)) for index in range(expected_subscribers))
     )
     for index, (transport, _) in enumerate(sub_conns):
         subject = subjects[index // subscribers_per_publisher]
         transport.send(
             WSMsgType.TEXT, orjson.dumps({"type": "subscribe", "subject": subject, "id": index})
         )
-    pub_conns = await asyncio.gather(*(open_connection(_Quiet) for _ in range(publishers)))
+    publisher: Callable[[], WSListener] = (
+        (lambda: _Subscriber(echoes, warmed)) if echo_back else _Quiet
+    )
+    pub_conns = await asyncio.gather(*(open_connection(publisher) for _ in range(publishers)))
+    if echo_back:
+        for (transport, _), subject in zip(pub_conns, subjects, strict=True):
+            transport.send(
+                WSMsgType.TEXT,
+                orjson.dumps({"type": "subscribe", "subject": echo_subject(subject)}),
+            )
     connect_seconds = time.perf_counter() - connect_started
     frames = [frame_prefix(subject, size, fmt) for subject in subjects]
 
@@ -222,7 +280,8 @@ async def run_load(
     while not all_warm.is_set():
         if loop.time() > deadline:
             raise TimeoutError(
-                f"only {warm_count} of {expected_subscribers} subscribers receive messages"
+                f"only {warm_count} of {expected_warm} receivers get messages"
+                + (" (subscribers and echo-receiving publishers)" if echo_back else "")
             )
         for (transport, _), subject in zip(pub_conns, subjects, strict=True):
             transport.send(
@@ -246,7 +305,7 @@ async def run_load(
     transports = [transport for transport, _ in pub_conns]
     start = loop.time() + 0.05
     stop_at = start + duration
-    tally.measuring = True
+    tally.measuring = echoes.measuring = True
     cpu_start = time.process_time()
     wall_start = time.perf_counter()
 
@@ -265,7 +324,7 @@ async def run_load(
         due = start + period * slot / len(slots)
         loop.call_at(due, fire, slot, due)
 
-    last_sent = last_received = 0
+    last_sent = last_received = last_echoed = 0
     second = 0
     while loop.time() < stop_at + 0.5:
         await asyncio.sleep(max(start + second + 1 - loop.time(), 0))
@@ -278,17 +337,27 @@ async def run_load(
             "expected": publishers * subscribers_per_publisher / period,
             "latency_ms": window.summary_ms(),
         }
+        if echo_back:
+            sample["echoed"] = echoes.received - last_echoed
+            last_echoed = echoes.received
+            echoes.window = Histogram()
         last_sent, last_received = sent, tally.received
         per_second.append(sample)
         if on_second is not None:
             on_second(sample)
-    tally.measuring = False
+    tally.measuring = echoes.measuring = False
     cpu = time.process_time() - cpu_start
     wall = time.perf_counter() - wall_start
 
-    for transport, _ in [*sub_conns, *pub_conns]:
+    everyone = [transport for transport, _ in [*sub_conns, *pub_conns]]
+    for transport in everyone:
         transport.send_close()
         transport.disconnect()
+    # Let the transports finish closing (a TLS shutdown takes a round trip).
+    await asyncio.wait_for(
+        asyncio.gather(*(t.wait_disconnected() for t in everyone), return_exceptions=True),
+        timeout=10,
+    )
 
     return LoadResult(
         publishers=publishers,
@@ -306,4 +375,6 @@ async def run_load(
         latency_sq_ms=tally.latency_sq_ms,
         cpu_seconds=cpu,
         wall_seconds=wall,
+        echoed=echoes.received,
+        echo_ms=latency_summary(echoes.latency, echoes.latency_sq_ms) if echo_back else {},
     )

@@ -166,6 +166,8 @@ def _sum_seconds(batch: list[dict[str, Any]]) -> dict[str, Any]:
         "received": sum(s["received"] for s in batch),
         "expected": sum(s["expected"] for s in batch),
     }
+    if "echoed" in batch[0]:
+        merged["echoed"] = sum(s.get("echoed", 0) for s in batch)
     worst = max(batch, key=lambda s: s["latency_ms"]["p99"])
     merged["latency_ms"] = worst["latency_ms"]  # the slowest process's view of this second
     return merged
@@ -194,4 +196,7 @@ def _merge(results: list[LoadResult], per_second: list[dict[str, Any]]) -> LoadR
         latency_sq_ms=sum_sq,
         cpu_seconds=cpu,
         wall_seconds=wall,
+        echoed=sum(r.echoed for r in results),
+        # Round trips are summarised per process; report the slowest process's view.
+        echo_ms=max((r.echo_ms for r in results), key=lambda e: e.get("p99", 0.0), default={}),
     )

@@ -134,6 +134,7 @@ def run_ramp(
     processes: int = 1,
     stop_after_knee: int = 2,
     console: Console | None = None,
+    echo_back: bool = False,
 ) -> list[dict[str, Any]]:
     """Run the ramp for ``case``; return the per-step summaries (also written to ``out``)."""
     console = console or Console()
@@ -142,6 +143,7 @@ def run_ramp(
     if load_cpus:
         os.sched_setaffinity(0, load_cpus)
     summaries: list[dict[str, Any]] = []
+    label = f"{case}+echo" if echo_back else case
     started = time.monotonic()
     past_knee = 0
     with (
@@ -153,12 +155,12 @@ def run_ramp(
             console=console,
         ) as progress,
     ):
-        task = progress.add_task("ramp", total=len(steps), case=case, step="-", status="starting")
+        task = progress.add_task("ramp", total=len(steps), case=label, step="-", status="starting")
         for index, publishers in enumerate(steps):
             deployment: Deployment = start_case(case, server_cpus)
             try:
                 progress.update(task, step=f"{publishers} publishers", status="connecting")
-                recorder = StepRecorder(case, publishers, started, deployment, raw, progress, task)
+                recorder = StepRecorder(label, publishers, started, deployment, raw, progress, task)
                 result = run_load_processes(
                     deployment.ws_url,
                     publishers,
@@ -167,17 +169,18 @@ def run_ramp(
                     processes,
                     cpus=load_cpus,
                     on_second=recorder,
+                    echo_back=echo_back,
                 )
             finally:
                 deployment.stop()
-            summary = step_summary(case, publishers, period, recorder.rows, result.as_dict())
+            summary = step_summary(label, publishers, period, recorder.rows, result.as_dict())
             summaries.append(summary)
             raw.write(json.dumps({"type": "step", **summary}) + "\n")
             raw.flush()
             progress.update(task, advance=1)
             past_knee = past_knee + 1 if is_past_knee(summary) else 0
             if stop_after_knee and past_knee >= stop_after_knee:
-                console.print(f"case {case}: {past_knee} steps past the critical point, stopping")
+                console.print(f"case {label}: {past_knee} steps past the critical point, stopping")
                 break
             if index < len(steps) - 1 and pause > 0:
                 progress.update(task, status=f"pause {pause:.0f} s")

@@ -56,6 +56,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=2,
         help="stop after this many steps past the critical point (0 = run all steps)",
     )
+    ramp.add_argument(
+        "--echo-back",
+        action="store_true",
+        help="subscribers publish every message back (twice the publishes; capacity cost)",
+    )
     ramp.add_argument("--quick", action="store_true", help="10 s steps, 2 s pauses (CI smoke)")
     ramp.add_argument("--out", type=Path, help="results folder (default results/ramp-CASE-DATE)")
     ramp.add_argument("--update-benchmarks", action="store_true")
@@ -126,13 +131,15 @@ def run_ramp_command(args: argparse.Namespace) -> int:
         out,
         processes=args.processes,
         stop_after_knee=args.stop_after_knee,
+        echo_back=args.echo_back,
     )
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     report = write_report(out, command, machine_description(), when)
     print(report)
     print(f"raw samples, report and plots in {out}/")
     if args.update_benchmarks:
-        update_benchmarks(f"ramp case {args.case}", report.split("\n", 2)[2])
+        label = f"{args.case}+echo" if args.echo_back else args.case
+        update_benchmarks(f"ramp case {label}", report.split("\n", 2)[2])
     return 0
 
 

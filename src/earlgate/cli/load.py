@@ -28,6 +28,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--format", choices=["thesis", "activity"], default="thesis")
     parser.add_argument("--processes", type=int, default=1, help="load processes")
     parser.add_argument("--source-ips", help="loopback source addresses, e.g. 127.0.0.2-127.0.0.20")
+    parser.add_argument(
+        "--echo-back",
+        action="store_true",
+        help="subscribers publish every message back to its publisher (round trip measured)",
+    )
     parser.add_argument("--json", type=Path, help="write the result (with per-second samples)")
     parser.set_defaults(func=run)
 
@@ -94,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
             size=args.size,
             fmt=args.format,
             source_ips=source_ips,
+            echo_back=args.echo_back,
         )
     lat = result.latency_ms
     cores = len(os.sched_getaffinity(0))
@@ -104,6 +110,14 @@ def run(args: argparse.Namespace) -> int:
         f"p99 {lat['p99']:.2f}, max {lat['max']:.2f} ms; load generator CPU "
         f"{result.loadgen_cpu_percent:.0f}% of one core ({cores} available)"
     )
+    if args.echo_back:
+        echo = result.echo_ms
+        console.print(
+            f"echoed {result.echoed} "
+            f"({100 * result.echoed / max(result.sent * args.subscribers_per_publisher, 1):.2f}%); "
+            f"round trip mean {echo.get('mean', 0):.2f} ms, p50 {echo.get('p50', 0):.2f}, "
+            f"p99 {echo.get('p99', 0):.2f} ms"
+        )
     if args.json:
         args.json.write_text(json.dumps(result.as_dict()))
     return 0
