@@ -32,8 +32,11 @@ unit: $(STAMP) system-deps
 
 test: lint typecheck unit
 
+# The short benchmarks (about 10 minutes); the ramps are longer: see docs/benchmarks.md.
 bench: $(STAMP) system-deps
 	$(BIN)/earlgate bench fanout --publishers 1000 --period 0.25 --duration 30 --update-benchmarks
+	$(BIN)/earlgate bench scaleout --publishers 1000 --period 0.25 --duration 30 --update-benchmarks
+	$(BIN)/earlgate bench connections -n 2000 --update-benchmarks
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

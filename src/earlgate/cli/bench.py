@@ -76,10 +76,30 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     connections.add_argument("--update-benchmarks", action="store_true")
     connections.set_defaults(func=run_connections_command)
 
+    scaleout = benches.add_parser(
+        "scaleout",
+        help="CPU per message of hubs, Redis and HAProxy; workers one Redis/HAProxy can feed",
+        description="The same fixed load against cases 1 (memory), 1r (Redis) and 2 (two hubs, "
+        "Redis, HAProxy); CPU of every server process per delivered message.",
+    )
+    scaleout.add_argument("--publishers", "-n", type=int, default=1000)
+    scaleout.add_argument("--period", "-t", type=float, default=0.25, help="seconds")
+    scaleout.add_argument("--duration", type=float, default=30.0, help="seconds per case")
+    scaleout.add_argument(
+        "--cases", default="1,1r,2,thesis-node-redis", help="comma-separated ramp cases"
+    )
+    scaleout.add_argument("--out", type=Path, help="results folder (default results/scaleout-DATE)")
+    scaleout.add_argument("--update-benchmarks", action="store_true")
+    scaleout.set_defaults(func=run_scaleout_command)
+
     compare = benches.add_parser("compare", help="two ramp result folders side by side")
     compare.add_argument("first", type=Path)
     compare.add_argument("second", type=Path)
     compare.set_defaults(func=run_compare_command)
+
+    from earlgate.cli.led import add_loop_bench
+
+    add_loop_bench(benches)
 
 
 def run_fanout_command(args: argparse.Namespace) -> int:
@@ -140,6 +160,27 @@ def run_ramp_command(args: argparse.Namespace) -> int:
     if args.update_benchmarks:
         label = f"{args.case}+echo" if args.echo_back else args.case
         update_benchmarks(f"ramp case {label}", report.split("\n", 2)[2])
+    return 0
+
+
+def run_scaleout_command(args: argparse.Namespace) -> int:
+    from earlgate.bench.deploy import CASES
+    from earlgate.bench.scaleout import run_scaleout
+
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = [c for c in cases if c not in CASES]
+    if unknown or not cases:
+        raise UsageError(
+            f"--cases: unknown {', '.join(unknown) or '(none)'}; from {', '.join(CASES)}"
+        )
+    if args.publishers < 1 or args.period <= 0 or args.duration < 3:
+        raise UsageError("need --publishers >= 1, --period > 0 and --duration >= 3")
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = args.out or Path("results") / f"scaleout-{stamp}"
+    command = "earlgate " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    run_scaleout(
+        cases, args.publishers, args.period, args.duration, out, command, args.update_benchmarks
+    )
     return 0
 
 

@@ -1,0 +1,276 @@
+"""``earlgate bench scaleout``: what Redis and HAProxy cost per message, and how far they scale.
+
+The thesis (section 2.6) read the CPU of its Node server, Redis and HAProxy at
+one load and concluded that one Redis and one HAProxy could feed "4 more
+servers". This bench does the same with numbers per message: the same fixed
+load (N publishers at 4 Hz, one subscriber each) runs against
+
+- case ``1``: one hub, in-memory broker;
+- case ``1r``: one hub publishing through Redis;
+- case ``2``: two hubs joined through Redis behind HAProxy;
+- optionally ``thesis-node-redis``: the thesis's Node server with Redis;
+
+and every server process's CPU seconds over the steady seconds are divided by
+the messages delivered to subscribers. From the per-message costs: a hub
+worker saturates its core at ``1e6 / hub_us`` messages per second, where
+Redis spends ``redis_us`` per message, so one Redis core feeds
+``hub_us / redis_us`` workers before it saturates (the same for HAProxy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from earlgate.bench.deploy import Deployment, start_case
+from earlgate.bench.fanout import machine_description, pinning, update_benchmarks
+from earlgate.bench.loadgen import run_load
+from earlgate.bench.targets import TargetError
+
+DEFAULT_CASES = ("1", "1r", "2", "thesis-node-redis")
+
+
+def role_of(process: psutil.Process) -> str:
+    """``hub``, ``redis-server``, ``haproxy``, ``node`` or ``supervisor`` (cluster up itself)."""
+    try:
+        name = process.name()
+        command = process.cmdline()
+    except psutil.Error:
+        return "gone"
+    if "redis-server" in name:
+        return "redis-server"
+    if "haproxy" in name:
+        return "haproxy"
+    if name == "node":
+        return "node"
+    if "hub" in command:
+        return "hub"
+    return "supervisor"
+
+
+def watched(deployment: Deployment) -> list[psutil.Process]:
+    """Every process of the case, the cluster supervisor's children included."""
+    found: dict[int, psutil.Process] = {}
+    for process in deployment.processes.values():
+        found[process.pid] = process
+        try:
+            for child in process.children(recursive=True):
+                found[child.pid] = child
+        except psutil.Error:
+            continue
+    return list(found.values())
+
+
+def cpu_by_role(processes: list[psutil.Process]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        role = role_of(process)
+        totals[role] = totals.get(role, 0.0) + times.user + times.system
+    return totals
+
+
+@dataclass
+class ScaleoutRow:
+    case: str
+    publishers: int
+    period: float
+    seconds: int
+    sent: int
+    received: int
+    cpu_s: dict[str, float]
+    us_per_delivered: dict[str, float]
+    latency_ms: dict[str, float]
+    loadgen_cpu_percent: float
+    per_second: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def measure_case(
+    case: str, publishers: int, period: float, duration: float, console: Console
+) -> ScaleoutRow:
+    server_cpus, load_cpus = pinning()
+    if load_cpus:
+        os.sched_setaffinity(0, load_cpus)
+    deployment = start_case(case, server_cpus)
+    try:
+        processes = watched(deployment)
+        before: dict[str, float] = {}
+        with Progress(
+            TextColumn(f"[bold]case {case}[/bold] {publishers}×{1 / period:g} Hz"),
+            BarColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("run", total=duration, status="connecting")
+
+            def on_second(sample: dict[str, Any]) -> None:
+                if sample["second"] == 1:  # steady load from here on
+                    before.update(cpu_by_role(processes))
+                progress.update(
+                    task,
+                    advance=1,
+                    status=f"{sample['received']} msg/s p99 {sample['latency_ms']['p99']:.1f} ms",
+                )
+
+            result = await run_load(
+                deployment.ws_url, publishers, period, duration, on_second=on_second
+            )
+            after = cpu_by_role(processes)
+    finally:
+        deployment.stop()
+    steady = result.per_second[1:]
+    delivered = max(sum(s["received"] for s in steady), 1)
+    cpu = {role: round(after[role] - before.get(role, 0.0), 3) for role in after}
+    return ScaleoutRow(
+        case=case,
+        publishers=publishers,
+        period=period,
+        seconds=len(steady),
+        sent=result.sent,
+        received=result.received,
+        cpu_s=cpu,
+        us_per_delivered={role: round(1e6 * s / delivered, 2) for role, s in cpu.items()},
+        latency_ms=result.latency_ms,
+        loadgen_cpu_percent=result.loadgen_cpu_percent,
+        per_second=result.per_second,
+    )
+
+
+def hub_cost(row: ScaleoutRow) -> float:
+    """CPU µs per delivered message of all the case's hub (or Node) processes together."""
+    return row.us_per_delivered.get("hub", 0.0) or row.us_per_delivered.get("node", 0.0)
+
+
+def estimates(rows: list[ScaleoutRow]) -> dict[str, float]:
+    """The ratios and worker counts the report states."""
+    by_case = {row.case: row for row in rows}
+    found: dict[str, float] = {}
+    memory, redis = by_case.get("1"), by_case.get("1r")
+    if memory and redis and hub_cost(memory):
+        found["redis_vs_memory_hub_cpu"] = round(hub_cost(redis) / hub_cost(memory), 2)
+    cluster = by_case.get("2")
+    if cluster and redis:
+        hub_us = hub_cost(redis)
+        for role in ("redis-server", "haproxy"):
+            cost = cluster.us_per_delivered.get(role, 0.0)
+            if cost > 0:
+                found[f"workers_per_{role}"] = round(hub_us / cost, 1)
+    return found
+
+
+def markdown(rows: list[ScaleoutRow], command: str, machine: str, when: str) -> str:
+    found = estimates(rows)
+    roles = sorted({role for row in rows for role in row.us_per_delivered} - {"gone"})
+    lines = [
+        f"Machine: {machine}. Date: {when}. Command: `{command}`.",
+        "Every server process pinned to one core, the load generator to the other; CPU over "
+        "the steady seconds, per message delivered to a subscriber (one subscriber per "
+        "publisher). Case 2's two hubs share their core with Redis and HAProxy.",
+        "",
+        "| case | load | delivered | "
+        + " | ".join(f"{role} µs/msg" for role in roles)
+        + " | p50 ms | p99 ms | loadgen CPU % |",
+        "|---|---|---|" + "---|" * len(roles) + "---|---|---|",
+    ]
+    for row in rows:
+        costs = " | ".join(
+            f"{row.us_per_delivered[role]:.1f}" if role in row.us_per_delivered else "–"
+            for role in roles
+        )
+        delivered = 100 * row.received / row.sent if row.sent else 0.0
+        lines.append(
+            f"| {row.case} | {row.publishers}×{1 / row.period:g} Hz | {delivered:.2f}% | {costs} "
+            f"| {row.latency_ms['p50']:.2f} | {row.latency_ms['p99']:.2f} "
+            f"| {row.loadgen_cpu_percent:.1f} |"
+        )
+    lines.append("")
+    if "redis_vs_memory_hub_cpu" in found:
+        ratio = found["redis_vs_memory_hub_cpu"]
+        verdict = "meets" if ratio <= 1.5 else f"misses by {ratio / 1.5:.2f}×"
+        lines.append(
+            f"- Hub CPU per delivered message, Redis path vs memory path: **{ratio:.2f}×** "
+            f"({verdict} the ≤ 1.5× goal)."
+        )
+    for role in ("redis-server", "haproxy"):
+        key = f"workers_per_{role}"
+        if key in found:
+            lines.append(
+                f"- One `{role}` core feeds about **{found[key]:.0f} hub workers** running at "
+                f"full core before it saturates (hub µs/msg on the Redis path ÷ {role} µs/msg)."
+            )
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[ScaleoutRow], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    roles = sorted({role for row in rows for role in row.us_per_delivered} - {"gone"})
+    fig, axis = plt.subplots(figsize=(8, 4))
+    bottom = [0.0] * len(rows)
+    for role in roles:
+        values = [row.us_per_delivered.get(role, 0.0) for row in rows]
+        axis.bar([f"case {row.case}" for row in rows], values, bottom=bottom, label=role)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    axis.set_ylabel("CPU µs per delivered message")
+    axis.set_title("where each delivered message's CPU goes")
+    axis.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run_scaleout(
+    cases: list[str],
+    publishers: int,
+    period: float,
+    duration: float,
+    out: Path,
+    command: str,
+    update: bool,
+) -> list[ScaleoutRow]:
+    console = Console()
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[ScaleoutRow] = []
+    for case in cases:
+        try:
+            rows.append(asyncio.run(measure_case(case, publishers, period, duration, console)))
+        except TargetError as exc:
+            console.print(f"[yellow]skipped case {case}: {exc}[/yellow]")
+            continue
+        last = rows[-1]
+        console.print(
+            f"case {case}: "
+            + ", ".join(f"{role} {us:.1f} µs/msg" for role, us in last.us_per_delivered.items())
+        )
+    machine = machine_description()
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    (out / "raw.json").write_text(
+        json.dumps({"machine": machine, "date": when, "rows": [asdict(r) for r in rows]}, indent=1)
+    )
+    report = markdown(rows, command, machine, when)
+    if rows:
+        plot(rows, out / "scaleout.png")
+    (out / "report.md").write_text(f"# Scale-out benchmark\n\n{report}\n![plot](scaleout.png)\n")
+    console.print(report)
+    console.print(f"raw results, report and plot in {out}/")
+    if update:
+        update_benchmarks("scale-out", report)
+        console.print("BENCHMARKS.md updated")
+    return rows
