@@ -32,6 +32,7 @@ from earlgate.led import (
 )
 from earlgate.led.registers import ADDRESS
 from earlgate.led.simstate import default_state_path, load_simulator, save_simulator
+from earlgate.led.tracking import DEFAULT_LEVELS
 
 if TYPE_CHECKING:
     from earlgate.client import HubClient
@@ -181,6 +182,72 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--out", type=Path, default=Path("led.png"), help="PNG to write")
     p.add_argument("--duration", type=_positive, default=6.5, help="seconds shown")
     p.add_argument("--step", type=_positive, default=0.004, help="sampling step, s")
+
+
+def add_loop_bench(benches: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``earlgate bench led-loop``: registered by the bench command's parser."""
+    p = benches.add_parser(
+        "led-loop",
+        help="the thesis's servo loop: brightness pattern → hub → LED → light sensor → hub",
+        description="Send a brightness pattern through a hub to the simulated LED module, "
+        "read it back with the simulated light sensor through the hub, and measure the "
+        "emitter→detector latency and the tracking error (report, raw record, plot).",
+    )
+    p.add_argument("--hub", help="hub URL (default: start an earlgate hub on a free port)")
+    p.add_argument("--steps", type=int, default=20, help="brightness steps sent (default 20)")
+    p.add_argument("--step", type=_positive, default=0.5, help="seconds per step (default 0.5)")
+    p.add_argument("--sample", type=_positive, default=0.01, help="sensor period, s (default 0.01)")
+    p.add_argument("--noise", type=float, default=0.01, help="sensor noise, full scale 1.0")
+    p.add_argument("--seed", type=int, default=1, help="seeds the sensor noise")
+    p.add_argument(
+        "--levels",
+        default=",".join(map(str, DEFAULT_LEVELS)),
+        help="the pattern, comma-separated levels 0-15, repeated",
+    )
+    p.add_argument("--out", type=Path, help="results folder (default results/led-loop-DATE)")
+    p.set_defaults(func=_cmd_led_loop)
+
+
+def _cmd_led_loop(args: argparse.Namespace) -> int:
+    import datetime as dt
+    import shlex
+
+    from earlgate.led.loop import run_loop, write_report
+
+    try:
+        levels = [_level(text.strip()) for text in args.levels.split(",")]
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f"--levels: {exc}") from None
+    if args.steps < 1 or args.noise < 0:
+        raise UsageError("need --steps >= 1 and --noise >= 0")
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = args.out or Path("results") / f"led-loop-{stamp}"
+    command = "earlgate " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    hub = None
+    url = args.hub
+    if url is None:
+        from earlgate.bench.targets import start_target
+
+        hub = start_target("earlgate")
+        url = hub.ws_url
+    try:
+        run = asyncio.run(
+            run_loop(
+                url,
+                levels=levels,
+                steps=args.steps,
+                step_s=args.step,
+                sample_s=args.sample,
+                noise=args.noise,
+                seed=args.seed,
+            )
+        )
+    finally:
+        if hub is not None:
+            hub.stop()
+    print(write_report(run, out, command))
+    print(f"raw record, report and plot in {out}/")
+    return 0
 
 
 # -- opening the chip ----------------------------------------------------------
