@@ -6,6 +6,10 @@ set -euo pipefail
 
 # command -> Debian package. Extend this table when a feature needs a new program.
 declare -A NEEDED=(
+  [node]=nodejs        # the real Node PeerServer and peerjs in the WebRTC interop tests
+  [npm]=npm
+  [chromium]=chromium  # the browser of the peerjs interop tests (driven by Playwright)
+  [turnserver]=coturn  # the TURN relay of the WebRTC tests
 )
 
 missing=()
