@@ -101,10 +101,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     add_loop_bench(benches)
 
-    from earlgate.cli.led import add_loop_bench
-
-    add_loop_bench(benches)
-
 
 def run_fanout_command(args: argparse.Namespace) -> int:
     from earlgate.bench.fanout import run_fanout
