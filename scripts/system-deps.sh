@@ -6,6 +6,9 @@ set -euo pipefail
 
 # command -> Debian package. Extend this table when a feature needs a new program.
 declare -A NEEDED=(
+  [redis-server]=redis-server
+  [redis-cli]=redis-tools
+  [haproxy]=haproxy
   [node]=nodejs        # the real Node PeerServer and peerjs in the WebRTC interop tests
   [npm]=npm
   [chromium]=chromium  # the browser of the peerjs interop tests (driven by Playwright)

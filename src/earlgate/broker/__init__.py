@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from earlgate.broker.base import Broker, BrokerError, BrokerSink, Replay
 from earlgate.broker.memory import MemoryBroker
 
-__all__ = ["Broker", "BrokerError", "BrokerSink", "MemoryBroker", "Replay"]
+__all__ = ["Broker", "BrokerError", "BrokerSink", "MemoryBroker", "Replay", "make_broker"]
+
+BROKER_SCHEMES = ("memory", "redis://", "rediss://")
+
+
+def make_broker(
+    spec: str, durable: Iterable[str] = (), retention: int = 1000, max_retained: int = 100_000
+) -> Broker:
+    """The broker named by ``--broker``: ``memory`` or ``redis://HOST:PORT/DB``;
+    raises :class:`BrokerError`."""
+    if spec == "memory":
+        return MemoryBroker(durable=durable, retention=retention, max_retained=max_retained)
+    if spec.startswith(("redis://", "rediss://")):
+        from earlgate.broker.redis_broker import RedisBroker
+
+        return RedisBroker(spec, durable=durable, retention=retention)
+    raise BrokerError(f"unknown broker {spec!r}: use memory or redis://HOST:PORT/DB")

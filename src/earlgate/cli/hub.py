@@ -22,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--host", default=defaults.host, help="address to listen on")
     parser.add_argument("--port", type=int, default=defaults.port, help="TCP port (0 = any)")
     parser.add_argument(
-        "--broker", default="memory", help="where messages go between hubs: memory (default)"
+        "--broker",
+        default="memory",
+        help="where messages go between hubs: memory (default) or redis://HOST:PORT/DB",
     )
     parser.add_argument("--max-frame", type=int, default=defaults.max_frame, metavar="BYTES")
     parser.add_argument("--max-connections", type=int, default=defaults.max_connections)
@@ -75,8 +77,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def config_from(args: argparse.Namespace) -> HubConfig:
-    if args.broker != "memory":
-        raise UsageError(f"unknown broker {args.broker!r}: this hub supports 'memory'")
+    from earlgate.broker import BROKER_SCHEMES
+
+    if not args.broker.startswith(BROKER_SCHEMES):
+        raise UsageError(f"unknown broker {args.broker!r}: use memory or redis://HOST:PORT/DB")
     for option in ("tls_cert", "tls_key"):
         path = getattr(args, option)
         if path is not None and not os.access(path, os.R_OK):
@@ -113,10 +117,16 @@ def run(args: argparse.Namespace) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("picows").setLevel(logging.WARNING)
+    from earlgate.broker import BrokerError, make_broker
     from earlgate.hub.server import HubServer
 
+    try:
+        broker = make_broker(args.broker, config.durable, config.retention, config.max_retained)
+    except BrokerError as exc:
+        raise UsageError(str(exc)) from None
+
     async def main() -> None:
-        server = HubServer(config)
+        server = HubServer(config, broker)
         try:
             await server.start()
         except ssl.SSLError as exc:

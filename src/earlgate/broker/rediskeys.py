@@ -1,0 +1,166 @@
+"""How the Redis backplane names, finds and frames things: pure, no sockets.
+
+- **Channels.** A message on subject ``s`` is published on channel
+  ``<prefix>:s``. A hub subscribes to what its local clients need: an exact
+  subject with ``SUBSCRIBE`` (or ``SSUBSCRIBE`` on a cluster), a wildcard
+  pattern with ``PSUBSCRIBE`` on a Redis glob that matches a superset (``+`` and
+  ``#`` both become ``*``, which also crosses ``/``); the hub then filters
+  exactly with its subject index.
+- **Envelope.** Each message on a channel is ``HEADER \\n FRAME``. The header is
+  the publishing hub's id and a sequence number, plus the offset on durable
+  subjects. When several of one hub's subscriptions match a channel, Redis
+  sends the copies back to back (one ``PUBLISH`` writes them all at once), so
+  a hub drops a message whose header equals the previous one's.
+- **Durable subjects.** Per subject a hash ``<prefix>:{tag}:meta:s`` holds the
+  store's epoch and the last offset, and a stream ``<prefix>:{tag}:log:s``
+  holds the frames under ids ``<offset>-0``: the offset *is* the stream id, and
+  offsets of one subject run 1, 2, 3... without gaps within an epoch. Both keys
+  carry the same hash tag so that one script can touch both on a cluster.
+- **Retained values** live in one hash ``<prefix>:retained`` (subject → frame).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from earlgate.broker.base import Replay
+from earlgate.hub.subjects import MULTI, SINGLE
+
+_GLOB_SPECIAL = frozenset("*?[]\\")
+
+
+def glob_escape(text: str) -> str:
+    """Escape ``text`` so that a Redis glob matches it literally."""
+    return "".join("\\" + c if c in _GLOB_SPECIAL else c for c in text)
+
+
+def pattern_glob(pattern: str) -> str:
+    """A Redis glob matching every subject ``pattern`` matches (and maybe more).
+
+    ``a/+/c`` → ``a/*/c``; ``a/#`` → ``a*`` (``#`` also matches zero levels,
+    so ``a`` itself); ``#`` → ``*``.
+    """
+    out: list[str] = []
+    for level in pattern.split("/"):
+        if level == MULTI:
+            return "/".join(out) + "*"
+        out.append("*" if level == SINGLE else glob_escape(level))
+    return "/".join(out)
+
+
+def hash_tag(subject: str) -> str:
+    """The part of a key that decides its cluster slot: the subject without braces."""
+    tag = subject.replace("{", "").replace("}", "")
+    return tag or "_"
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Names of everything the backplane keeps in Redis, under one prefix."""
+
+    prefix: str = "earlgate"
+
+    def channel(self, subject: str) -> bytes:
+        return f"{self.prefix}:{subject}".encode()
+
+    def channel_glob(self, pattern: str) -> bytes:
+        return f"{glob_escape(self.prefix)}:{pattern_glob(pattern)}".encode()
+
+    def subject_of(self, channel: bytes) -> str:
+        return channel[len(self.prefix) + 1 :].decode()
+
+    @property
+    def retained(self) -> str:
+        return f"{self.prefix}:retained"
+
+    def durable(self, subject: str) -> tuple[str, str]:
+        """The (meta hash, stream) keys of a durable subject, in one slot."""
+        tag = hash_tag(subject)
+        return (f"{self.prefix}:{{{tag}}}:meta:{subject}", f"{self.prefix}:{{{tag}}}:log:{subject}")
+
+
+def split_envelope(data: bytes) -> tuple[bytes, bytes, int | None]:
+    """``(header, frame, offset)`` of a message received on a channel."""
+    cut = data.index(b"\n")
+    header = data[:cut]
+    space = header.rfind(b" ")
+    offset = int(header[space + 1 :]) if header.count(b" ") == 2 else None
+    return header, data[cut + 1 :], offset
+
+
+def stream_offset(entry_id: bytes) -> int:
+    """The offset of a stream entry: the first part of its id ``<offset>-0``."""
+    return int(entry_id.split(b"-", 1)[0])
+
+
+def replay_from(
+    since: int,
+    epoch: str | None,
+    store_epoch: str,
+    last: int,
+    first: int | None,
+    entries: list[Any],
+) -> Replay:
+    """PROTOCOL.md's recovery verdict from what the replay script read.
+
+    ``last`` is the subject's last offset, ``first`` the oldest offset still in
+    its stream (``None`` when empty); ``entries`` the stream entries after
+    ``since`` (all of them when the epoch differs). Offsets run without gaps,
+    so nothing is missing exactly when the stream still holds ``since + 1``.
+    """
+    messages = [(stream_offset(entry[0]), bytes(entry[1][1])) for entry in entries]
+    if epoch is not None and epoch != store_epoch:
+        return Replay(store_epoch, False, messages)
+    if since > last:
+        return Replay(store_epoch, False, [])
+    complete = since == last if first is None else since + 1 >= first
+    return Replay(store_epoch, complete, messages)
+
+
+# Publish on a durable subject, atomically: number it, store it, announce it.
+# KEYS: meta, log[, retained]; ARGV: subject, frame, retention, new epoch,
+# header, retain ("1"/"0"), channel, publish command (PUBLISH/SPUBLISH).
+# Returns the frame as stored (with _offset and _epoch spliced in).
+PUBLISH_DURABLE = """
+local meta, log = KEYS[1], KEYS[2]
+local epoch = redis.call('HGET', meta, 'epoch')
+if not epoch then
+  epoch = ARGV[4]
+  redis.call('DEL', log)
+  redis.call('HSET', meta, 'epoch', epoch, 'offset', 0)
+end
+local n = redis.call('HINCRBY', meta, 'offset', 1)
+local body = (string.gsub(ARGV[2], '%s+$', ''))
+local head = (string.gsub(string.sub(body, 1, -2), '%s+$', ''))
+local sep = ','
+if string.sub(head, -1) == '{' then sep = '' end
+local framed = head .. sep .. '"_offset":' .. n .. ',"_epoch":"' .. epoch .. '"}'
+redis.call('XADD', log, 'MAXLEN', '~', ARGV[3], n .. '-0', 'm', framed)
+redis.call(ARGV[8], ARGV[7], ARGV[5] .. ' ' .. n .. '\\n' .. framed)
+if ARGV[6] == '1' and KEYS[3] then
+  redis.call('HSET', KEYS[3], ARGV[1], framed)
+end
+return framed
+"""
+
+# Read a durable subject's history after an offset.
+# KEYS: meta, log; ARGV: since, new epoch, the client's epoch ("" if none).
+# Returns {epoch, last offset, first offset or -1, entries}.
+REPLAY = """
+local meta, log = KEYS[1], KEYS[2]
+local epoch = redis.call('HGET', meta, 'epoch')
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('DEL', log)
+  redis.call('HSET', meta, 'epoch', epoch, 'offset', 0)
+end
+local last = tonumber(redis.call('HGET', meta, 'offset'))
+local start = '(' .. ARGV[1] .. '-0'
+if ARGV[3] ~= '' and ARGV[3] ~= epoch then start = '-' end
+local entries = redis.call('XRANGE', log, start, '+')
+local head = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)
+local first = -1
+if #head > 0 then first = tonumber((string.match(head[1][1], '^(%d+)'))) end
+return {epoch, last, first, entries}
+"""
