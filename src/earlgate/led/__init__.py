@@ -10,7 +10,11 @@ Layers, pure core first:
 - ``chip``: :class:`TCA6507`, the driver (register shadow, minimal bursts).
 - ``simulator``: :class:`SimulatedTCA6507`, a fake bus that is the chip.
 - ``module``: :class:`LedModule`, RGB LEDs by name and colour.
+- ``commands``: the JSON commands of ``earlgate led serve``, checked (pure).
+- ``serve``: :class:`LedServer`, the module driven from a hub subject.
 - ``sensor``: a simulated light sensor looking at a simulated LED.
+- ``tracking`` and ``loop``: the servo loop through a hub and its statistics
+  (``earlgate bench led-loop``; ``loop`` imports the hub client).
 
 Example::
 
@@ -27,28 +31,34 @@ from __future__ import annotations
 from earlgate.led.allocator import Blinking, Pattern, Steady, allocate, decode_outputs
 from earlgate.led.bus import I2CDevice, SMBusLike, open_bus
 from earlgate.led.chip import TCA6507, IntensitySource
+from earlgate.led.commands import COMMAND_SCHEMA, CommandError, LedCommand, parse_command
 from earlgate.led.errors import I2CError, LedError, LedResourceError, LedUsageError
 from earlgate.led.module import BALL_PROBE, BlinkTiming, Layout, LedModule, LedState
 from earlgate.led.registers import ADDRESS, Burst, Registers, plan_bursts
 from earlgate.led.sensor import SimulatedLightSensor
+from earlgate.led.serve import LedServer
 from earlgate.led.simulator import SimulatedTCA6507, Transfer
 from earlgate.led.timecodes import TIME_CODES_MS, RoundedTime, round_time
 
 __all__ = [
     "ADDRESS",
     "BALL_PROBE",
+    "COMMAND_SCHEMA",
     "TCA6507",
     "TIME_CODES_MS",
     "BlinkTiming",
     "Blinking",
     "Burst",
+    "CommandError",
     "I2CDevice",
     "I2CError",
     "IntensitySource",
     "Layout",
+    "LedCommand",
     "LedError",
     "LedModule",
     "LedResourceError",
+    "LedServer",
     "LedState",
     "LedUsageError",
     "Pattern",
@@ -62,6 +72,7 @@ __all__ = [
     "allocate",
     "decode_outputs",
     "open_bus",
+    "parse_command",
     "plan_bursts",
     "round_time",
 ]
