@@ -93,3 +93,13 @@ def test_the_loop_bench_refuses_bad_levels() -> None:
     with pytest.raises(SystemExit) as exited:
         main(["bench", "led-loop", "--levels", "15,16"])
     assert exited.value.code == 2
+
+
+def test_the_loop_bench_without_a_hub_fails_clearly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Nothing listens on port 1: no retrying, a message and status 1.
+    args = ["bench", "led-loop", "--hub", "ws://127.0.0.1:1/ws", "--out", str(tmp_path / "x")]
+    assert main(args) == 1
+    assert "cannot connect to ws://127.0.0.1:1/ws" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -230,6 +230,8 @@ def _cmd_led_loop(args: argparse.Namespace) -> int:
 
         hub = start_target("earlgate")
         url = hub.ws_url
+    from earlgate.client import HubClientError
+
     try:
         run = asyncio.run(
             run_loop(
@@ -242,6 +244,9 @@ def _cmd_led_loop(args: argparse.Namespace) -> int:
                 seed=args.seed,
             )
         )
+    except HubClientError as exc:
+        print(f"earlgate bench led-loop: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         if hub is not None:
             hub.stop()

@@ -23,7 +23,7 @@ import itertools
 import json
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,17 @@ class LoopRun:
         if tolerance is None:
             return analyse(self.steps, self.readings)
         return analyse(self.steps, self.readings, tolerance)
+
+
+@contextlib.asynccontextmanager
+async def _connected(url: str) -> AsyncIterator[HubClient]:
+    """A client that does not reconnect: a run that lost its hub is not a measurement."""
+    client = HubClient(url, reconnect=False)
+    try:
+        await client.connect()
+        yield client
+    finally:
+        await client.close()  # also collects a failed first connection
 
 
 async def _sample(
@@ -105,6 +116,9 @@ async def run_loop(
         led: the LED of the ball-probe to drive.
         clock: the clock of the record (the simulator's too).
         wall: the clock of the readings' ``sampled`` time (ms since the epoch).
+
+    Raises:
+        HubClientError: the hub cannot be reached.
     """
     if not levels or any(not 0 <= level <= 15 for level in levels):
         raise ValueError("levels are 0-15, at least one")
@@ -127,9 +141,9 @@ async def run_loop(
     )
     stop = asyncio.Event()
     async with (
-        HubClient(url) as led_side,
-        HubClient(url) as sensor_side,
-        HubClient(url) as bench,
+        _connected(url) as led_side,
+        _connected(url) as sensor_side,
+        _connected(url) as bench,
     ):
         server = LedServer(led_side, LedModule(chip), subject)
         states = await bench.subscribe(server.state_subject)
