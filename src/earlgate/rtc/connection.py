@@ -33,6 +33,9 @@ __all__ = ["DataConnection"]
 logger = logging.getLogger("earlgate.rtc")
 
 _CLOSED = object()
+# Received values kept for recv()/async for; past it the oldest are dropped, so
+# that a connection read only through "data" handlers holds bounded memory.
+MAX_QUEUE = 10_000
 
 
 class DataConnection(EventEmitter):
@@ -41,7 +44,8 @@ class DataConnection(EventEmitter):
     Events (``on(name, handler)``): ``open``, ``data`` (value), ``close``,
     ``error`` (:class:`~earlgate.rtc.errors.DataConnectionError`). Received
     values can also be read with ``async for value in connection`` or
-    :meth:`recv`; both end when the connection closes.
+    :meth:`recv`; both end when the connection closes. Values nobody reads
+    are kept up to ``max_queue``, then the oldest are dropped (``dropped``).
     """
 
     def __init__(
@@ -58,6 +62,7 @@ class DataConnection(EventEmitter):
         ordered: bool | None = None,
         max_retransmits: int | None = None,
         max_packet_lifetime: int | None = None,
+        max_queue: int = MAX_QUEUE,
         debug: bool = False,
     ) -> None:
         super().__init__()
@@ -72,6 +77,8 @@ class DataConnection(EventEmitter):
         self.max_retransmits = max_retransmits
         self.max_packet_lifetime = max_packet_lifetime
         self.debug = debug
+        self.max_queue = max_queue
+        self.dropped = 0  # received values dropped because nobody read them
         self._codec = codec_for(serialization)
         self._signal = signal
         self.pc = RTCPeerConnection(configuration)
@@ -105,6 +112,27 @@ class DataConnection(EventEmitter):
     def buffered_amount(self) -> int:
         """Bytes queued in the DataChannel, not yet sent."""
         return self.channel.bufferedAmount if self.channel is not None else 0
+
+    async def wait_drained(self) -> None:
+        """Wait until what was sent has left the channel's buffer (or it closed)."""
+        channel = self.channel
+        if channel is None or channel.bufferedAmount == 0 or self.closed.is_set():
+            return
+        drained = asyncio.Event()
+
+        def low() -> None:
+            if channel.bufferedAmount <= 0:
+                drained.set()
+
+        handler = guarded(low)
+        channel.bufferedAmountLowThreshold = 0
+        channel.on("bufferedamountlow", handler)
+        channel.on("close", drained.set)
+        try:
+            await drained.wait()
+        finally:
+            channel.remove_listener("bufferedamountlow", handler)
+            channel.remove_listener("close", drained.set)
 
     async def wait_open(self) -> None:
         """Wait until the channel opens.
@@ -219,6 +247,13 @@ class DataConnection(EventEmitter):
             # BinaryPack._handleDataMessage: "if (peerData.type === 'close') this.close()"
             self._spawn_close()
             return
+        if len(self._inbox) >= self.max_queue:
+            self._inbox.popleft()
+            self.dropped += 1
+            if self.dropped == 1:
+                logger.warning(
+                    "%r: values not read; dropping the oldest past %d", self, self.max_queue
+                )
         self._inbox.append(result.value)
         self._inbox_ready.set()
         self.emit("data", result.value)
