@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 
 import pytest
 
-from earlgate.client import HubClient, HubError, QueueFullError
+from earlgate.client import HubClient, HubClientError, HubError, QueueFullError
 from earlgate.hub.subjects import SubjectError
 from hubproc import start_hub
 
@@ -22,7 +23,8 @@ async def test_publish_subscribe_ack_and_errors(shared_hub):
         sub = await client.subscribe("cl/+/temp")
         await client.publish("cl/room/temp", {"value": 21.5}, ack=True)
         message = (await collect(sub, 1))[0]
-        assert message["data"] == {"value": 21.5} and isinstance(message["published"], int)
+        assert message["data"] == {"value": 21.5}
+        assert abs(message["published"] - time.time() * 1000) < 60_000  # ms since the epoch
         with pytest.raises(SubjectError):  # checked before it is sent
             await client.subscribe("$hub/x")
         assert 0 < await client.ping() < 1
@@ -93,3 +95,14 @@ async def test_reconnects_to_a_restarted_hub_and_resubscribes():
             assert client.connects == 2
     finally:
         hub.stop()
+
+
+async def test_failed_first_connect_without_reconnect_leaves_no_stray_task(caplog):
+    import gc
+
+    client = HubClient("ws://127.0.0.1:1/ws", reconnect=False, connect_timeout=2)
+    with pytest.raises(HubClientError, match="cannot connect"):
+        await client.connect()
+    del client
+    gc.collect()  # an unretrieved task exception is logged when the task is collected
+    assert "never retrieved" not in caplog.text

@@ -237,6 +237,8 @@ class HubClient:
             )
             if waiter not in done:
                 waiter.cancel()
+                if self._runner.done() and not self._runner.cancelled():
+                    self._runner.exception()  # retrieved here, raised below as ours
                 error = self.last_error or ConnectionError(f"cannot connect to {self.url}")
                 raise HubClientError(f"cannot connect to {self.url}: {error}") from error
 
@@ -392,7 +394,8 @@ class HubClient:
         frame: dict[str, Any] = {
             "type": "publish",
             "subject": subject,
-            "published": int(time.time() * 1000) if published is None else published,
+            # Microsecond resolution: latencies on one machine are often under 1 ms.
+            "published": round(time.time() * 1000, 3) if published is None else published,
             **fields,
         }
         if data is not None:
