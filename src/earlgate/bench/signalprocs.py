@@ -1,0 +1,251 @@
+"""Signaling servers as processes: ``earlgate signal`` and the real Node PeerServer.
+
+The benchmark and the tests run both side by side with the same settings. The
+Node PeerServer is npm's ``peer`` 1.x, installed with ``npm install`` into a
+cache folder (``.cache/peerjs-server`` or ``$EARLGATE_PEER_SERVER_DIR``) the
+first time it is needed, and started through a two-line launcher that passes
+the options to ``PeerServer()`` and prints the port it got.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+__all__ = [
+    "PeerServerError",
+    "ServerProcess",
+    "SignalSettings",
+    "ensure_peer_server",
+    "peer_server_dir",
+    "start_earlgate_signal",
+    "start_node_peer_server",
+]
+
+PEER_PACKAGE = "peer@1"
+LAUNCHER = """\
+import { PeerServer } from "peer";
+const options = JSON.parse(process.argv[2]);
+// As bin/peerjs does: an unhandled "error" event must not end the server.
+process.on("uncaughtException", (error) => console.error("Error: " + error.toString()));
+PeerServer(options, (server) => console.log(`listening on port ${server.address().port}`));
+"""
+LISTEN_LINE = re.compile(rb"listening on (?:https?://[^ ]*:|port )(\d+)")
+
+
+class PeerServerError(Exception):
+    """The Node PeerServer cannot be installed or started; the message says why."""
+
+
+@dataclass(frozen=True)
+class SignalSettings:
+    """What both servers are started with (seconds, as ``earlgate signal`` takes them)."""
+
+    key: str = "peerjs"
+    path: str = "/"
+    allow_discovery: bool = False
+    alive_timeout: float = 60.0
+    expire_timeout: float = 5.0
+    concurrent_limit: int = 5000
+
+    def earlgate_args(self) -> list[str]:
+        args = [
+            "--key",
+            self.key,
+            "--path",
+            self.path,
+            "--alive-timeout",
+            str(self.alive_timeout),
+            "--expire-timeout",
+            str(self.expire_timeout),
+            "--concurrent-limit",
+            str(self.concurrent_limit),
+        ]
+        return args + (["--allow-discovery"] if self.allow_discovery else [])
+
+    def node_options(self) -> dict[str, object]:
+        return {
+            "key": self.key,
+            "path": self.path,
+            "allow_discovery": self.allow_discovery,
+            "alive_timeout": int(self.alive_timeout * 1000),
+            "expire_timeout": int(self.expire_timeout * 1000),
+            "concurrent_limit": self.concurrent_limit,
+        }
+
+
+@dataclass
+class ServerProcess:
+    """A running server: its port, its output so far, its CPU and memory."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    host: str
+    port: int
+    path: str
+    output: list[bytes] = field(default_factory=list)
+    drain: threading.Thread | None = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def ws_url(self, peer_id: str | None, token: str | None, key: str | None = "peerjs") -> str:
+        """The PeerJS socket URL; a None parameter is left out of the query."""
+        base = self.path if self.path.endswith("/") else self.path + "/"
+        query = "&".join(
+            f"{name}={value}"
+            for name, value in (("key", key), ("id", peer_id), ("token", token))
+            if value is not None
+        )
+        return f"ws://{self.host}:{self.port}{base}peerjs?{query}"
+
+    @property
+    def ps(self) -> psutil.Process:
+        return psutil.Process(self.process.pid)
+
+    def cpu_seconds(self) -> float:
+        times = self.ps.cpu_times()
+        return float(times.user + times.system)
+
+    def rss(self) -> int:
+        return int(self.ps.memory_info().rss)
+
+    def stop(self, timeout: float = 10.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.drain is not None:
+            self.drain.join(5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        return self.process.returncode
+
+
+def peer_server_dir() -> Path:
+    configured = os.environ.get("EARLGATE_PEER_SERVER_DIR")
+    return Path(configured) if configured else Path(".cache") / "peerjs-server"
+
+
+def ensure_peer_server(folder: Path | None = None) -> Path:
+    """Install npm's ``peer`` 1.x into ``folder`` unless there; return the folder.
+
+    Raises:
+        PeerServerError: node or npm is missing, or ``npm install`` failed
+            (the message carries npm's last words).
+    """
+    folder = (folder or peer_server_dir()).resolve()
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        raise PeerServerError("the Node PeerServer needs node and npm: apt-get install nodejs npm")
+    if not (folder / "node_modules" / "peer" / "package.json").is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            result = subprocess.run(
+                [
+                    "npm",
+                    "install",
+                    "--prefix",
+                    str(folder),
+                    "--no-audit",
+                    "--no-fund",
+                    PEER_PACKAGE,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+        except subprocess.TimeoutExpired:
+            raise PeerServerError(f"npm install {PEER_PACKAGE} took over 300 s") from None
+        if result.returncode != 0:
+            raise PeerServerError(f"npm install {PEER_PACKAGE} failed: {result.stderr[-800:]}")
+    launcher = folder / "launch-peer-server.mjs"
+    if not launcher.is_file() or launcher.read_text() != LAUNCHER:
+        launcher.write_text(LAUNCHER)
+    return folder
+
+
+def start_earlgate_signal(
+    settings: SignalSettings,
+    *extra: str,
+    host: str = "127.0.0.1",
+    cpus: list[int] | None = None,
+    timeout: float = 20.0,
+) -> ServerProcess:
+    """Start ``earlgate signal`` on a free port and wait for its "listening on" line."""
+    command = [sys.executable, "-m", "earlgate", "signal", "--host", host, "--port", "0"]
+    command += [*settings.earlgate_args(), *extra]
+    return _start("earlgate", command, host, settings.path, cpus, timeout)
+
+
+def start_node_peer_server(
+    settings: SignalSettings,
+    host: str = "127.0.0.1",
+    cpus: list[int] | None = None,
+    timeout: float = 20.0,
+) -> ServerProcess:
+    """Start the real Node PeerServer with the same settings, on a free port."""
+    folder = ensure_peer_server()
+    options = {**settings.node_options(), "host": host, "port": 0}
+    command = ["node", str(folder / "launch-peer-server.mjs"), json.dumps(options)]
+    return _start("node-peer-server", command, host, settings.path, cpus, timeout)
+
+
+def _start(
+    name: str,
+    command: list[str],
+    host: str,
+    path: str,
+    cpus: list[int] | None,
+    timeout: float,
+) -> ServerProcess:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
+    if cpus:
+        try:
+            psutil.Process(process.pid).cpu_affinity(cpus)
+        except (psutil.Error, AttributeError, ValueError):
+            pass
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    seen = b""
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen += line
+        match = LISTEN_LINE.search(line)
+        if match:
+            server = ServerProcess(name, process, host, int(match[1]), path)
+            # Keep reading its output so that a full pipe never blocks the server.
+            server.drain = threading.Thread(
+                target=_drain, args=(process, server.output), daemon=True
+            )
+            server.drain.start()
+            return server
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    raise PeerServerError(f"{name} did not start: {seen.decode(errors='replace')[-800:]}")
+
+
+def _drain(process: subprocess.Popen[bytes], sink: list[bytes]) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        sink.append(line)
