@@ -241,3 +241,17 @@ async def test_heartbeat_and_message_shapes_seen_by_a_server() -> None:
         assert frames[0] == '{"type":"HEARTBEAT"}'
         assert paths[0].startswith("/base/peerjs?key=k&id=hb&token=")
         await peer.destroy()
+
+
+async def test_a_socket_closed_before_open_is_an_error() -> None:
+    import websockets
+
+    async def handler(ws: Any) -> None:
+        await ws.close()
+
+    async with websockets.serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        with pytest.raises(PeerError) as info:
+            async with asyncio.timeout(10):
+                await Peer("early", port=port).open()
+        assert info.value.type == "socket-closed"

@@ -210,6 +210,10 @@ class Peer(EventEmitter):
                 self._open.clear()
                 if was_open and not self.destroyed:
                     self.emit("disconnected", self.id)
+            if self._first is not None and not self._first.done():
+                message = "the server closed the socket before OPEN"
+                self._abort(PeerError(PeerErrorType.SOCKET_CLOSED, message))
+                return
             if not self.auto_reconnect or self._manual_disconnect or self.destroyed:
                 return
             await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
