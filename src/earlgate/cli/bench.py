@@ -92,6 +92,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     scaleout.add_argument("--update-benchmarks", action="store_true")
     scaleout.set_defaults(func=run_scaleout_command)
 
+    signal = benches.add_parser(
+        "signal",
+        help="signaling messages relayed per second and memory per peer, vs the Node PeerServer",
+        description="PAIRS pairs of peers keep WINDOW messages each in flight through the "
+        "server for DURATION seconds; then PEERS peers are held open. Server on one core, "
+        "load generator on the others; every server in the same run.",
+    )
+    signal.add_argument("--pairs", type=int, default=100)
+    signal.add_argument("--window", type=int, default=8, help="messages in flight per pair")
+    signal.add_argument("--duration", type=float, default=20.0, help="seconds of relaying")
+    signal.add_argument("--peers", type=int, default=5000, help="peers held for the RSS figure")
+    signal.add_argument(
+        "--servers",
+        default="earlgate,earlgate-uvloop,node-peer-server",
+        help="comma-separated: earlgate, earlgate-uvloop, node-peer-server",
+    )
+    signal.add_argument("--out", type=Path, help="results folder (default results/signal-DATE)")
+    signal.add_argument("--update-benchmarks", action="store_true")
+    signal.set_defaults(func=run_signal_command)
+
     compare = benches.add_parser("compare", help="two ramp result folders side by side")
     compare.add_argument("first", type=Path)
     compare.add_argument("second", type=Path)
@@ -225,4 +245,35 @@ def run_connections_command(args: argparse.Namespace) -> int:
     print(report)
     if args.update_benchmarks:
         update_benchmarks("connections", report)
+    return 0
+
+
+def run_signal_command(args: argparse.Namespace) -> int:
+    from earlgate.bench.signal import SERVERS, run_signal_bench
+    from earlgate.bench.signalprocs import PeerServerError
+
+    servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+    unknown = [s for s in servers if s not in SERVERS]
+    if unknown or not servers:
+        raise UsageError(
+            f"unknown server(s) {', '.join(unknown)}; choose from {', '.join(SERVERS)}"
+        )
+    if args.pairs < 1 or args.window < 1 or args.duration <= 0 or args.peers < 1:
+        raise UsageError("need --pairs >= 1, --window >= 1, --duration > 0 and --peers >= 1")
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = args.out or Path("results") / f"signal-{stamp}"
+    command = "earlgate " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    try:
+        run_signal_bench(
+            servers,
+            args.pairs,
+            args.window,
+            args.duration,
+            args.peers,
+            out,
+            command,
+            args.update_benchmarks,
+        )
+    except PeerServerError as exc:
+        raise UsageError(str(exc)) from None
     return 0
