@@ -25,8 +25,9 @@ async def test_live_messages_arrive_in_order_with_offsets(broker: Pair) -> None:
     instance, sink = broker
     instance.interest("durable/a")
     instance.interest("plain/+")
-    await instance.history("durable/a", 0, None)  # returns once the subscription is live
-    await asyncio.sleep(0.05)
+    await instance.wait_subscribed("durable/a")
+    await instance.wait_subscribed("plain/+")
+    assert instance.is_subscribed("durable/a") and instance.is_subscribed("plain/+")
     for i in range(20):
         await publish(instance, "durable/a" if i % 2 else "plain/b", i)
     await sink.wait_for(20)

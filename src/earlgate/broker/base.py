@@ -76,6 +76,13 @@ class Broker(abc.ABC):
     def disinterest(self, pattern: str) -> None:  # noqa: B027 - optional hook
         """The last local subscriber of ``pattern`` left."""
 
+    def is_subscribed(self, pattern: str) -> bool:
+        """Whether messages on ``pattern`` already flow to this hub (after :meth:`interest`)."""
+        return True
+
+    async def wait_subscribed(self, pattern: str) -> None:  # noqa: B027 - optional hook
+        """Return once messages on ``pattern`` flow to this hub; raise if they cannot."""
+
     @abc.abstractmethod
     async def retained(self, pattern: str) -> list[bytes]:
         """The latest retained frame of every subject matching ``pattern``."""

@@ -340,8 +340,17 @@ class RedisBroker(Broker):
                 future.exception()  # retrieved: nobody may be waiting
         self._confirming.clear()
 
-    async def _subscribed(self, name: bytes) -> None:
-        future = self._confirming.get(name)
+    def _name(self, pattern: str) -> bytes:
+        if is_wildcard(pattern):
+            return self.keys.channel_glob(pattern)
+        return self.keys.channel(pattern)
+
+    def is_subscribed(self, pattern: str) -> bool:
+        future = self._confirming.get(self._name(pattern))
+        return future is None or future.done()
+
+    async def wait_subscribed(self, pattern: str) -> None:
+        future = self._confirming.get(self._name(pattern))
         if future is not None:
             await asyncio.wait_for(asyncio.shield(future), SUBSCRIBE_TIMEOUT)
 
@@ -367,8 +376,6 @@ class RedisBroker(Broker):
     async def history(self, subject: str, since: int, epoch: str | None) -> Replay:
         if self._redis is None or not self._up:
             raise BrokerError("broker is unreachable")
-        # Live messages must be flowing before the stored ones are read: no gap.
-        await self._subscribed(self.keys.channel(subject))
         meta, log = self.keys.durable(subject)
         args = [max(since, 0), secrets.token_hex(8), epoch or ""]
         store_epoch, last, first, entries = await self._replay_script(keys=[meta, log], args=args)

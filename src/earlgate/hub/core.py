@@ -217,7 +217,7 @@ class Hub:
             self._pattern_refs[pattern] += 1
             if self._pattern_refs[pattern] == 1:
                 self.broker.interest(pattern)
-        if not last and since is None:
+        if not last and since is None and self.broker.is_subscribed(pattern):
             if frame_id is not None:
                 session.send(frames.ack_frame(frame_id))
             return
@@ -237,9 +237,18 @@ class Hub:
         since: int | None,
         epoch: str | None,
     ) -> None:
-        """Answer a subscribe with ``last``/``since``: ack, stored messages, then live."""
+        """Answer a subscribe with ``last``/``since``: ack, stored messages, then live.
+
+        Also a plain subscribe while the broker is still subscribing across hubs:
+        its ack waits until messages from other hubs flow, so none is missed.
+        """
         try:
-            if since is not None:
+            # Live messages must flow before stored ones are read: no gap.
+            await self.broker.wait_subscribed(pattern)
+            if not last and since is None:
+                if frame_id is not None and not session.closed:
+                    session.send(frames.ack_frame(frame_id))
+            elif since is not None:
                 if self.broker.is_durable(pattern):
                     replay = await self.broker.history(pattern, since, epoch)
                     recovered: bool | None = replay.recovered

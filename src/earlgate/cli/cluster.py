@@ -1,0 +1,150 @@
+"""``earlgate cluster``: hub workers behind HAProxy, joined through Redis; or just the config."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from earlgate.cli import UsageError
+from earlgate.cluster.haproxy import BALANCES, HaproxySettings, parse_server, render
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "cluster",
+        help="hub workers behind HAProxy, joined through Redis",
+        description="Run hub workers behind HAProxy, joined through Redis (see docs/deploy.md).",
+    )
+    commands = parser.add_subparsers(dest="cluster_command", metavar="SUBCOMMAND")
+    commands.required = True
+
+    up = commands.add_parser(
+        "up",
+        help="start redis-server, N hub workers and haproxy; Ctrl-C stops them all",
+    )
+    _common(up)
+    up.add_argument("--workers", type=int, default=2, help="hub worker processes")
+    up.add_argument(
+        "--redis", metavar="URL", help="use this Redis instead of starting a redis-server"
+    )
+    up.add_argument(
+        "--redis-aof",
+        action="store_true",
+        help="turn on the started Redis's append-only file (off by default, as in the thesis)",
+    )
+    up.add_argument("--data-dir", help="where the started Redis keeps its append-only file")
+    up.add_argument("--durable", action="append", default=[], metavar="PATTERN")
+    up.add_argument("--retention", type=int, default=1000, help="messages per durable subject")
+    up.add_argument("--uvloop", action="store_true", help="run the hubs on uvloop")
+    up.set_defaults(func=run_up)
+
+    config = commands.add_parser(
+        "config",
+        help="print the haproxy.cfg for hub workers you run yourself",
+    )
+    _common(config)
+    config.add_argument("--workers", type=int, default=2, help="hub workers on --worker-host")
+    config.add_argument("--worker-host", default="127.0.0.1")
+    config.add_argument(
+        "--worker-port", type=int, default=9001, help="port of the first worker; then +1 each"
+    )
+    config.add_argument(
+        "--server",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="a hub worker (repeatable); replaces --workers/--worker-host/--worker-port",
+    )
+    config.set_defaults(func=run_config)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=8080, help="HAProxy's public port")
+    parser.add_argument("--host", default="127.0.0.1", help="HAProxy's public address")
+    parser.add_argument("--balance", choices=BALANCES, default="leastconn")
+    parser.add_argument(
+        "--stats-port", type=int, default=0, help="HAProxy's stats page port (0 = any free port)"
+    )
+    parser.add_argument("--maxconn", type=int, default=50_000, help="HAProxy's connection limit")
+    parser.add_argument(
+        "--check-interval-ms",
+        type=int,
+        default=1000,
+        help="HAProxy health check interval; a worker is down after 2 failed checks",
+    )
+
+
+def run_config(args: argparse.Namespace) -> int:
+    try:
+        if args.server:
+            servers = [parse_server(s) for s in args.server]
+        else:
+            if args.workers < 1:
+                raise ValueError("--workers must be at least 1")
+            servers = [(args.worker_host, args.worker_port + i) for i in range(args.workers)]
+        settings = HaproxySettings(
+            servers=servers,
+            port=args.port,
+            bind=args.host,
+            balance=args.balance,
+            stats_port=args.stats_port or 8404,
+            check_interval_ms=args.check_interval_ms,
+            maxconn=args.maxconn,
+        )
+        text = render(settings)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    sys.stdout.write(text)
+    return 0
+
+
+def run_up(args: argparse.Namespace) -> int:
+    from earlgate.cluster.runner import Cluster, ClusterError, ClusterSpec
+
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if args.redis and not args.redis.startswith(("redis://", "rediss://")):
+        raise UsageError(f"--redis {args.redis!r}: not a redis:// URL")
+    spec = ClusterSpec(
+        workers=args.workers,
+        port=args.port,
+        host=args.host,
+        balance=args.balance,
+        redis_url=args.redis,
+        redis_aof=args.redis_aof,
+        data_dir=args.data_dir,
+        stats_port=args.stats_port,
+        durable=list(args.durable),
+        retention=args.retention,
+        uvloop=args.uvloop,
+        check_interval_ms=args.check_interval_ms,
+        maxconn=args.maxconn,
+    )
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    cluster = Cluster(spec)
+    try:
+        try:
+            cluster.start()
+        except ClusterError as exc:
+            print(f"earlgate cluster: {exc}", file=sys.stderr)
+            return 1
+        print(f"earlgate cluster up: {spec.workers} hub workers behind HAProxy", flush=True)
+        for name, value in cluster.endpoints().items():
+            print(f"  {name:<12} {value}", flush=True)
+        reported: set[str] = set()
+        while not stop.wait(0.5):
+            for name in cluster.dead():
+                if name not in reported:
+                    reported.add(name)
+                    print(f"earlgate cluster: {name} exited", file=sys.stderr, flush=True)
+        print("earlgate cluster: stopping", flush=True)
+    finally:
+        cluster.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
