@@ -1,0 +1,205 @@
+"""``earlgate gateway``: forward, multiplex, demultiplex and bridge DataChannel messages."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from earlgate.cli import UsageError
+
+if TYPE_CHECKING:  # aiortc is imported only when a command runs, not for --help
+    from earlgate.gateway.peering import PeerOptions
+    from earlgate.gateway.service import GatewayOptions
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "gateway",
+        help="run the WebRTC gateway (forward, mux, demux, bridge to the hub)",
+        description="A long-running peer that accepts DataChannel connections and applies "
+        "the routes file: forwarding, multiplexing, demultiplexing and bridging to a hub "
+        "(docs/gateway.md).",
+    )
+    add_peering_arguments(parser)
+    parser.add_argument("--id", required=True, help="the gateway's peer id")
+    parser.add_argument("--hub", metavar="WS_URL", help="the hub for bridges, ws://host:port/ws")
+    parser.add_argument("--hub-token", metavar="TOKEN", help="token for the hub, if it wants one")
+    parser.add_argument("--routes", type=Path, metavar="FILE", help="the routes file (TOML)")
+    parser.add_argument(
+        "--mux-window",
+        type=float,
+        default=0.25,
+        metavar="S",
+        help="mux window of rules that set none (thesis: 250 ms)",
+    )
+    parser.add_argument(
+        "--mux-max-bytes",
+        type=int,
+        default=15_000,
+        metavar="BYTES",
+        help="close a mux window early past this size (default fits json's 16,300-byte limit)",
+    )
+    parser.add_argument(
+        "--queue-limit",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="messages waiting per destination before the oldest is dropped",
+    )
+    parser.add_argument(
+        "--high-water",
+        type=int,
+        default=256 * 1024,
+        metavar="BYTES",
+        help="a destination's channel bufferedAmount past which messages wait in its queue",
+    )
+    parser.add_argument(
+        "--no-dial", action="store_true", help="never dial destinations; wait for them to connect"
+    )
+    parser.add_argument(
+        "--serialization",
+        default="binary",
+        choices=("binary", "json", "raw"),
+        help="serialization of the connections the gateway opens",
+    )
+    parser.add_argument("--metrics-host", default="127.0.0.1")
+    parser.add_argument(
+        "--metrics-port", type=int, metavar="P", help="serve /metrics on this port (0 = any)"
+    )
+    parser.add_argument("--log-level", default="WARNING")
+    parser.set_defaults(func=run)
+
+
+def add_peering_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--signal``, ``--key`` and the ICE options, shared with ``earlgate mesh``."""
+    parser.add_argument(
+        "--signal",
+        default="http://127.0.0.1:9000/",
+        metavar="URL",
+        help="the PeerJS signaling server (earlgate signal or Node's PeerServer)",
+    )
+    parser.add_argument("--key", default="peerjs", help="the signaling server's key")
+    parser.add_argument(
+        "--ice-server",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a STUN/TURN server, e.g. turn:127.0.0.1:3478?transport=udp (repeatable)",
+    )
+    parser.add_argument("--ice-username", metavar="USER", help="TURN user name")
+    parser.add_argument("--ice-credential", metavar="PASS", help="TURN password")
+    parser.add_argument(
+        "--relay-only", action="store_true", help="ICE through the TURN relays only"
+    )
+
+
+def peering_from(args: argparse.Namespace) -> PeerOptions:
+    from earlgate.gateway.peering import PeerOptions, SignalURLError
+
+    if args.relay_only and not args.ice_server:
+        raise UsageError("--relay-only needs a TURN server: --ice-server turn:HOST:PORT")
+    try:
+        return PeerOptions(
+            args.signal,
+            key=args.key,
+            ice_servers=tuple(args.ice_server),
+            ice_username=args.ice_username,
+            ice_credential=args.ice_credential,
+            relay_only=args.relay_only,
+        )
+    except SignalURLError as exc:
+        raise UsageError(f"--signal: {exc}") from None
+
+
+def options_from(args: argparse.Namespace) -> GatewayOptions:
+    from earlgate.gateway.routes import Routes, RoutesError, load_routes
+    from earlgate.gateway.service import GatewayOptions
+    from earlgate.rtc.protocol import is_valid_id
+
+    if not is_valid_id(args.id):
+        raise UsageError(f"--id {args.id!r}: not a valid peer id")
+    if not args.mux_window > 0:
+        raise UsageError("--mux-window must be > 0 seconds")
+    for flag, value in (
+        ("--mux-max-bytes", args.mux_max_bytes),
+        ("--queue-limit", args.queue_limit),
+        ("--high-water", args.high_water),
+    ):
+        if value < 1:
+            raise UsageError(f"{flag} must be >= 1")
+    if args.hub is not None and not args.hub.startswith(("ws://", "wss://")):
+        raise UsageError(f"--hub {args.hub!r}: expected ws://host:port/ws or wss://")
+    try:
+        routes = load_routes(args.routes) if args.routes is not None else Routes()
+    except RoutesError as exc:
+        raise UsageError(str(exc)) from None
+    if routes.bridges and args.hub is None:
+        raise UsageError("the routes file has [[bridge]] rules: give --hub ws://host:port/ws")
+    return GatewayOptions(
+        id=args.id,
+        peering=peering_from(args),
+        routes=routes,
+        hub=args.hub,
+        hub_token=args.hub_token,
+        mux_window=args.mux_window,
+        mux_max_bytes=args.mux_max_bytes,
+        queue_limit=args.queue_limit,
+        high_water=args.high_water,
+        dial=not args.no_dial,
+        serialization=args.serialization,
+        metrics_host=args.metrics_host,
+        metrics_port=args.metrics_port,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    options = options_from(args)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from earlgate.gateway.service import Gateway
+    from earlgate.rtc import PeerError
+
+    async def main() -> None:
+        gateway = Gateway(options)
+        try:
+            await gateway.start()
+        except PeerError as exc:
+            await gateway.stop()
+            raise UsageError(
+                f"cannot join {options.peering.signal} as {options.id}: {exc}"
+            ) from None
+        except OSError as exc:
+            await gateway.stop()
+            raise UsageError(
+                f"cannot serve /metrics on port {options.metrics_port}: {exc}"
+            ) from None
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        metrics = (
+            f", metrics http://{options.metrics_host}:{gateway.metrics_port}/metrics"
+            if gateway.metrics_port is not None
+            else ""
+        )
+        print(
+            f"earlgate gateway {options.id} ready on {options.peering.signal}"
+            f" ({len(options.routes.forwards)} forward, {len(options.routes.muxes)} mux,"
+            f" {len(options.routes.demuxes)} demux, {len(options.routes.bridges)} bridge"
+            f"{metrics})",
+            flush=True,
+        )
+        try:
+            await stop.wait()
+        finally:
+            await gateway.stop()
+
+    asyncio.run(main())
+    return 0

@@ -1,0 +1,234 @@
+"""What the gateway counts, per route, and its Prometheus exposition.
+
+The message path updates plain integers and :class:`~earlgate.hub.histogram.Histogram`
+buckets; prometheus-client only reads them when ``/metrics`` is scraped (the
+hub's design, :mod:`earlgate.hub.exposition`). Routes are named by kind and
+position in the routes file: ``forward#1``, ``mux#2``, ``demux#1``, ``bridge#1``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from earlgate.hub.histogram import EXPOSED_BOUNDS_NS, Histogram
+
+__all__ = ["GatewayMetrics", "RouteStats", "make_registry", "serve_metrics"]
+
+
+@dataclass
+class RouteStats:
+    """One route's counters.
+
+    ``messages_in``: messages the route took (an aggregate counts once for a
+    demux); ``messages_out``: messages it handed to DataChannels or to the hub
+    (a mux counts aggregates, ``parts_out`` their parts); ``latency``: time from
+    a message's arrival at the gateway to its hand-over (for a mux, from the
+    arrival of the aggregate's oldest part); ``processing``: time spent
+    building (mux) or splitting (demux) aggregates.
+    """
+
+    name: str
+    kind: str
+    messages_in: int = 0
+    messages_out: int = 0
+    parts_out: int = 0
+    lost: int = 0  # demux: gaps in the sources' sequence numbers
+    duplicates: int = 0  # demux: parts seen before, dropped
+    dropped: Counter[str] = field(default_factory=Counter)
+    latency: Histogram = field(default_factory=Histogram)
+    processing: Histogram = field(default_factory=Histogram)
+
+
+@dataclass
+class GatewayMetrics:
+    routes: dict[str, RouteStats] = field(default_factory=dict)
+    received: int = 0  # messages from peers, all routes
+    unrouted: int = 0  # messages from peers no route takes
+    connections_opened: int = 0
+    connections_closed: int = 0
+    dials: Counter[str] = field(default_factory=Counter)  # by result
+
+    def route(self, name: str, kind: str) -> RouteStats:
+        stats = self.routes.get(name)
+        if stats is None:
+            stats = self.routes[name] = RouteStats(name, kind)
+        return stats
+
+
+def _histogram(name: str, doc: str, labels: list[str]) -> HistogramMetricFamily:
+    return HistogramMetricFamily(name, doc, labels=labels)
+
+
+def _add(family: HistogramMetricFamily, labels: list[str], hist: Histogram) -> None:
+    cumulative = hist.cumulative(EXPOSED_BOUNDS_NS)
+    buckets = [
+        (f"{bound / 1e9:.9g}", count)
+        for bound, count in zip(EXPOSED_BOUNDS_NS, cumulative, strict=True)
+    ]
+    buckets.append(("+Inf", hist.total))
+    family.add_metric(labels, buckets, sum_value=hist.sum_ns / 1e9)
+
+
+class GatewayCollector(Collector):
+    """Yields the gateway's metrics at scrape time."""
+
+    def __init__(
+        self,
+        metrics: GatewayMetrics,
+        gauges: Callable[[], dict[str, float]],
+        queues: Callable[[], dict[str, tuple[int, int]]],
+    ) -> None:
+        self._metrics = metrics
+        self._gauges = gauges
+        self._queues = queues
+
+    def collect(self) -> Iterator[Metric]:
+        m = self._metrics
+        for name, doc, value in (
+            ("earlgate_gateway_messages_received", "Messages received from peers", m.received),
+            ("earlgate_gateway_unrouted_messages", "Messages no route took", m.unrouted),
+            (
+                "earlgate_gateway_connections_opened",
+                "Data connections opened",
+                m.connections_opened,
+            ),
+            (
+                "earlgate_gateway_connections_closed",
+                "Data connections closed",
+                m.connections_closed,
+            ),
+        ):
+            yield CounterMetricFamily(name, doc, value=value)
+        dials = CounterMetricFamily(
+            "earlgate_gateway_dials", "Connections the gateway opened, by result", labels=["result"]
+        )
+        for result, count in sorted(m.dials.items()):
+            dials.add_metric([result], count)
+        yield dials
+        labels = ["route", "kind"]
+        inbound = CounterMetricFamily(
+            "earlgate_gateway_route_messages_in", "Messages taken by a route", labels=labels
+        )
+        outbound = CounterMetricFamily(
+            "earlgate_gateway_route_messages_out",
+            "Messages a route handed to a DataChannel or the hub",
+            labels=labels,
+        )
+        parts = CounterMetricFamily(
+            "earlgate_gateway_route_parts_out", "Parts carried by mux aggregates", labels=labels
+        )
+        lost = CounterMetricFamily(
+            "earlgate_gateway_route_lost_parts",
+            "Demux: parts missing from the sources' sequence numbers",
+            labels=labels,
+        )
+        dup = CounterMetricFamily(
+            "earlgate_gateway_route_duplicate_parts", "Demux: repeated parts dropped", labels=labels
+        )
+        dropped = CounterMetricFamily(
+            "earlgate_gateway_route_dropped",
+            "Messages a route dropped, by reason",
+            labels=[*labels, "reason"],
+        )
+        latency = _histogram(
+            "earlgate_gateway_route_latency_seconds",
+            "From arrival at the gateway to hand-over to the destination's channel",
+            labels,
+        )
+        processing = _histogram(
+            "earlgate_gateway_route_processing_seconds",
+            "Time to build (mux) or split (demux) one aggregate",
+            labels,
+        )
+        for stats in m.routes.values():
+            key = [stats.name, stats.kind]
+            inbound.add_metric(key, stats.messages_in)
+            outbound.add_metric(key, stats.messages_out)
+            if stats.kind == "mux":
+                parts.add_metric(key, stats.parts_out)
+            if stats.kind == "demux":
+                lost.add_metric(key, stats.lost)
+                dup.add_metric(key, stats.duplicates)
+            for reason, count in sorted(stats.dropped.items()):
+                dropped.add_metric([*key, reason], count)
+            _add(latency, key, stats.latency)
+            if stats.kind in ("mux", "demux"):
+                _add(processing, key, stats.processing)
+        yield from (inbound, outbound, parts, lost, dup, dropped, latency, processing)
+        for gauge, level in sorted(self._gauges().items()):
+            yield GaugeMetricFamily(
+                f"earlgate_gateway_{gauge}", gauge.replace("_", " "), value=level
+            )
+        queued = GaugeMetricFamily(
+            "earlgate_gateway_queued_messages",
+            "Messages waiting for a destination",
+            labels=["peer"],
+        )
+        queue_dropped = CounterMetricFamily(
+            "earlgate_gateway_queue_dropped",
+            "Oldest messages dropped from a destination's full queue",
+            labels=["peer"],
+        )
+        for peer, (depth, drops) in sorted(self._queues().items()):
+            queued.add_metric([peer], depth)
+            queue_dropped.add_metric([peer], drops)
+        yield queued
+        yield queue_dropped
+
+
+def make_registry(
+    metrics: GatewayMetrics,
+    gauges: Callable[[], dict[str, float]],
+    queues: Callable[[], dict[str, tuple[int, int]]],
+) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(GatewayCollector(metrics, gauges, queues))
+    return registry
+
+
+async def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> asyncio.Server:
+    """A minimal HTTP/1.1 server: ``GET /metrics`` in the Prometheus text format."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            async with asyncio.timeout(10):
+                head = await reader.readuntil(b"\r\n\r\n")
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
+            writer.close()
+            return
+        request = head.split(b"\r\n", 1)[0].split() + [b"", b""]
+        method, target = request[0], request[1]
+        if method in (b"GET", b"HEAD") and target == b"/metrics":
+            body = generate_latest(registry)
+            status = b"200 OK"
+            kind = b"text/plain; version=0.0.4; charset=utf-8"
+        else:
+            body, status, kind = b"not found\n", b"404 Not Found", b"text/plain"
+        writer.write(
+            b"HTTP/1.1 "
+            + status
+            + b"\r\nContent-Type: "
+            + kind
+            + b"\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\nConnection: close\r\n\r\n"
+            + (body if method != b"HEAD" else b"")
+        )
+        with contextlib.suppress(OSError):
+            await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(handle, host, port)

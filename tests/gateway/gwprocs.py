@@ -1,0 +1,137 @@
+"""Real processes for the gateway suite: ``earlgate signal``, ``earlgate gateway``, coturn.
+
+Each listens on loopback on a free port, prints what it is, and is stopped by
+the fixture or test that started it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rtcprocs import TURN_PASS, TURN_USER, Turn, _stun_answers, _wait, free_port
+
+SIGNAL_LINE = re.compile(rb"earlgate signal listening on (http://[^ ]+)")
+GATEWAY_LINE = re.compile(rb"earlgate gateway (\S+) ready(?:.*metrics (http://\S+/metrics))?")
+
+
+@dataclass
+class Process:
+    proc: subprocess.Popen[bytes]
+    url: str
+    metrics_url: str | None = None
+    output: list[bytes] = field(default_factory=list)
+    drain: threading.Thread | None = None
+
+    def stop(self, timeout: float = 10.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.drain is not None:
+            self.drain.join(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        return self.proc.returncode
+
+    @property
+    def text(self) -> str:
+        return b"".join(self.output).decode(errors="replace")
+
+
+def _start(args: list[str], line: re.Pattern[bytes], timeout: float = 20.0) -> Process:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "earlgate", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    seen = b""
+    while time.monotonic() < deadline:
+        raw = proc.stdout.readline()
+        if not raw:
+            break
+        seen += raw
+        match = line.search(raw)
+        if match:
+            found = Process(proc, match[1].decode())
+            if match.lastindex and match.lastindex >= 2 and match[2]:
+                found.metrics_url = match[2].decode()
+            found.output.append(seen)
+            found.drain = threading.Thread(target=_drain, args=(proc, found.output), daemon=True)
+            found.drain.start()
+            return found
+    proc.kill()
+    proc.wait()
+    raise RuntimeError(f"earlgate {args[0]} did not start: {seen.decode(errors='replace')}")
+
+
+def _drain(proc: subprocess.Popen[bytes], sink: list[bytes]) -> None:
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        sink.append(raw)
+
+
+def start_signal() -> Process:
+    """``earlgate signal`` on a free port; absent peers' offers expire after 1 s."""
+    args = ["signal", "--host", "127.0.0.1", "--port", "0", "--expire-timeout", "1"]
+    return _start(args, SIGNAL_LINE)
+
+
+def start_gateway(signal_url: str, turn: Turn, gateway_id: str, *args: str) -> Process:
+    """``earlgate gateway`` with relay-only ICE through ``turn`` and /metrics on a free port."""
+    command = ["gateway", "--id", gateway_id, "--signal", signal_url]
+    command += ["--ice-server", turn.url, "--ice-username", TURN_USER]
+    command += ["--ice-credential", TURN_PASS, "--relay-only", "--metrics-port", "0"]
+    return _start([*command, *args], GATEWAY_LINE)
+
+
+def start_wide_turn() -> Turn:
+    """coturn on loopback with 1,000 relay ports: a mesh takes two per connection."""
+    turnserver = shutil.which("turnserver")
+    assert turnserver is not None, "coturn is needed: bash scripts/system-deps.sh installs it"
+    port = free_port(socket.SOCK_DGRAM)
+    low = random.randrange(20000, 40000, 1000)
+    args = [
+        turnserver,
+        "-n",
+        "--listening-ip=127.0.0.1",
+        "--relay-ip=127.0.0.1",
+        f"--listening-port={port}",
+        f"--min-port={low}",
+        f"--max-port={low + 999}",
+        "--lt-cred-mech",
+        f"--user={TURN_USER}:{TURN_PASS}",
+        "--realm=earlgate.test",
+        "--fingerprint",
+        "--no-tls",
+        "--no-dtls",
+        "--no-cli",
+        "--allow-loopback-peers",
+        "--log-file=stdout",
+        "--simple-log",
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait(lambda: _stun_answers(port), "turnserver", proc)
+    return Turn(proc, port, args)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
