@@ -1,4 +1,4 @@
-"""Fixtures of the WebRTC suite: coturn and Node's PeerServer on loopback.
+"""Fixtures of the WebRTC suite: coturn and the signaling servers on loopback.
 
 Lets this suite's tests import their helper modules by name too.
 """
@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from rtcprocs import Server, Turn, start_peer_server, start_turn  # noqa: E402
+from rtcprocs import SERVER_KINDS, Server, Turn, start_signal, start_turn  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -25,9 +25,10 @@ def turn() -> Iterator[Turn]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def peer_server() -> Iterator[Server]:
-    """The real Node PeerServer, shared by the tests that leave it as it was."""
-    server = start_peer_server()
+@pytest.fixture(scope="session", params=SERVER_KINDS)
+def peer_server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """Each signaling server in turn, the real Node PeerServer and ``earlgate
+    signal``, shared by the tests that leave it as it was."""
+    server = start_signal(request.param)
     yield server
     server.stop()

@@ -1,4 +1,4 @@
-"""The real programs the WebRTC tests run: Node's PeerServer, coturn, npm modules.
+"""The programs the WebRTC tests run: the signaling servers, coturn, npm modules.
 
 Each runs on loopback on a free port and is stopped by the fixture that
 started it. The npm packages (``peer`` 1.x, ``peerjs`` 1.5.x) are installed
@@ -13,6 +13,7 @@ import shutil
 import socket
 import struct
 import subprocess
+import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -80,14 +81,22 @@ class Server:
                 self.proc.wait()
 
 
-def start_peer_server(
-    port: int | None = None, *, key: str = "peerjs", expire_ms: int = 1000
-) -> Server:
-    """The real Node PeerServer (npm ``peer``) on 127.0.0.1."""
-    script = npm_modules() / "peer" / "dist" / "bin" / "peerjs.js"
+SERVER_KINDS = ("node", "earlgate")
+
+
+def start_signal(kind: str, port: int | None = None, *, key: str = "peerjs") -> Server:
+    """A PeerJS signaling server on 127.0.0.1: Node's PeerServer (npm ``peer``)
+    or ``earlgate signal``; queued messages expire after one second."""
     port = port or free_port()
-    args = ["node", str(script), "--host", "127.0.0.1", "--port", str(port)]
-    args += ["--key", key, "--expire_timeout", str(expire_ms)]
+    if kind == "node":
+        script = npm_modules() / "peer" / "dist" / "bin" / "peerjs.js"
+        args = ["node", str(script), "--host", "127.0.0.1", "--port", str(port)]
+        args += ["--key", key, "--expire_timeout", "1000"]
+    elif kind == "earlgate":
+        args = [sys.executable, "-m", "earlgate", "signal", "--host", "127.0.0.1"]
+        args += ["--port", str(port), "--key", key, "--expire-timeout", "1"]
+    else:
+        raise ValueError(f"unknown signaling server {kind!r}")
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def answers() -> bool:
@@ -97,7 +106,7 @@ def start_peer_server(
         except OSError:
             return False
 
-    _wait(answers, "PeerServer", proc)
+    _wait(answers, f"{kind} signaling server", proc)
     return Server(proc, port, args)
 
 

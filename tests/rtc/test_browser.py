@@ -1,9 +1,10 @@
 """The real ``peerjs`` 1.5 in Debian's Chromium against our Python peer.
 
 Both directions (the browser connects to Python, Python connects to the
-browser), each serialization, values checked on both sides. The page comes
-from a loopback HTTP server; the signaling server is Node's PeerServer; ICE
-goes through coturn with relay-only policy on both sides.
+browser), each serialization, values checked on both sides, through each signaling
+server (``earlgate signal`` and Node's PeerServer). The page comes from a
+loopback HTTP server; ICE goes through coturn with relay-only policy on both
+sides.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Python peers talking through the real Node PeerServer and a coturn relay."""
+"""Python peers talking through each signaling server and a coturn relay."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from rtcprocs import Server, Turn, start_peer_server
+from rtcprocs import SERVER_KINDS, Server, Turn, start_signal
 
 from earlgate.rtc import DataConnection, DataConnectionError, Peer, PeerError
 
@@ -183,8 +183,9 @@ async def test_unreachable_server_is_a_network_error() -> None:
     assert info.value.type == "network"
 
 
-async def test_server_restart_keeps_data_channels(turn: Turn) -> None:
-    server = start_peer_server()
+@pytest.mark.parametrize("kind", SERVER_KINDS)
+async def test_server_restart_keeps_data_channels(turn: Turn, kind: str) -> None:
+    server = start_signal(kind)
     try:
         async with make_peer(server, turn, "steady-a") as a, make_peer(server, turn) as b:
             task = asyncio.create_task(echo(a))
@@ -200,7 +201,7 @@ async def test_server_restart_keeps_data_channels(turn: Turn) -> None:
             assert await roundtrip(conn, ["while the server is down"]) == [
                 "while the server is down"
             ]
-            server = start_peer_server(server.port)
+            server = start_signal(kind, server.port)
             async with asyncio.timeout(15):
                 await asyncio.gather(a.wait_open(), b.wait_open())
             assert events == ["disconnected", "open"]
