@@ -132,6 +132,15 @@ def start_wide_turn() -> Turn:
     return Turn(proc, port, args)
 
 
+def start_slow_peer(
+    signal_url: str, turn: Turn, peer_id: str, gateway: str
+) -> subprocess.Popen[bytes]:
+    """slowpeer.py: a peer in its own process, connected to ``gateway``, that a test can stop."""
+    script = Path(__file__).with_name("slowpeer.py")
+    args = [signal_url, turn.url, TURN_USER, TURN_PASS, peer_id, gateway]
+    return subprocess.Popen([sys.executable, str(script), *args], stdout=subprocess.PIPE)
+
+
 def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
