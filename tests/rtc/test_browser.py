@@ -154,7 +154,17 @@ async def test_browser_connects_to_python(page: Page, py_peer: Peer, serializati
 async def test_python_connects_to_browser(page: Page, py_peer: Peer, serialization: str) -> None:
     label = f"p2b-{serialization}"
     async with asyncio.timeout(30):
-        conn = await py_peer.connect(BROWSER_ID, label=label, serialization=serialization)
+        conn = await py_peer.connect(
+            BROWSER_ID, label=label, serialization=serialization, metadata={"from": "python"}
+        )
         await page.evaluate("(label) => waitOpen(label)", label)
+        info = await page.evaluate("(label) => connInfo(label)", label)
+        assert info == {
+            "peer": "python-1",
+            "label": label,
+            "serialization": serialization,
+            "reliable": False,
+            "metadata": {"from": "python"},
+        }
         await exchange(page, conn, label, serialization)
         await conn.close()

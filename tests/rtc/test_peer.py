@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from aiortc import RTCIceServer
 from rtcprocs import SERVER_KINDS, Server, Turn, start_signal
 
 from earlgate.rtc import DataConnection, DataConnectionError, Peer, PeerError
@@ -256,3 +257,41 @@ async def test_a_socket_closed_before_open_is_an_error() -> None:
             async with asyncio.timeout(10):
                 await Peer("early", port=port).open()
         assert info.value.type == "socket-closed"
+
+
+async def test_relay_only_with_refused_turn_credentials_fails_at_once(
+    peer_server: Server, turn: Turn
+) -> None:
+    refused = RTCIceServer(turn.url, "test", "wrong password")
+    async with (
+        make_peer(peer_server, turn) as good,
+        Peer(port=peer_server.port, ice_servers=[refused], ice_transport_policy="relay") as bad,
+    ):
+        assert good.id is not None
+        with pytest.raises(DataConnectionError) as info:
+            async with asyncio.timeout(10):
+                await bad.connect(good.id)
+        assert info.value.type == "negotiation-failed"
+        assert "no local ICE candidates" in info.value.message
+        assert bad.connections_by_peer == {}
+
+
+async def test_sending_before_open_is_not_open_yet(peer_server: Server, turn: Turn) -> None:
+    async with make_peer(peer_server, turn) as answerer, make_peer(peer_server, turn) as caller:
+        assert answerer.id is not None
+        early: list[str] = []
+
+        def try_send(conn: DataConnection) -> None:
+            try:
+                conn.send("too soon")
+            except DataConnectionError as exc:
+                early.append(exc.type)
+
+        answerer.on("connection", try_send)  # answered, ICE not even started
+        conn = await caller.connect(answerer.id)
+        assert early == ["not-open-yet"]
+        incoming = await answerer.accept()
+        await incoming.wait_open()
+        incoming.send("now")
+        async with asyncio.timeout(10):
+            assert await conn.recv() == "now"

@@ -161,7 +161,7 @@ class DataConnection(EventEmitter):
         )
         self._attach(channel)
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        sdp = self.pc.localDescription.sdp
+        sdp = self._local_sdp()
         payload = protocol.offer_payload(
             sdp, self.connection_id, self.label, self.reliable, self.serialization, self.metadata
         )
@@ -172,9 +172,26 @@ class DataConnection(EventEmitter):
         """Answer an OFFER; the channel arrives with aiortc's ``datachannel`` event."""
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
-        payload = protocol.answer_payload(self.pc.localDescription.sdp, self.connection_id)
+        payload = protocol.answer_payload(self._local_sdp(), self.connection_id)
         self._signal(protocol.encode(protocol.MessageType.ANSWER, self.peer, payload))
         self._start_worker()
+
+    def _local_sdp(self) -> str:
+        """Our description, with every candidate aiortc gathered in it.
+
+        Raises:
+            DataConnectionError: ``negotiation-failed`` when there is none: ICE
+                could never succeed, so say why now instead of timing out.
+        """
+        sdp: str = self.pc.localDescription.sdp
+        if "\r\na=candidate:" not in sdp:
+            raise DataConnectionError(
+                ConnectionErrorType.NEGOTIATION_FAILED,
+                "no local ICE candidates: the TURN server is unreachable or refused the "
+                "credentials, or (policy 'all') this host has only loopback addresses, "
+                "which aioice never offers",
+            )
+        return sdp
 
     def handle(self, event: protocol.Event) -> None:
         """Take an ANSWER or CANDIDATE for this connection (applied in order)."""
