@@ -183,6 +183,10 @@ class Gateway:
         self._metrics_server: asyncio.Server | None = None
         self._links_changed = asyncio.Event()
         self._stopping = False
+        # Destinations the routes name (not globs): their queues outlive their connections.
+        self._named = {t for rule in self.routes.forwards for t in rule.to if not is_glob(t)}
+        self._named |= {rule.to for rule in self.routes.muxes}
+        self._named |= {t for rule in self.routes.demuxes for t in rule.to}
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -340,7 +344,22 @@ class Gateway:
                     outbox.attach(links[-1])
             if not links:
                 self._links.pop(peer, None)
+                self._forget(peer)
                 await self._bridge_down(peer)
+
+    def _forget(self, peer: str) -> None:
+        """Drop the queue of a peer that is gone, unless the routes name it.
+
+        A destination named in the routes keeps its bounded queue for its
+        return (and is dialed); any other (a demux part's ``dst``, a glob's
+        match) must not leave a queue behind for every id ever seen.
+        """
+        outbox = self._outboxes.get(peer)
+        if outbox is None or outbox.conn is not None or peer in self._named:
+            return
+        for item in outbox.queue:
+            item.route.dropped["peer_gone"] += 1
+        del self._outboxes[peer]
 
     def _outbox(self, peer: str) -> Outbox:
         outbox = self._outboxes.get(peer)
@@ -376,6 +395,8 @@ class Gateway:
             self._dial_after[peer] = (failures + 1, time.monotonic() + delay)
             self.metrics.dials["failed"] += 1
             logger.info("cannot reach %s (%s); next try in %.0f s", peer, exc, delay)
+            if peer not in self._named:
+                self._forget(peer)
             return
         finally:
             self._dialing.pop(peer, None)

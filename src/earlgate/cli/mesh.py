@@ -1,0 +1,101 @@
+"""``earlgate mesh``: the arm-probe full mesh (or star through a gateway), one-way delays."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+
+from earlgate.cli import UsageError
+from earlgate.cli.gateway import add_peering_arguments, peering_from
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "mesh",
+        help="run the arm-probe mesh: N peers sending at 4 Hz to each other",
+        description="A full mesh of N peers (thesis 3.1.2) where every peer sends a small "
+        "vibration message at 4 Hz to every other; prints the one-way delays' p50 and p99. "
+        "Several processes form one mesh with the same --id and --peers and disjoint --run.",
+    )
+    add_peering_arguments(parser)
+    parser.add_argument("--peers", type=int, required=True, metavar="N")
+    parser.add_argument("--duration", type=float, default=10.0, metavar="S")
+    parser.add_argument(
+        "--id",
+        dest="prefix",
+        metavar="PREFIX",
+        help="the mesh's peer ids are PREFIX-0 .. PREFIX-(N-1) (default: a random prefix)",
+    )
+    parser.add_argument(
+        "--run",
+        metavar="INDICES",
+        help="the peers this process runs: 0,2,5 or 3-7 (default: all); join a mesh with it",
+    )
+    parser.add_argument(
+        "--star",
+        metavar="GW",
+        help="send through the gateway GW instead (its routes forward PREFIX-* to PREFIX-*)",
+    )
+    parser.add_argument("--rate", type=float, default=4.0, metavar="HZ")
+    parser.add_argument("--size", type=int, default=100, metavar="CHARS")
+    parser.add_argument("--connect-timeout", type=float, default=30.0, metavar="S")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.set_defaults(func=run)
+
+
+def parse_indices(spec: str, peers: int) -> tuple[int, ...]:
+    found: list[int] = []
+    try:
+        for item in spec.split(","):
+            low, dash, high = item.strip().partition("-")
+            first, last = int(low), int(high) if dash else int(low)
+            found.extend(range(first, last + 1))
+    except ValueError:
+        raise UsageError(f"--run {spec!r}: expected indices like 0,2,5 or 3-7") from None
+    if not found or any(not 0 <= i < peers for i in found):
+        raise UsageError(f"--run {spec!r}: indices must be in 0..{peers - 1}")
+    return tuple(sorted(set(found)))
+
+
+def run(args: argparse.Namespace) -> int:
+    from earlgate.gateway.mesh import MeshOptions, run_mesh
+    from earlgate.rtc.protocol import is_valid_id
+
+    if args.peers < 2:
+        raise UsageError("--peers must be at least 2")
+    if not args.duration > 0 or not args.rate > 0:
+        raise UsageError("--duration and --rate must be > 0")
+    prefix = args.prefix or f"mesh{secrets.token_hex(3)}"
+    if not is_valid_id(f"{prefix}-0"):
+        raise UsageError(f"--id {prefix!r}: peer ids {prefix}-0 .. are not valid")
+    options = MeshOptions(
+        peering_from(args),
+        args.peers,
+        prefix=prefix,
+        run=parse_indices(args.run, args.peers) if args.run else None,
+        duration=args.duration,
+        rate=args.rate,
+        size=args.size,
+        star=args.star,
+        connect_timeout=args.connect_timeout,
+    )
+    result = asyncio.run(run_mesh(options))
+    summary = result.summary()
+    if args.json:
+        print(json.dumps(summary), flush=True)
+    else:
+        delay = summary["delay_ms"]
+        shape = f"star through {args.star}" if args.star else "full mesh"
+        print(
+            f"{shape}: {len(options.local)} of {args.peers} peers here ({prefix}-*), "
+            f"{result.connections}/{result.expected_connections} connections in "
+            f"{result.setup_s:.1f} s\n"
+            f"sent {result.sent}, received {result.received} of {summary['expected']} "
+            f"expected at {args.rate:g} Hz over {args.duration:g} s\n"
+            f"one-way delay: p50 {delay['p50']:.2f} ms, p99 {delay['p99']:.2f} ms, "
+            f"max {delay['max']:.2f} ms",
+            flush=True,
+        )
+    return 0 if result.connections == result.expected_connections and result.received else 1
