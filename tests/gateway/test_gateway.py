@@ -108,6 +108,13 @@ async def test_mux_to_a_dialed_peer_and_demux_back(
         await asyncio.sleep(0.02)
     assert demux["in"] == 3 and demux["out"] == 4 and demux["duplicates"] == 2
     assert demux["dropped"] == {"malformed": 1}
+    # A part for a peer that is not there: dialed, given up, its queue not kept.
+    upstream.send(encode([Part("cloud", 4, time.time() * 1000, {"cmd": 4}, dst="nobody")]))
+    async with asyncio.timeout(15):
+        while gateway.statistics()["routes"]["demux#1"]["dropped"].get("peer_gone") != 1:
+            await asyncio.sleep(0.05)
+    assert gateway.metrics.dials == {"opened": 1, "failed": 1}
+    assert "nobody" not in gateway.statistics()["queues"]
 
 
 BRIDGE = """

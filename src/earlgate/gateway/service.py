@@ -348,18 +348,29 @@ class Gateway:
                 await self._bridge_down(peer)
 
     def _forget(self, peer: str) -> None:
-        """Drop the queue of a peer that is gone, unless the routes name it.
+        """Forget what we kept about a peer that is gone; keep its queue if the routes name it.
 
         A destination named in the routes keeps its bounded queue for its
         return (and is dialed); any other (a demux part's ``dst``, a glob's
         match) must not leave a queue behind for every id ever seen.
         """
+        self._plans.pop(peer, None)
+        # A demultiplexer's sequence accounting is per connection: an upstream
+        # multiplexer that restarts counts from 0 again.
+        for key in [key for key in self._demuxers if key[1] == peer]:
+            del self._demuxers[key]
+        if self._drop_outbox(peer):
+            self._dial_after.pop(peer, None)
+
+    def _drop_outbox(self, peer: str) -> bool:
+        """Drop an unconnected queue the routes do not name, counting what it held."""
         outbox = self._outboxes.get(peer)
         if outbox is None or outbox.conn is not None or peer in self._named:
-            return
+            return False
         for item in outbox.queue:
             item.route.dropped["peer_gone"] += 1
         del self._outboxes[peer]
+        return True
 
     def _outbox(self, peer: str) -> Outbox:
         outbox = self._outboxes.get(peer)
@@ -395,8 +406,7 @@ class Gateway:
             self._dial_after[peer] = (failures + 1, time.monotonic() + delay)
             self.metrics.dials["failed"] += 1
             logger.info("cannot reach %s (%s); next try in %.0f s", peer, exc, delay)
-            if peer not in self._named:
-                self._forget(peer)
+            self._drop_outbox(peer)  # a part's dst that is not there: do not hoard for it
             return
         finally:
             self._dialing.pop(peer, None)
