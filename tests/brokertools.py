@@ -1,12 +1,17 @@
-"""Helpers of the broker suites: a recording sink and a publish that waits for its answer."""
+"""Helpers of the broker suites: a recording sink, a publish that waits for its answer,
+a hub's ``/healthz`` status."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+import urllib.error
+import urllib.request
 
 import orjson
 
 from earlgate.broker import Broker
+from hubproc import HubProcess
 
 
 class Recorder:
@@ -30,3 +35,21 @@ async def publish(broker: Broker, subject: str, data: object, retain: bool = Fal
     raw = orjson.dumps({"type": "publish", "subject": subject, "data": data})
     broker.publish(subject, raw, retain=retain, on_done=lambda c, r: done.set_result((c, r)))
     assert await asyncio.wait_for(done, 5) == (None, "")
+
+
+def healthz(hub: HubProcess) -> int:
+    try:
+        with urllib.request.urlopen(f"{hub.http_url}/healthz", timeout=5) as answer:
+            status: int = answer.status
+            return status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+async def wait_health(hub: HubProcess, status: int, within: float) -> float:
+    """Seconds until ``/healthz`` answers ``status``; fails after ``within``."""
+    started = time.monotonic()
+    while await asyncio.to_thread(healthz, hub) != status:
+        assert time.monotonic() - started < within, f"/healthz not {status} after {within} s"
+        await asyncio.sleep(0.05)
+    return time.monotonic() - started

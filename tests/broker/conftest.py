@@ -1,4 +1,5 @@
-"""Fixtures of the broker suites: a Redis server per module, brokers of each kind."""
+"""Fixtures of the broker suites: a Redis server per module, a Redis Cluster per
+session, brokers of each kind."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from brokertools import Recorder
 from earlgate.broker import Broker, make_broker
+from redisclusterproc import RedisClusterNodes
 from redisproc import RedisServer
 
 
@@ -18,17 +20,32 @@ def redis_server() -> Iterator[RedisServer]:
     server.close()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterNodes]:
+    """Three masters on free loopback ports, shared by the session's tests."""
+    cluster = RedisClusterNodes().start()
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
 async def broker(
-    request: pytest.FixtureRequest, redis_server: RedisServer
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[tuple[Broker, Recorder]]:
     """A started broker with ``durable/#`` durable and a retention of 5 messages."""
-    spec = "memory" if request.param == "memory" else redis_server.url
+    spec = "memory"
     if request.param == "redis":
-        redis_server.cli("FLUSHALL")
+        server: RedisServer = request.getfixturevalue("redis_server")
+        server.cli("FLUSHALL")
+        spec = server.url
+    elif request.param == "redis-cluster":
+        cluster: RedisClusterNodes = request.getfixturevalue("redis_cluster")
+        cluster.flushall()
+        spec = cluster.url
     instance = make_broker(spec, durable=["durable/#"], retention=5)
     sink = Recorder()
     instance.attach(sink)
     await instance.start()
+    assert instance.healthy()
     yield instance, sink
     await instance.close()

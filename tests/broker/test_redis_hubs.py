@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from brokertools import wait_health
 from hubproc import HubProcess
 from redisproc import RedisServer
 from wsclient import WsClient
@@ -23,24 +23,6 @@ def redis() -> Iterator[RedisServer]:
     server = RedisServer().start()
     yield server
     server.close()
-
-
-def healthz(hub: HubProcess) -> int:
-    try:
-        with urllib.request.urlopen(f"{hub.http_url}/healthz", timeout=5) as answer:
-            status: int = answer.status
-            return status
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
-async def wait_health(hub: HubProcess, status: int, within: float) -> float:
-    """Seconds until ``/healthz`` answers ``status``; fails after ``within``."""
-    started = time.monotonic()
-    while await asyncio.to_thread(healthz, hub) != status:
-        assert time.monotonic() - started < within, f"/healthz not {status} after {within} s"
-        await asyncio.sleep(0.05)
-    return time.monotonic() - started
 
 
 async def test_publisher_and_subscriber_on_different_hubs_in_order(
@@ -136,3 +118,58 @@ async def test_redis_restart_unavailable_then_resubscribed(
         assert (await sub.recv())["subject"] == "r/3"
         stats = json.loads(urllib.request.urlopen(f"{second.http_url}/stats", timeout=5).read())
         assert stats["hub"]["broker"]["connections"] >= 2
+
+
+def post_publish(hub: HubProcess, frame: dict[str, object]) -> int:
+    request = urllib.request.Request(f"{hub.http_url}/publish", data=json.dumps(frame).encode())
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            status: int = answer.status
+            return status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+async def test_local_delivery_goes_on_while_redis_is_down(
+    redis: RedisServer, hub_factory: Callable[..., HubProcess]
+) -> None:
+    first = hub_factory("--broker", redis.url, "--durable", "d/#")
+    second = hub_factory("--broker", redis.url, "--durable", "d/#")
+    async with (
+        await WsClient.open(first.ws_url) as pub,
+        await WsClient.open(first.ws_url) as near,
+        await WsClient.open(second.ws_url) as far,
+    ):
+        for client in (near, far):
+            await client.request({"type": "subscribe", "subject": "#", "id": 1})
+        redis.stop()
+        await wait_health(first, 503, within=3)
+        # Without an id: delivered to subscribers on the same hub, in order.
+        for i in range(50):
+            await pub.send({"type": "publish", "subject": "s/a", "data": i, "retain": True})
+        assert [(await near.recv())["data"] for _ in range(50)] == list(range(50))
+        # With an id, or on a durable subject, or over HTTP: refused, delivered nowhere.
+        answer = await pub.request({"type": "publish", "subject": "s/a", "data": -1, "id": 9})
+        assert (answer["code"], answer["id"]) == ("unavailable", 9)
+        answer = await pub.request({"type": "publish", "subject": "d/a", "data": -2})
+        assert answer["code"] == "unavailable" and "id" not in answer
+        status = await asyncio.to_thread(post_publish, first, {"type": "publish", "subject": "s/b"})
+        assert status == 503
+        await near.nothing()
+        await far.nothing()  # the other hub cannot be reached without Redis
+        redis.start()
+        for hub in (first, second):
+            await wait_health(hub, 200, within=5)
+        assert await pub.request({"type": "publish", "subject": "s/a", "data": 50, "id": 10}) == {
+            "type": "ack",
+            "id": 10,
+        }
+        for client in (near, far):
+            assert (await client.recv())["data"] == 50
+        # The retained value was not stored during the outage (Redis restarted empty).
+        async with await WsClient.open(second.ws_url) as late:
+            await late.send({"type": "subscribe", "subject": "s/a", "id": 2, "last": True})
+            assert await late.recv() == {"type": "ack", "id": 2}
+            await late.nothing()
+        stats = json.loads(urllib.request.urlopen(f"{first.http_url}/stats", timeout=5).read())
+        assert stats["hub"]["local_only"] == 50

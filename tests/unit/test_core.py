@@ -43,6 +43,24 @@ def test_unreachable_broker_answers_unavailable() -> None:
     assert status == 503 and body["code"] == "unavailable"
 
 
+def test_unreachable_broker_local_delivery_without_id_only() -> None:
+    hub = Hub(Unhealthy(durable=["d/#"]))
+    publisher, answers = make_session(hub)
+    subscriber, received = make_session(hub)
+    hub.handle_frame(subscriber, frame(type="subscribe", subject="#"))
+    hub.handle_frame(publisher, frame(type="publish", subject="a", data=1, retain=True))
+    hub.handle_frame(publisher, frame(type="publish", subject="a", data=2, id=7))
+    hub.handle_frame(publisher, frame(type="publish", subject="d/x", data=3))
+    hub.handle_frame(publisher, frame(type="publish", subject="b", data=4))
+    assert [(m["subject"], m["data"]) for m in received] == [("a", 1), ("b", 4)]
+    assert [(m["code"], m.get("id")) for m in answers] == [
+        ("unavailable", 7),
+        ("unavailable", None),
+    ]
+    assert hub.statistics()["local_only"] == 2
+    assert hub.broker.store.last_offset == 0 and hub.broker._retained == {}
+
+
 def test_shedding_answers_overloaded() -> None:
     hub = Hub(MemoryBroker())
     session, received = make_session(hub)

@@ -9,13 +9,14 @@ from earlgate.broker.memory import MemoryBroker
 
 __all__ = ["Broker", "BrokerError", "BrokerSink", "MemoryBroker", "Replay", "make_broker"]
 
-BROKER_SCHEMES = ("memory", "redis://", "rediss://")
+BROKER_SCHEMES = ("memory", "redis://", "rediss://", "redis-cluster://")
+BROKER_FORMS = "memory, redis://HOST:PORT/DB or redis-cluster://HOST:PORT[,HOST:PORT...]"
 
 
 def make_broker(
     spec: str, durable: Iterable[str] = (), retention: int = 1000, max_retained: int = 100_000
 ) -> Broker:
-    """The broker named by ``--broker``: ``memory`` or ``redis://HOST:PORT/DB``;
+    """The broker named by ``--broker`` (one of :data:`BROKER_FORMS`);
     raises :class:`BrokerError`."""
     if spec == "memory":
         return MemoryBroker(durable=durable, retention=retention, max_retained=max_retained)
@@ -23,4 +24,8 @@ def make_broker(
         from earlgate.broker.redis_broker import RedisBroker
 
         return RedisBroker(spec, durable=durable, retention=retention)
-    raise BrokerError(f"unknown broker {spec!r}: use memory or redis://HOST:PORT/DB")
+    if spec.startswith("redis-cluster://"):
+        from earlgate.broker.redis_cluster import RedisClusterBroker
+
+        return RedisClusterBroker(spec, durable=durable, retention=retention)
+    raise BrokerError(f"unknown broker {spec!r}: use {BROKER_FORMS}")

@@ -18,6 +18,11 @@ connections per hub:
   still on its way back from Redis.
 - **subscriptions**: one connection in pub/sub mode, subscribed to exactly
   what the hub's local clients need.
+
+While Redis is unreachable the hub delivers publishes without an ``id`` to
+its own subscribers directly (see :meth:`earlgate.hub.core.Hub`); nothing
+read from the old connection is delivered once the broker is marked down, so
+such a local message is never followed by an older one from Redis.
 """
 
 from __future__ import annotations
@@ -313,6 +318,10 @@ class RedisBroker(Broker):
                     future = self._confirming.pop(reply[1], None)
                     if future is not None and not future.done():
                         future.set_result(None)
+                continue
+            if not self._up:
+                # Marked down (and this socket closed): the hub may already have
+                # delivered newer messages locally; an older one must not follow.
                 continue
             header, raw, offset = split_envelope(data)
             if header == self._last_header:

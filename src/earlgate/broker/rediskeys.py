@@ -120,7 +120,9 @@ def replay_from(
 
 # Publish on a durable subject, atomically: number it, store it, announce it.
 # KEYS: meta, log[, retained]; ARGV: subject, frame, retention, new epoch,
-# header, retain ("1"/"0"), channel, publish command (PUBLISH/SPUBLISH).
+# header, retain ("0": no, "1": HSET in the retained hash, "2": SET the
+# retained key), channel, publish command (PUBLISH/SPUBLISH)[, what goes
+# between the envelope's header line and the frame].
 # Returns the frame as stored (with _offset and _epoch spliced in).
 PUBLISH_DURABLE = """
 local meta, log = KEYS[1], KEYS[2]
@@ -137,9 +139,11 @@ local sep = ','
 if string.sub(head, -1) == '{' then sep = '' end
 local framed = head .. sep .. '"_offset":' .. n .. ',"_epoch":"' .. epoch .. '"}'
 redis.call('XADD', log, 'MAXLEN', '~', ARGV[3], n .. '-0', 'm', framed)
-redis.call(ARGV[8], ARGV[7], ARGV[5] .. ' ' .. n .. '\\n' .. framed)
+redis.call(ARGV[8], ARGV[7], ARGV[5] .. ' ' .. n .. '\\n' .. (ARGV[9] or '') .. framed)
 if ARGV[6] == '1' and KEYS[3] then
   redis.call('HSET', KEYS[3], ARGV[1], framed)
+elseif ARGV[6] == '2' and KEYS[3] then
+  redis.call('SET', KEYS[3], framed)
 end
 return framed
 """

@@ -24,7 +24,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--broker",
         default="memory",
-        help="where messages go between hubs: memory (default) or redis://HOST:PORT/DB",
+        help="where messages go between hubs: memory (default, one hub), "
+        "redis://HOST:PORT/DB (hubs joined through one Redis) or "
+        "redis-cluster://HOST:PORT[,HOST:PORT...][?levels=N&channels=K] "
+        "(Redis Cluster >= 7, sharded pub/sub); see docs/deploy.md",
     )
     parser.add_argument("--max-frame", type=int, default=defaults.max_frame, metavar="BYTES")
     parser.add_argument("--max-connections", type=int, default=defaults.max_connections)
@@ -77,10 +80,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def config_from(args: argparse.Namespace) -> HubConfig:
-    from earlgate.broker import BROKER_SCHEMES
+    from earlgate.broker import BROKER_FORMS, BROKER_SCHEMES
 
     if not args.broker.startswith(BROKER_SCHEMES):
-        raise UsageError(f"unknown broker {args.broker!r}: use memory or redis://HOST:PORT/DB")
+        raise UsageError(f"unknown broker {args.broker!r}: use {BROKER_FORMS}")
     for option in ("tls_cert", "tls_key"):
         path = getattr(args, option)
         if path is not None and not os.access(path, os.R_OK):

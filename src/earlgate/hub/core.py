@@ -56,6 +56,7 @@ class Hub:
         self._pattern_refs: Counter[str] = Counter()
         self._subject_ok: dict[str, str | None] = {}  # subject -> None or error reason
         self._tasks: set[asyncio.Task[None]] = set()
+        self.local_only = 0  # publishes delivered on this hub only, while the broker was down
         broker.attach(self)
 
     # -- sessions ---------------------------------------------------------
@@ -140,7 +141,15 @@ class Hub:
         if self.shedding:
             raise FrameError(frames.OVERLOADED, "hub is overloaded, try again later", frame_id)
         if not self.broker.healthy():
-            raise FrameError(frames.UNAVAILABLE, "broker is unreachable", frame_id)
+            # Redis unreachable: a publish without an id (at-most-once, nobody
+            # waits for an answer) still reaches this hub's own subscribers. One
+            # with an id, or on a durable subject, is refused: whatever is acked
+            # or given an offset has gone through the broker.
+            if frame_id is not None or self.broker.is_durable(subject):
+                raise FrameError(frames.UNAVAILABLE, "broker is unreachable", frame_id)
+            self.local_only += 1
+            self.deliver(subject, bytes(payload), None)
+            return
         if frame_id is None:
             self.broker.publish(subject, bytes(payload), retain=retain, on_done=None)
             return
@@ -321,5 +330,6 @@ class Hub:
         return {
             "sessions": len(self.sessions),
             "patterns": len(self._pattern_refs),
+            "local_only": self.local_only,
             "broker": self.broker.statistics(),
         }
