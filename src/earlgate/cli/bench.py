@@ -112,6 +112,28 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     signal.add_argument("--update-benchmarks", action="store_true")
     signal.set_defaults(func=run_signal_command)
 
+    datachannel = benches.add_parser(
+        "datachannel",
+        help="DataChannel messages/s and MB/s for one Python peer pair, asyncio and uvloop",
+        description="A sender and a receiver process per event loop, through earlgate signal "
+        "and a loopback TURN relay: each case sends as fast as back-pressure allows for "
+        "DURATION seconds.",
+    )
+    datachannel.add_argument("--duration", type=float, default=2.0, help="seconds per case")
+    datachannel.add_argument("--loops", default="asyncio,uvloop", help="comma-separated")
+    datachannel.add_argument("--serializations", default="raw,binary", help="comma-separated")
+    datachannel.add_argument(
+        "--modes", default="reliable,unreliable", help="comma-separated: reliable, unreliable"
+    )
+    datachannel.add_argument(
+        "--sizes", default="100,16384", help="comma-separated message sizes in bytes"
+    )
+    datachannel.add_argument(
+        "--out", type=Path, help="results folder (default results/datachannel-DATE)"
+    )
+    datachannel.add_argument("--update-benchmarks", action="store_true")
+    datachannel.set_defaults(func=run_datachannel_command)
+
     compare = benches.add_parser("compare", help="two ramp result folders side by side")
     compare.add_argument("first", type=Path)
     compare.add_argument("second", type=Path)
@@ -276,4 +298,46 @@ def run_signal_command(args: argparse.Namespace) -> int:
         )
     except PeerServerError as exc:
         raise UsageError(str(exc)) from None
+    return 0
+
+
+def run_datachannel_command(args: argparse.Namespace) -> int:
+    from earlgate.bench.datachannel import (
+        LOOPS,
+        MODES,
+        SERIALIZATIONS,
+        DataChannelBenchError,
+        plan,
+        run_datachannel_bench,
+    )
+    from earlgate.bench.signalprocs import PeerServerError
+    from earlgate.rtc.turn import TurnError
+
+    def choices(option: str, value: str, allowed: tuple[str, ...]) -> list[str]:
+        chosen = [v.strip() for v in value.split(",") if v.strip()]
+        unknown = [v for v in chosen if v not in allowed]
+        if unknown or not chosen:
+            raise UsageError(
+                f"{option}: unknown {', '.join(unknown) or '(none)'}; from {', '.join(allowed)}"
+            )
+        return chosen
+
+    loops = choices("--loops", args.loops, LOOPS)
+    serializations = choices("--serializations", args.serializations, SERIALIZATIONS)
+    modes = choices("--modes", args.modes, MODES)
+    try:
+        sizes = [int(v) for v in args.sizes.split(",") if v.strip()]
+    except ValueError:
+        raise UsageError(f"--sizes: {args.sizes!r} is not a list of integers") from None
+    if not sizes or min(sizes) < 1 or max(sizes) > 65536 or args.duration <= 0:
+        raise UsageError("need --sizes between 1 and 65536 bytes and --duration > 0")
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = args.out or Path("results") / f"datachannel-{stamp}"
+    command = "earlgate " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    cases = plan(loops, serializations, modes, sizes)
+    try:
+        run_datachannel_bench(cases, args.duration, out, command, args.update_benchmarks)
+    except (DataChannelBenchError, PeerServerError, TurnError) as exc:
+        print(f"earlgate bench datachannel: {exc}", file=sys.stderr)
+        return 1
     return 0
