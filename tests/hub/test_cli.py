@@ -23,6 +23,8 @@ def run_hub(*args: str) -> subprocess.CompletedProcess[str]:
     ("args", "message"),
     [
         (["--broker", "carrier-pigeon"], "unknown broker"),
+        (["--broker", "redis-cluster://127.0.0.1:7000?levels=0"], "levels must be at least 1"),
+        (["--broker", "redis-cluster://127.0.0.1"], "is not HOST:PORT"),
         (["--durable", "a/#/b"], "'#' is allowed only as the last level"),
         (["--port", "70000"], "port must be 0-65535"),
         (["--max-frame", "-5"], "max frame"),

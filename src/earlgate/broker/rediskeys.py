@@ -2,7 +2,7 @@
 
 - **Channels.** A message on subject ``s`` is published on channel
   ``<prefix>:s``. A hub subscribes to what its local clients need: an exact
-  subject with ``SUBSCRIBE`` (or ``SSUBSCRIBE`` on a cluster), a wildcard
+  subject with ``SUBSCRIBE``, a wildcard
   pattern with ``PSUBSCRIBE`` on a Redis glob that matches a superset (``+`` and
   ``#`` both become ``*``, which also crosses ``/``); the hub then filters
   exactly with its subject index.
@@ -17,6 +17,9 @@
   offsets of one subject run 1, 2, 3... without gaps within an epoch. Both keys
   carry the same hash tag so that one script can touch both on a cluster.
 - **Retained values** live in one hash ``<prefix>:retained`` (subject → frame).
+
+A Redis Cluster shards differently (sharded pub/sub takes no patterns): see
+:mod:`earlgate.broker.clusterkeys`.
 """
 
 from __future__ import annotations

@@ -27,7 +27,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _common(up)
     up.add_argument("--workers", type=int, default=2, help="hub worker processes")
     up.add_argument(
-        "--redis", metavar="URL", help="use this Redis instead of starting a redis-server"
+        "--redis",
+        metavar="URL",
+        help="use this Redis (redis://HOST:PORT/DB) or Redis Cluster "
+        "(redis-cluster://HOST:PORT[,...]) instead of starting a redis-server",
     )
     up.add_argument(
         "--redis-aof",
@@ -105,8 +108,8 @@ def run_up(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
-    if args.redis and not args.redis.startswith(("redis://", "rediss://")):
-        raise UsageError(f"--redis {args.redis!r}: not a redis:// URL")
+    if args.redis and not args.redis.startswith(("redis://", "rediss://", "redis-cluster://")):
+        raise UsageError(f"--redis {args.redis!r}: not a redis:// or redis-cluster:// URL")
     spec = ClusterSpec(
         workers=args.workers,
         port=args.port,
