@@ -73,6 +73,79 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--log-level", default="WARNING")
     parser.set_defaults(func=run)
+    benches = _bench_subparsers(subparsers)
+    if benches is not None:
+        add_rtc_bench(benches)
+
+
+def _bench_subparsers(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse._SubParsersAction[argparse.ArgumentParser] | None:
+    """The ``earlgate bench`` sub-commands (registered before this module's), if any."""
+    bench = subparsers.choices.get("bench")
+    if bench is None:
+        return None
+    for action in bench._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return None
+
+
+def add_rtc_bench(benches: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``earlgate bench rtc {forward,mux,demux,mesh}``: the thesis's 3.7 procedure."""
+    if "rtc" in benches.choices:
+        return
+    rtc = benches.add_parser(
+        "rtc",
+        help="the thesis's WebRTC gateway experiments: forward, mux, demux, mesh",
+        description="Peers added STEP at a time, 100-character messages at 4 Hz, each step "
+        "measured on its own: one-way delay, gateway throughput, mux/demux processing "
+        "delay, gateway CPU and a battery model (docs/gateway.md).",
+    )
+    rtc.add_argument("kind", choices=("forward", "mux", "demux", "mesh"))
+    add_peering_arguments(rtc)
+    rtc.add_argument("--peers-from", type=int, default=5, metavar="N")
+    rtc.add_argument("--peers-to", type=int, default=50, metavar="N")
+    rtc.add_argument("--step", type=int, default=5, metavar="N")
+    rtc.add_argument("--step-duration", type=float, default=300.0, metavar="S")
+    rtc.add_argument("--rate", type=float, default=4.0, metavar="HZ")
+    rtc.add_argument("--size", type=int, default=100, metavar="CHARS")
+    rtc.add_argument("--quick", action="store_true", help="2 and 4 peers, 3 s steps (a smoke run)")
+    rtc.add_argument("--out", type=Path, help="results folder (default results/rtc-KIND-DATE)")
+    rtc.set_defaults(func=run_rtc_bench)
+
+
+def run_rtc_bench(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from earlgate.gateway.bench import BenchOptions, run_bench, write_report
+
+    if args.quick:
+        args.peers_from, args.peers_to, args.step, args.step_duration = 2, 4, 2, 3.0
+    if args.peers_from < 1 or args.step < 1 or args.peers_to < args.peers_from:
+        raise UsageError("need 1 <= --peers-from <= --peers-to and --step >= 1")
+    if args.kind == "mesh" and args.peers_from < 2:
+        raise UsageError("a mesh needs --peers-from >= 2")
+    if not args.step_duration > 0 or not args.rate > 0:
+        raise UsageError("--step-duration and --rate must be > 0")
+    options = BenchOptions(
+        args.kind,
+        peering_from(args),
+        peers_from=args.peers_from,
+        peers_to=args.peers_to,
+        step=args.step,
+        step_duration=args.step_duration,
+        rate=args.rate,
+        size=args.size,
+    )
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = args.out or Path("results") / f"rtc-{args.kind}-{stamp}"
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"earlgate bench rtc {args.kind}: steps {options.steps()}", flush=True)
+    results = asyncio.run(run_bench(options, out))
+    raw, report, figure = write_report(args.kind, results, options, out)
+    print(f"wrote {raw}, {report} and {figure}", flush=True)
+    return 0
 
 
 def add_peering_arguments(parser: argparse.ArgumentParser) -> None:

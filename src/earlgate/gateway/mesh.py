@@ -48,6 +48,7 @@ class MeshOptions:
     connect_timeout: float = 30.0
     grace: float = 1.0  # after the last send, how long receivers keep counting
     serialization: str = "json"
+    keep_delays: bool = False  # also keep every delay (ms), for mean and sd
 
     def peer_id(self, index: int) -> str:
         return f"{self.prefix}-{index}"
@@ -67,6 +68,7 @@ class MeshResult:
     sent: int = 0
     received: int = 0
     delays: Histogram = field(default_factory=Histogram)
+    delays_ms: list[float] = field(default_factory=list)  # with keep_delays
 
     def summary(self) -> dict[str, Any]:
         delays = self.delays.summary_ms()
@@ -115,6 +117,7 @@ class _Member:
 
     def listen(self, conn: DataConnection) -> None:
         result = self.mesh.result
+        keep = self.mesh.options.keep_delays
 
         def on_data(value: Any) -> None:
             if self.mesh.counting and isinstance(value, dict):
@@ -123,6 +126,8 @@ class _Member:
                     result.received += 1
                     delay_ms = time.time() * 1000.0 - ts
                     result.delays.record(max(0, int(delay_ms * 1e6)))
+                    if keep:
+                        result.delays_ms.append(delay_ms)
 
         conn.on("data", on_data)
 
