@@ -205,6 +205,9 @@ def add_loop_bench(benches: argparse._SubParsersAction[argparse.ArgumentParser])
         help="the pattern, comma-separated levels 0-15, repeated",
     )
     p.add_argument("--out", type=Path, help="results folder (default results/led-loop-DATE)")
+    p.add_argument(
+        "--update-benchmarks", action="store_true", help="write the figures into BENCHMARKS.md"
+    )
     p.set_defaults(func=_cmd_led_loop)
 
 
@@ -250,8 +253,16 @@ def _cmd_led_loop(args: argparse.Namespace) -> int:
     finally:
         if hub is not None:
             hub.stop()
-    print(write_report(run, out, command))
+    report = write_report(run, out, command)
+    print(report)
     print(f"raw record, report and plot in {out}/")
+    if args.update_benchmarks:
+        from earlgate.bench.fanout import machine_description, update_benchmarks
+
+        when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        body = report.split("\n", 2)[2]  # without the report's own heading
+        update_benchmarks("led-loop", f"Machine: {machine_description()}. Date: {when}.\n\n{body}")
+        print("BENCHMARKS.md updated")
     return 0
 
 
