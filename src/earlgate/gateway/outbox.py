@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ class Outbox:
         self.sent = 0
         self.dropped = 0  # oldest messages dropped because the queue was full
         self.failed = 0  # messages the channel refused (too big, wrong type, closed)
+        self._hooked: weakref.WeakSet[DataConnection] = weakref.WeakSet()
 
     def __repr__(self) -> str:
         return f"<Outbox to {self.peer}: {len(self.queue)} queued>"
@@ -76,7 +78,8 @@ class Outbox:
         """Send through ``conn`` from now on (the destination's newest open connection)."""
         self.conn = conn
         channel = conn.channel
-        if channel is not None:
+        if channel is not None and conn not in self._hooked:
+            self._hooked.add(conn)
             channel.bufferedAmountLowThreshold = self.high_water // 2
 
             def low() -> None:
