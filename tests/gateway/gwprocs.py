@@ -88,9 +88,9 @@ def _drain(proc: subprocess.Popen[bytes], sink: list[bytes]) -> None:
         sink.append(raw)
 
 
-def start_signal() -> Process:
-    """``earlgate signal`` on a free port; absent peers' offers expire after 1 s."""
-    args = ["signal", "--host", "127.0.0.1", "--port", "0", "--expire-timeout", "1"]
+def start_signal(port: int = 0) -> Process:
+    """``earlgate signal`` on ``port`` (0: a free one); absent peers' offers expire after 1 s."""
+    args = ["signal", "--host", "127.0.0.1", "--port", str(port), "--expire-timeout", "1"]
     return _start(args, SIGNAL_LINE)
 
 

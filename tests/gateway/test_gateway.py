@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from gwpeers import join, peering, take
-from gwprocs import Process, start_slow_peer
+from gwprocs import Process, start_signal, start_slow_peer
 from rtcprocs import Turn
 
 from earlgate.client import HubClient
@@ -239,3 +239,42 @@ async def test_a_slow_destination_does_not_stall_the_others(
         slow.wait()
         if slow.stdout is not None:
             slow.stdout.close()
+
+
+async def test_the_gateway_outlives_a_signaling_server_restart(
+    peers: list[Peer], relay: Turn
+) -> None:
+    server = start_signal()
+    try:
+        options = GatewayOptions(
+            "rs-gw",
+            peering(server, relay),
+            parse_routes(tomllib.loads('[[forward]]\nfrom = "rs-a"\nto = "rs-[bc]"\n')),
+            dial=False,
+        )
+        async with Gateway(options) as gateway:
+            (a, from_a), (b, to_b) = await asyncio.gather(
+                join(peering(server, relay), "rs-a", "rs-gw", serialization="json"),
+                join(peering(server, relay), "rs-b", "rs-gw", serialization="json"),
+            )
+            peers.extend((a, b))
+            await gateway.wait_peers("rs-a", "rs-b")
+            port = int(server.url.rsplit(":", 1)[1].split("/", 1)[0])
+            server.stop()
+            assert gateway.peer is not None
+            async with asyncio.timeout(10):
+                while gateway.peer.is_open:
+                    await asyncio.sleep(0.02)
+            from_a.send({"while": "down"})  # data connections do not need the server
+            assert await take(to_b, 1) == [{"while": "down"}]
+            server = start_signal(port)
+            async with asyncio.timeout(15):
+                await gateway.peer.wait_open()
+            c, to_c = await join(peering(server, relay), "rs-c", "rs-gw", serialization="json")
+            peers.append(c)
+            await gateway.wait_peers("rs-c")
+            from_a.send({"after": "restart"})
+            assert await take(to_b, 1) == [{"after": "restart"}]
+            assert await take(to_c, 1) == [{"after": "restart"}]
+    finally:
+        server.stop()
