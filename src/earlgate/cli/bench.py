@@ -139,9 +139,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     compare.add_argument("second", type=Path)
     compare.set_defaults(func=run_compare_command)
 
+    from earlgate.cli.gateway import add_rtc_bench
     from earlgate.cli.led import add_loop_bench
 
     add_loop_bench(benches)
+    add_rtc_bench(benches)
 
 
 def run_fanout_command(args: argparse.Namespace) -> int:

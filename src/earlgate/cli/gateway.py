@@ -73,28 +73,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--log-level", default="WARNING")
     parser.set_defaults(func=run)
-    benches = _bench_subparsers(subparsers)
-    if benches is not None:
-        add_rtc_bench(benches)
-
-
-def _bench_subparsers(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> argparse._SubParsersAction[argparse.ArgumentParser] | None:
-    """The ``earlgate bench`` sub-commands (registered before this module's), if any."""
-    bench = subparsers.choices.get("bench")
-    if bench is None:
-        return None
-    for action in bench._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return None
 
 
 def add_rtc_bench(benches: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``earlgate bench rtc {forward,mux,demux,mesh}``: the thesis's 3.7 procedure."""
-    if "rtc" in benches.choices:
-        return
     rtc = benches.add_parser(
         "rtc",
         help="the thesis's WebRTC gateway experiments: forward, mux, demux, mesh",
