@@ -7,10 +7,11 @@ when Redis is gone (``healthy()`` false: ``/healthz`` 503, publishes answered
 ``unavailable``) and reconnects with backoff, re-subscribing by itself.
 
 Names, envelopes and scripts are in :mod:`earlgate.broker.rediskeys`. Two
-connections per hub:
+connections per hub carry the messages, both driven by callbacks
+(:mod:`earlgate.broker.resp`: no task or ``await`` per message):
 
-- **commands**: one writer task sends every publish of one event-loop turn
-  as one pipeline and waits for its replies before the next, on one
+- **publishing**: every publish of one event-loop turn leaves in one write,
+  and each is acknowledged when its reply comes back, in order, on that one
   connection. Messages of one publisher therefore reach Redis, and every
   subscriber, in publish order (PROTOCOL.md, Order and delivery). Nothing is
   delivered locally without the round trip through Redis: a local shortcut
@@ -18,6 +19,8 @@ connections per hub:
   still on its way back from Redis.
 - **subscriptions**: one connection in pub/sub mode, subscribed to exactly
   what the hub's local clients need.
+
+A redis-py client (its own pool) does the rest: scripts, streams, hashes.
 
 While Redis is unreachable the hub delivers publishes without an ``id`` to
 its own subscribers directly (see :meth:`earlgate.hub.core.Hub`); nothing
@@ -30,9 +33,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from redis import exceptions as redis_errors
@@ -44,6 +46,7 @@ from redis.retry import Retry
 from earlgate.broker.base import Broker, BrokerError, PublishDone, Replay
 from earlgate.broker.memory import DurablePolicy
 from earlgate.broker.rediskeys import PUBLISH_DURABLE, REPLAY, Keys, replay_from, split_envelope
+from earlgate.broker.resp import Reply, RespChannel
 from earlgate.hub.subjects import is_wildcard, matches
 
 logger = logging.getLogger(__name__)
@@ -84,15 +87,14 @@ class RedisBroker(Broker):
         options["protocol"] = 2  # pub/sub replies as plain arrays, not RESP3 pushes
         self._options = options
         self._redis: Redis | None = None
-        self._sub: Connection | None = None
+        self._sub: RespChannel | None = None
+        self._pub: RespChannel | None = None
         self._up = False
         self._closing = False
         # What local clients need: exact channels and globs, with the patterns each serves.
         self._channels: set[bytes] = set()
         self._globs: dict[bytes, set[str]] = {}
         self._confirming: dict[bytes, asyncio.Future[None]] = {}
-        self._pending: list[tuple[str, bytes, bool, PublishDone | None]] = []
-        self._wake = asyncio.Event()
         self._ready = asyncio.Event()  # set at the first successful connection
         self._tasks: list[asyncio.Task[None]] = []
         self._publish_sha = ""
@@ -113,10 +115,7 @@ class RedisBroker(Broker):
         )
         self._replay_script = self._redis.register_script(REPLAY)
         loop = asyncio.get_running_loop()
-        self._tasks = [
-            loop.create_task(self._maintain(), name="redis-subscriber"),
-            loop.create_task(self._writer(), name="redis-writer"),
-        ]
+        self._tasks = [loop.create_task(self._maintain(), name="redis-connections")]
         # Start once Redis answers, so that a hub started with Redis down says so.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._ready.wait(), CONNECT_TIMEOUT * 2)
@@ -130,10 +129,9 @@ class RedisBroker(Broker):
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, *_ERRORS):
                 await task
-        self._fail_pending("hub shutting down")
-        if self._sub is not None:
-            with contextlib.suppress(*_ERRORS):
-                await self._sub.disconnect()
+        for channel in (self._pub, self._sub):
+            if channel is not None:
+                channel.close()  # unanswered publishes are told the connection is gone
         if self._redis is not None:
             with contextlib.suppress(*_ERRORS):
                 await self._redis.aclose()
@@ -146,71 +144,61 @@ class RedisBroker(Broker):
     def publish(
         self, subject: str, raw: bytes, *, retain: bool, on_done: PublishDone | None
     ) -> None:
-        self._pending.append((subject, raw, retain, on_done))
-        self._wake.set()
-
-    async def _writer(self) -> None:
-        """Send what was published during each loop turn as one pipeline, in order."""
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
-                batch, self._pending = self._pending, []
-                await self._send(batch)
-
-    async def _send(self, batch: list[tuple[str, bytes, bool, PublishDone | None]]) -> None:
-        redis = self._redis
-        assert redis is not None
-        if not self._up:
-            self._answer(batch, "unavailable", "broker is unreachable")
+        pub = self._pub
+        if pub is None or not self._up:
+            if on_done is not None:
+                asyncio.get_running_loop().call_soon(
+                    on_done, "unavailable", "broker is unreachable"
+                )
             return
         keys = self.keys
-        pipe = redis.pipeline(transaction=False)
-        epoch = secrets.token_hex(8)
-        for subject, raw, retain, _ in batch:
-            self._seq += 1
-            header = b"%s %d" % (self.origin, self._seq)
-            if self.durable and self.durable(subject):
-                meta, log = keys.durable(subject)
-                pipe.evalsha(
-                    self._publish_sha,
-                    3,
-                    meta,
-                    log,
-                    keys.retained,
-                    subject,
-                    raw,
-                    self.retention,
-                    epoch,
-                    header,
-                    "1" if retain else "0",
-                    keys.channel(subject),
-                    "PUBLISH",
-                )
-            else:
-                if retain:
-                    pipe.hset(keys.retained, subject, raw)
-                pipe.publish(keys.channel(subject), header + b"\n" + raw)
-        try:
-            await pipe.execute()
-        except _ERRORS as exc:
-            self._lost(f"publish failed: {exc}")
-            self._answer(batch, "unavailable", "broker is unreachable")
+        self._seq += 1
+        header = b"%s %d" % (self.origin, self._seq)
+        answer = self._answer(on_done)
+        if self.durable and self.durable(subject):
+            meta, log = keys.durable(subject)
+            pub.send(
+                "EVALSHA",
+                self._publish_sha,
+                3,
+                meta,
+                log,
+                keys.retained,
+                subject,
+                raw,
+                self.retention,
+                secrets.token_hex(8),  # the epoch, if this publish starts the stream
+                header,
+                "1" if retain else "0",
+                keys.channel(subject),
+                "PUBLISH",
+                on_reply=answer,
+            )
             return
-        self.published += len(batch)
-        self._answer(batch, None, "")
+        if retain:
+            pub.send("HSET", keys.retained, subject, raw, on_reply=self._check)
+        pub.send("PUBLISH", keys.channel(subject), header + b"\n" + raw, on_reply=answer)
+
+    def _answer(self, on_done: PublishDone | None) -> Callable[[Reply], None]:
+        """The reply callback of one publish: ack it, or say why not."""
+
+        def answered(reply: Reply) -> None:
+            if isinstance(reply, Exception):
+                if not isinstance(reply, ConnectionError):
+                    logger.warning("Redis refused a publish: %s", reply)
+                if on_done is not None:
+                    on_done("unavailable", "broker is unreachable")
+                return
+            self.published += 1
+            if on_done is not None:
+                on_done(None, "")
+
+        return answered
 
     @staticmethod
-    def _answer(
-        batch: list[tuple[str, bytes, bool, PublishDone | None]], code: str | None, reason: str
-    ) -> None:
-        for _, _, _, on_done in batch:
-            if on_done is not None:
-                on_done(code, reason)
-
-    def _fail_pending(self, reason: str) -> None:
-        batch, self._pending = self._pending, []
-        self._answer(batch, "unavailable", reason)
+    def _check(reply: Reply) -> None:
+        if isinstance(reply, Exception) and not isinstance(reply, ConnectionError):
+            logger.warning("Redis refused a retained value: %s", reply)
 
     # -- subscriptions ----------------------------------------------------
 
@@ -252,15 +240,7 @@ class RedisBroker(Broker):
                 self._confirming[name] = future
         if sub is None or not self._up:
             return  # sent again when the connection comes back
-        task = asyncio.get_running_loop().create_task(self._send_command(sub, command, name))
-        self._tasks.append(task)
-        task.add_done_callback(self._tasks.remove)
-
-    async def _send_command(self, sub: Connection, command: str, name: bytes) -> None:
-        try:
-            await sub.send_command(command, name, check_health=False)
-        except _ERRORS as exc:
-            self._lost(f"{command} failed: {exc}")
+        sub.send(command, name)
 
     async def _maintain(self) -> None:
         """Keep the subscription connection up; mark the broker down while it is not."""
@@ -269,7 +249,11 @@ class RedisBroker(Broker):
             try:
                 await self._connect()
                 backoff = BACKOFF_FIRST
-                await self._read()
+                assert self._sub is not None and self._pub is not None
+                # Until either connection drops.
+                await asyncio.wait(
+                    {self._sub.closed, self._pub.closed}, return_when=asyncio.FIRST_COMPLETED
+                )
             except _ERRORS as exc:
                 if self._up or backoff == BACKOFF_FIRST:
                     logger.warning("Redis at %s unreachable: %s", self.url, exc)
@@ -282,67 +266,68 @@ class RedisBroker(Broker):
         assert redis is not None
         await redis.ping()
         self._publish_sha = await redis.script_load(PUBLISH_DURABLE)
-        sub = self._connection_class(**self._options)
-        await sub.connect()  # type: ignore[no-untyped-call]
-        self._sub = sub
+        opened = []
+        for _ in range(2):
+            connection = self._connection_class(**self._options)
+            await connection.connect()  # type: ignore[no-untyped-call]
+            opened.append(connection)
+        self._pub = RespChannel.take_over(opened[0])
+        sub = self._sub = RespChannel.take_over(opened[1], on_push=self._on_push)
         channels, globs = sorted(self._channels), sorted(self._globs)
         for name in channels + globs:
             if name not in self._confirming or self._confirming[name].done():
                 self._confirming[name] = asyncio.get_running_loop().create_future()
         if channels:
-            await sub.send_command("SUBSCRIBE", *channels, check_health=False)
+            sub.send("SUBSCRIBE", *channels)
         if globs:
-            await sub.send_command("PSUBSCRIBE", *globs, check_health=False)
+            sub.send("PSUBSCRIBE", *globs)
         if self.reconnects or self._up is False:
             logger.info("connected to Redis at %s", self.url)
         self.reconnects += 1
         self._up = True
         self._ready.set()
 
-    async def _read(self) -> None:
-        sub = self._sub
-        assert sub is not None
+    def _on_push(self, reply: Reply) -> None:
+        """One reply on the subscription connection: a message or a confirmation."""
+        if not isinstance(reply, list):
+            return
+        kind = reply[0]
+        if kind == b"message":
+            data = reply[2]
+        elif kind == b"pmessage":
+            data = reply[3]
+        else:
+            if kind in (b"subscribe", b"psubscribe"):
+                future = self._confirming.pop(reply[1], None)
+                if future is not None and not future.done():
+                    future.set_result(None)
+            return
+        if not self._up:
+            # Marked down (and this socket closed): the hub may already have
+            # delivered newer messages locally; an older one must not follow.
+            return
+        header, raw, offset = split_envelope(data)
+        if header == self._last_header:
+            self.duplicates += 1  # the same message through another subscription
+            return
+        self._last_header = header
+        self.received += 1
         sink = self._sink
         assert sink is not None, "broker used before attach()"
-        while True:
-            reply = await sub.read_response(timeout=math.inf, disconnect_on_error=True)
-            if not isinstance(reply, list):
-                continue
-            kind = reply[0]
-            if kind == b"message":
-                data = reply[2]
-            elif kind == b"pmessage":
-                data = reply[3]
-            else:
-                if kind in (b"subscribe", b"psubscribe"):
-                    future = self._confirming.pop(reply[1], None)
-                    if future is not None and not future.done():
-                        future.set_result(None)
-                continue
-            if not self._up:
-                # Marked down (and this socket closed): the hub may already have
-                # delivered newer messages locally; an older one must not follow.
-                continue
-            header, raw, offset = split_envelope(data)
-            if header == self._last_header:
-                self.duplicates += 1  # the same message through another subscription
-                continue
-            self._last_header = header
-            self.received += 1
-            channel = reply[1] if kind == b"message" else reply[2]
-            sink.deliver(self.keys.subject_of(channel), raw, offset)
+        channel = reply[1] if kind == b"message" else reply[2]
+        sink.deliver(self.keys.subject_of(channel), raw, offset)
 
     def _lost(self, reason: str) -> None:
         """Redis went away: refuse publishes until the subscriber is back."""
         if reason:
             logger.warning("Redis at %s: %s", self.url, reason)
         self._up = False
-        sub, self._sub = self._sub, None
-        if sub is not None:
-            # Closing the socket ends the reader, which reconnects.
-            with contextlib.suppress(*_ERRORS):
-                if sub._writer is not None:
-                    sub._writer.close()
+        for channel in (self._sub, self._pub):
+            if channel is not None:
+                # Closing the sockets wakes the connection task, which reconnects;
+                # unanswered publishes are answered ``unavailable``.
+                channel.close()
+        self._sub = self._pub = None
         for future in self._confirming.values():
             if not future.done():
                 future.set_exception(BrokerError("Redis connection lost"))
