@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,6 +27,22 @@ from earlgate.bench.fanout import pinning
 from earlgate.bench.loadprocs import run_load_processes
 from earlgate.bench.ramp_report import is_past_knee, step_summary
 from earlgate.bench.targets import read_stats
+
+
+def raise_fd_limit(wanted: int = 200_000) -> int:
+    """Open-file limit for this process and the servers and load it starts.
+
+    Each publisher needs two connections and each connection a descriptor on
+    both ends; as root the hard limit is raised too. Returns the soft limit.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    for limit in ((wanted, wanted), (min(wanted, hard), hard)):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, limit)
+            return limit[0]
+        except (ValueError, OSError):
+            continue
+    return soft
 
 
 def plan_steps(first: int, last: int, step: int) -> list[int]:
@@ -135,6 +152,7 @@ def run_ramp(
     stop_after_knee: int = 2,
     console: Console | None = None,
     echo_back: bool = False,
+    source_ips: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Run the ramp for ``case``; return the per-step summaries (also written to ``out``)."""
     console = console or Console()
@@ -142,6 +160,12 @@ def run_ramp(
     server_cpus, load_cpus = pinning()
     if load_cpus:
         os.sched_setaffinity(0, load_cpus)
+    files = raise_fd_limit()
+    if files < 2 * max(steps) + 1000:
+        console.print(
+            f"[yellow]open-file limit {files}: too low for {max(steps)} publishers "
+            "(two connections each); raise it with ulimit -n[/yellow]"
+        )
     summaries: list[dict[str, Any]] = []
     label = f"{case}+echo" if echo_back else case
     started = time.monotonic()
@@ -170,6 +194,7 @@ def run_ramp(
                     cpus=load_cpus,
                     on_second=recorder,
                     echo_back=echo_back,
+                    source_ips=source_ips,
                 )
             finally:
                 deployment.stop()

@@ -57,6 +57,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="stop after this many steps past the critical point (0 = run all steps)",
     )
     ramp.add_argument(
+        "--source-ips",
+        help="loopback source addresses for the load, e.g. 127.0.0.2-127.0.0.9 (> 14k publishers)",
+    )
+    ramp.add_argument(
         "--echo-back",
         action="store_true",
         help="subscribers publish every message back (twice the publishes; capacity cost)",
@@ -179,6 +183,12 @@ def run_ramp_command(args: argparse.Namespace) -> int:
         steps = plan_steps(args.first, args.last, args.step)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    from earlgate.bench.loadprocs import expand_ips
+
+    try:
+        sources = expand_ips(args.source_ips)
+    except ValueError as exc:
+        raise UsageError(f"--source-ips: {exc}") from None
     if args.quick:
         args.step_duration, args.pause = 10.0, 2.0
     if args.step_duration < 3 or args.pause < 0 or args.period <= 0 or args.processes < 1:
@@ -196,6 +206,7 @@ def run_ramp_command(args: argparse.Namespace) -> int:
         processes=args.processes,
         stop_after_knee=args.stop_after_knee,
         echo_back=args.echo_back,
+        source_ips=sources,
     )
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     report = write_report(out, command, machine_description(), when)
