@@ -107,3 +107,18 @@ def test_plans_and_address_ranges() -> None:
     ]
     with pytest.raises(ValueError, match="loopback"):
         expand_ips("10.0.0.1")
+
+
+def test_a_step_that_could_not_run_is_reported(tmp_path) -> None:
+    rows = seconds(200, [0, 800, 800, 0])
+    step = summary(200, [0, 800, 800, 0], 1.0, 3.0)
+    failed = {"type": "failed", "case": "2", "publishers": 400, "reason": "handshake timeout"}
+    lines = [json.dumps(r) for r in rows] + [
+        json.dumps({"type": "step", **step}),
+        json.dumps(failed),
+    ]
+    (tmp_path / "samples.jsonl").write_text("\n".join(lines) + "\n")
+    rows_back, steps_back = load_run(tmp_path)
+    assert len(rows_back) == 4 and len(steps_back) == 1  # the failure is neither
+    text = write_report(tmp_path, "earlgate bench ramp --case 2", "test machine", "today")
+    assert "The step at 400 publishers could not run: handshake timeout." in text

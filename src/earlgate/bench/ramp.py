@@ -196,6 +196,15 @@ def run_ramp(
                     echo_back=echo_back,
                     source_ips=source_ips,
                 )
+            except (RuntimeError, TimeoutError, OSError) as exc:
+                # The servers could not take this step at all (e.g. connections
+                # refused or timed out): that ends the ramp, and the report says so.
+                failure = {"type": "failed", "case": label, "publishers": publishers}
+                failure["reason"] = str(exc)
+                raw.write(json.dumps(failure) + "\n")
+                raw.flush()
+                console.print(f"case {label}: step {publishers} failed: {exc}; stopping")
+                break
             finally:
                 deployment.stop()
             summary = step_summary(label, publishers, period, recorder.rows, result.as_dict())

@@ -180,8 +180,22 @@ def load_run(folder: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     steps: list[dict[str, Any]] = []
     for line in (folder / "samples.jsonl").read_text().splitlines():
         record = json.loads(line)
-        (steps if record.get("type") == "step" else rows).append(record)
+        kind = record.get("type")
+        if kind == "step":
+            steps.append(record)
+        elif kind is None:
+            rows.append(record)
     return rows, steps
+
+
+def failures(folder: Path) -> list[dict[str, Any]]:
+    """Steps the servers could not take at all (recorded by the ramp as ``failed``)."""
+    found = []
+    for line in (folder / "samples.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if record.get("type") == "failed":
+            found.append(record)
+    return found
 
 
 def plot_case(rows: list[dict[str, Any]], steps: list[dict[str, Any]], out: Path) -> list[Path]:
@@ -246,9 +260,13 @@ def write_report(folder: Path, command: str, machine: str, when: str) -> str:
     rows, steps = load_run(folder)
     plot_case(rows, steps, folder)
     case = steps[0]["case"] if steps else "?"
+    failed = "".join(
+        f"\nThe step at {f['publishers']} publishers could not run: {f['reason']}.\n"
+        for f in failures(folder)
+    )
     text = (
         f"# Ramp, case {case}\n\nMachine: {machine}. Date: {when}. Command: `{command}`.\n\n"
-        f"{critical_line(case, steps)}\n\n{case_table(steps)}\n"
+        f"{critical_line(case, steps)}\n{failed}\n{case_table(steps)}\n"
         "![events](events.png)\n\n![steps](steps.png)\n"
     )
     (folder / "report.md").write_text(text)

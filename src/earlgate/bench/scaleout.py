@@ -208,8 +208,9 @@ def markdown(rows: list[ScaleoutRow], command: str, machine: str, when: str) -> 
     for role in ("redis-server", "haproxy"):
         key = f"workers_per_{role}"
         if key in found:
+            workers = f"{found[key]:.0f} hub worker" + ("" if round(found[key]) == 1 else "s")
             lines.append(
-                f"- One `{role}` core feeds about **{found[key]:.0f} hub workers** running at "
+                f"- One `{role}` core feeds about **{workers}** running at "
                 f"full core before it saturates (hub µs/msg on the Redis path ÷ {role} µs/msg)."
             )
     return "\n".join(lines) + "\n"

@@ -214,7 +214,10 @@ def run_ramp_command(args: argparse.Namespace) -> int:
     print(f"raw samples, report and plots in {out}/")
     if args.update_benchmarks:
         label = f"{args.case}+echo" if args.echo_back else args.case
-        update_benchmarks(f"ramp case {label}", report.split("\n", 2)[2])
+        # The plots stay in the results folder, which is not committed.
+        lines = [ln for ln in report.split("\n", 2)[2].splitlines() if not ln.startswith("![")]
+        body = "\n".join(lines).rstrip() + f"\n\nPlots: `{out}/events.png`, `{out}/steps.png`.\n"
+        update_benchmarks(f"ramp case {label}", body)
     return 0
 
 

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING
 from earlgate.cli import UsageError
 
 if TYPE_CHECKING:  # aiortc is imported only when a command runs, not for --help
+    from earlgate.bench.signalprocs import ServerProcess
     from earlgate.gateway.peering import PeerOptions
     from earlgate.gateway.service import GatewayOptions
+    from earlgate.rtc.turn import TurnServer
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -94,14 +96,18 @@ def add_rtc_bench(benches: argparse._SubParsersAction[argparse.ArgumentParser]) 
     rtc.add_argument("--size", type=int, default=100, metavar="CHARS")
     rtc.add_argument("--quick", action="store_true", help="2 and 4 peers, 3 s steps (a smoke run)")
     rtc.add_argument("--out", type=Path, help="results folder (default results/rtc-KIND-DATE)")
+    rtc.add_argument(
+        "--own-servers",
+        action="store_true",
+        help="start earlgate signal and a loopback coturn for the run (ICE relay-only)",
+    )
+    rtc.add_argument(
+        "--update-benchmarks", action="store_true", help="write the report into BENCHMARKS.md"
+    )
     rtc.set_defaults(func=run_rtc_bench)
 
 
 def run_rtc_bench(args: argparse.Namespace) -> int:
-    import datetime as dt
-
-    from earlgate.gateway.bench import BenchOptions, run_bench, write_report
-
     if args.quick:
         args.peers_from, args.peers_to, args.step, args.step_duration = 2, 4, 2, 3.0
     if args.peers_from < 1 or args.step < 1 or args.peers_to < args.peers_from:
@@ -110,6 +116,36 @@ def run_rtc_bench(args: argparse.Namespace) -> int:
         raise UsageError("a mesh needs --peers-from >= 2")
     if not args.step_duration > 0 or not args.rate > 0:
         raise UsageError("--step-duration and --rate must be > 0")
+    servers: list[TurnServer | ServerProcess] = []
+    if args.own_servers:
+        # earlgate signal and a loopback coturn for this run; ICE through the relay,
+        # since aioice offers no loopback candidates.
+        from earlgate.bench.signalprocs import SignalSettings, start_earlgate_signal
+        from earlgate.rtc.turn import TurnError, start_turn
+
+        try:
+            turn = start_turn(relay_ports=2000)
+        except TurnError as exc:
+            raise UsageError(f"--own-servers: {exc}") from None
+        servers.append(turn)
+        signaling = start_earlgate_signal(SignalSettings(concurrent_limit=20_000))
+        servers.append(signaling)
+        args.signal = signaling.http_url + "/"
+        args.ice_server = [turn.url]
+        args.ice_username, args.ice_credential = turn.user, turn.password
+        args.relay_only = True
+    try:
+        return _run_rtc_bench(args)
+    finally:
+        for server in reversed(servers):
+            server.stop()
+
+
+def _run_rtc_bench(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from earlgate.gateway.bench import BenchOptions, run_bench, write_report
+
     options = BenchOptions(
         args.kind,
         peering_from(args),
@@ -127,6 +163,20 @@ def run_rtc_bench(args: argparse.Namespace) -> int:
     results = asyncio.run(run_bench(options, out))
     raw, report, figure = write_report(args.kind, results, options, out)
     print(f"wrote {raw}, {report} and {figure}", flush=True)
+    if args.update_benchmarks:
+        import shlex
+        import sys
+
+        from earlgate.bench.fanout import machine_description, update_benchmarks
+
+        when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        command = "earlgate " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        body = report.read_text()
+        update_benchmarks(
+            f"rtc {args.kind}",
+            f"Machine: {machine_description()}. Date: {when}. Command: `{command}`. "
+            f"Plot: `{figure}`.\n\n{body}",
+        )
     return 0
 
 
