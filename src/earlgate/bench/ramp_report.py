@@ -166,11 +166,18 @@ def compare_table(a: list[dict[str, Any]], b: list[dict[str, Any]], names: tuple
             f"| {cpu_a:.0f} | {cpu_b:.0f} | {cpu_a / cpu_b if cpu_b else 0:.2f}× |"
         )
     point_a, point_b = critical_point(a), critical_point(b)
+    top_a = max((s["publishers"] for s in a), default=0)
+    top_b = max((s["publishers"] for s in b), default=0)
     lines.append("")
     lines.append(
-        f"Critical points: {names[0]} {point_a or 'not reached'}, "
-        f"{names[1]} {point_b or 'not reached'}."
+        f"Critical points: {names[0]} {point_a or f'not reached up to {top_a}'}, "
+        f"{names[1]} {point_b or f'not reached up to {top_b}'} publishers."
     )
+    if point_b:
+        if point_a:
+            lines.append(f"Ratio of critical points: {point_a / point_b:.2f}×.")
+        else:
+            lines.append(f"Ratio of critical points: at least {top_a / point_b:.2f}×.")
     return "\n".join(lines) + "\n"
 
 

@@ -141,6 +141,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     compare = benches.add_parser("compare", help="two ramp result folders side by side")
     compare.add_argument("first", type=Path)
     compare.add_argument("second", type=Path)
+    compare.add_argument("--update-benchmarks", action="store_true")
     compare.set_defaults(func=run_compare_command)
 
     from earlgate.cli.gateway import add_rtc_bench
@@ -251,7 +252,13 @@ def run_compare_command(args: argparse.Namespace) -> int:
     _, a = load_run(args.first)
     _, b = load_run(args.second)
     names = (a[0]["case"] if a else "a", b[0]["case"] if b else "b")
-    print(compare_table(a, b, names))
+    table = compare_table(a, b, names)
+    print(table)
+    if args.update_benchmarks:
+        from earlgate.bench.fanout import update_benchmarks
+
+        command = "earlgate " + " ".join(shlex.quote(x) for x in sys.argv[1:])
+        update_benchmarks(f"compare {names[0]} vs {names[1]}", f"Command: `{command}`.\n\n{table}")
     return 0
 
 
