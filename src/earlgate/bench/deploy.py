@@ -188,9 +188,15 @@ def start_case(case: str, cpus: list[int] | None) -> Deployment:
             time.sleep(1.0)  # let HAProxy's first health checks pass
             deployment.ws_url = f"ws://127.0.0.1:{port}/ws"
             # Watch the cluster's children (hubs, redis-server, haproxy) one by one.
+            # Labelled by role, the same in every step, so report columns line up.
+            workers = 0
             for child in psutil.Process(process.pid).children(recursive=True):
                 name = child.name()
-                label = name if name not in deployment.processes else f"{name}-{child.pid}"
+                if "hub" in child.cmdline():
+                    workers += 1
+                    label = f"hub-{workers}"
+                else:
+                    label = name if name not in deployment.processes else f"{name}-{child.pid}"
                 deployment.processes[label] = child
         else:
             folder = ensure_thesis_node()
