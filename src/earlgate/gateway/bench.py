@@ -7,8 +7,8 @@ The procedure of 3.7: peers are added 5 at a time, each sending a message of
   forwarded by the gateway to its receiver ``r-i``.
 - ``mux`` (3.7.2.1): K senders multiplexed by the gateway into one channel to
   a sink, one aggregate per 250 ms window.
-- ``demux`` (3.7.2.2): one upstream peer sends an aggregate of K parts every
-  250 ms; the gateway splits it to the K receivers.
+- ``demux`` (3.7.2.2): one upstream peer sends, every 250 ms, aggregates of
+  10 parts (the thesis's size) for K receivers; the gateway splits them.
 - ``mesh`` (3.1.2): K peers in a full mesh, no gateway.
 
 Per step: one-way delay (mean ± sd, median, p99) from the senders'
@@ -233,14 +233,22 @@ class _Recorder:
             self.delays.append(now - value["ts"])
 
 
+CONNECT_CONCURRENCY = 8  # data connections being negotiated at once
+DEMUX_PARTS = 10  # parts per aggregate in the demux bench (thesis 3.7.2.2)
+
+
 async def _connect_all(
     options: BenchOptions, names: list[str]
 ) -> tuple[list[Peer], list[DataConnection]]:
     peers = [options.peering.make_peer(name) for name in names]
     await asyncio.gather(*(peer.open() for peer in peers))
+    # A few at a time: hundreds of simultaneous TURN allocations on two busy
+    # cores time out in aioice and leave a peer without candidates.
+    limiter = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
     async def connect(peer: Peer) -> DataConnection:
-        return await peer.connect(GATEWAY_ID, serialization="json")
+        async with limiter:
+            return await peer.connect(GATEWAY_ID, serialization="json")
 
     async with asyncio.timeout(options.connect_timeout):
         conns = await asyncio.gather(*(connect(peer) for peer in peers))
@@ -283,15 +291,21 @@ async def _gateway_step(options: BenchOptions, peers: int, workdir: Path) -> Ste
             await asyncio.sleep(max(0.0, due - loop.time()))
             now = time.time() * 1000.0
             if kind == "demux":
-                # One part per device behind the upstream peer, each for its receiver.
-                aggregate = encode(
-                    Part(
-                        f"d-{i}", seq, now, message_for(f"d-{i}", seq, options.size, now), f"r-{i}"
+                # One part per device behind the upstream peer, each for its receiver,
+                # DEMUX_PARTS to an aggregate as in the thesis (its aggregates held 10).
+                for first in range(0, peers, DEMUX_PARTS):
+                    aggregate = encode(
+                        Part(
+                            f"d-{i}",
+                            seq,
+                            now,
+                            message_for(f"d-{i}", seq, options.size, now),
+                            f"r-{i}",
+                        )
+                        for i in range(first, min(first + DEMUX_PARTS, peers))
                     )
-                    for i in range(peers)
-                )
-                out_conns[0].send(aggregate)
-                sent_bytes += len(orjson.dumps(aggregate))
+                    out_conns[0].send(aggregate)
+                    sent_bytes += len(orjson.dumps(aggregate))
                 result.sent += peers
             else:
                 for name, conn in zip(senders, out_conns, strict=True):
