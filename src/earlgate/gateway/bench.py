@@ -41,6 +41,7 @@ from earlgate.gateway.aggregate import Part, decode, encode, is_aggregate
 from earlgate.gateway.mesh import MeshOptions, message_for, run_mesh
 from earlgate.gateway.peering import PeerOptions
 from earlgate.rtc import DataConnection, Peer
+from earlgate.rtc.errors import PeerError
 
 __all__ = ["KINDS", "BenchOptions", "StepResult", "run_bench", "write_report"]
 
@@ -64,6 +65,7 @@ class BenchOptions:
     rate: float = 4.0
     size: int = 100
     connect_timeout: float = 60.0
+    failure: str | None = None  # set when a step could not run; the ramp stops there
 
     def steps(self) -> list[int]:
         return list(range(self.peers_from, self.peers_to + 1, self.step))
@@ -375,10 +377,17 @@ async def run_bench(options: BenchOptions, workdir: Path) -> list[StepResult]:
         raise ValueError(f"unknown bench {options.kind!r}; expected one of {', '.join(KINDS)}")
     results = []
     for peers in options.steps():
-        if options.kind == "mesh":
-            result = await _mesh_step(options, peers)
-        else:
-            result = await _gateway_step(options, peers, workdir)
+        try:
+            if options.kind == "mesh":
+                result = await _mesh_step(options, peers)
+            else:
+                result = await _gateway_step(options, peers, workdir)
+        except (PeerError, TimeoutError, OSError) as exc:
+            # This step could not be set up (e.g. peers without ICE candidates):
+            # the bench stops here and the report says so.
+            options.failure = f"the step at {peers} peers could not run: {exc}"
+            print(f"  {options.kind} {peers:4d} peers: {options.failure}", flush=True)
+            break
         results.append(result)
         print(f"  {options.kind} {peers:4d} peers: {_line(result)}", flush=True)
     return results
@@ -463,6 +472,8 @@ def markdown(kind: str, results: list[StepResult], options: BenchOptions) -> str
         f"{r.model_mw:.0f} | {r.model_battery_h:.1f} |"
         for r in results
     ]
+    if options.failure:
+        lines += ["", f"Stopped: {options.failure}."]
     return "\n".join(lines) + "\n"
 
 
