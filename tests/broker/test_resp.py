@@ -92,4 +92,3 @@ async def test_garbage_from_the_server_drops_the_connection() -> None:
         await asyncio.wait_for(channel.closed, 5)
         accepted.close()
     assert transport.is_closing()
-
