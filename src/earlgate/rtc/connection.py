@@ -36,6 +36,10 @@ _CLOSED = object()
 # Received values kept for recv()/async for; past it the oldest are dropped, so
 # that a connection read only through "data" handlers holds bounded memory.
 MAX_QUEUE = 10_000
+# Gathering again on a new RTCPeerConnection when one got no candidate: a TURN
+# server answers 437 (allocation mismatch) when a new allocation comes from the
+# local port of one it still holds, and aioice does not retry from another port.
+GATHER_ATTEMPTS = 3
 
 
 class DataConnection(EventEmitter):
@@ -81,7 +85,8 @@ class DataConnection(EventEmitter):
         self.dropped = 0  # received values dropped because nobody read them
         self._codec = codec_for(serialization)
         self._signal = signal
-        self.pc = RTCPeerConnection(configuration)
+        self._configuration = configuration
+        self.pc = self._new_pc()
         self.channel: RTCDataChannel | None = None
         self._opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._inbox: deque[Any] = deque()
@@ -90,8 +95,22 @@ class DataConnection(EventEmitter):
         self._worker: asyncio.Task[None] | None = None
         self._closing = False
         self.closed = asyncio.Event()
-        self.pc.on("datachannel", guarded(self._on_datachannel))
-        self.pc.on("connectionstatechange", guarded(self._on_state))
+
+    def _new_pc(self) -> RTCPeerConnection:
+        pc = RTCPeerConnection(self._configuration)
+        pc.on("datachannel", guarded(self._on_datachannel))
+        pc.on("connectionstatechange", guarded(self._on_state))
+        return pc
+
+    async def _start_over(self) -> None:
+        """Drop a peer connection that gathered nothing (quietly) and make a new one."""
+        old, channel = self.pc, self.channel
+        old.remove_all_listeners()
+        if channel is not None:
+            channel.remove_all_listeners()
+            self.channel = None
+        await old.close()
+        self.pc = self._new_pc()
 
     def __repr__(self) -> str:
         return f"<DataConnection {self.connection_id} to {self.peer} ({self.serialization})>"
@@ -153,14 +172,19 @@ class DataConnection(EventEmitter):
 
     async def start_outgoing(self) -> None:
         """Create the channel and send the OFFER (peerjs Negotiator.startConnection)."""
-        channel = self.pc.createDataChannel(
-            self.label,
-            ordered=self.ordered,
-            maxRetransmits=self.max_retransmits,
-            maxPacketLifeTime=self.max_packet_lifetime,
-        )
-        self._attach(channel)
-        await self.pc.setLocalDescription(await self.pc.createOffer())
+        for attempt in range(GATHER_ATTEMPTS):
+            if attempt:
+                await self._start_over()
+            channel = self.pc.createDataChannel(
+                self.label,
+                ordered=self.ordered,
+                maxRetransmits=self.max_retransmits,
+                maxPacketLifeTime=self.max_packet_lifetime,
+            )
+            self._attach(channel)
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+            if _has_candidates(self.pc):
+                break
         sdp = self._local_sdp()
         payload = protocol.offer_payload(
             sdp, self.connection_id, self.label, self.reliable, self.serialization, self.metadata
@@ -170,8 +194,13 @@ class DataConnection(EventEmitter):
 
     async def start_incoming(self, sdp: str) -> None:
         """Answer an OFFER; the channel arrives with aiortc's ``datachannel`` event."""
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
-        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        for attempt in range(GATHER_ATTEMPTS):
+            if attempt:
+                await self._start_over()
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+            await self.pc.setLocalDescription(await self.pc.createAnswer())
+            if _has_candidates(self.pc):
+                break
         payload = protocol.answer_payload(self._local_sdp(), self.connection_id)
         self._signal(protocol.encode(protocol.MessageType.ANSWER, self.peer, payload))
         self._start_worker()
@@ -184,7 +213,7 @@ class DataConnection(EventEmitter):
                 could never succeed, so say why now instead of timing out.
         """
         sdp: str = self.pc.localDescription.sdp
-        if "\r\na=candidate:" not in sdp:
+        if not _has_candidates(self.pc):
             raise DataConnectionError(
                 ConnectionErrorType.NEGOTIATION_FAILED,
                 "no local ICE candidates: the TURN server is unreachable or refused the "
@@ -378,3 +407,9 @@ class DataConnection(EventEmitter):
         self._inbox_ready.set()
         self.closed.set()
         self.emit("close")
+
+
+def _has_candidates(pc: RTCPeerConnection) -> bool:
+    """Whether the local description carries at least one ICE candidate."""
+    description = pc.localDescription
+    return description is not None and "\r\na=candidate:" in description.sdp
