@@ -7,11 +7,8 @@ the fixture or test that started it.
 from __future__ import annotations
 
 import os
-import random
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rtcprocs import TURN_PASS, TURN_USER, Turn, _stun_answers, _wait, free_port
+from rtcprocs import TURN_PASS, TURN_USER, Turn, start_turn
 
 SIGNAL_LINE = re.compile(rb"earlgate signal listening on (http://[^ ]+)")
 GATEWAY_LINE = re.compile(rb"earlgate gateway (\S+) ready(?:.*metrics (http://\S+/metrics))?")
@@ -104,32 +101,7 @@ def start_gateway(signal_url: str, turn: Turn, gateway_id: str, *args: str) -> P
 
 def start_wide_turn() -> Turn:
     """coturn on loopback with 1,000 relay ports: a mesh takes two per connection."""
-    turnserver = shutil.which("turnserver")
-    assert turnserver is not None, "coturn is needed: bash scripts/system-deps.sh installs it"
-    port = free_port(socket.SOCK_DGRAM)
-    low = random.randrange(20000, 40000, 1000)
-    args = [
-        turnserver,
-        "-n",
-        "--listening-ip=127.0.0.1",
-        "--relay-ip=127.0.0.1",
-        f"--listening-port={port}",
-        f"--min-port={low}",
-        f"--max-port={low + 999}",
-        "--lt-cred-mech",
-        f"--user={TURN_USER}:{TURN_PASS}",
-        "--realm=earlgate.test",
-        "--fingerprint",
-        "--no-tls",
-        "--no-dtls",
-        "--no-cli",
-        "--allow-loopback-peers",
-        "--log-file=stdout",
-        "--simple-log",
-    ]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait(lambda: _stun_answers(port), "turnserver", proc)
-    return Turn(proc, port, args)
+    return start_turn(relay_ports=1000)
 
 
 def start_slow_peer(

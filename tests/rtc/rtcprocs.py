@@ -7,11 +7,8 @@ once into a git-ignored cache folder.
 
 from __future__ import annotations
 
-import os
-import random
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import time
@@ -19,7 +16,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiortc import RTCIceServer
+from earlgate.rtc.turn import TurnServer
+from earlgate.rtc.turn import start_turn as _start_turn
 
 ROOT = Path(__file__).resolve().parents[2]
 NPM_DIR = ROOT / ".cache" / "rtc-npm"
@@ -110,54 +108,10 @@ def start_signal(kind: str, port: int | None = None, *, key: str = "peerjs") -> 
     return Server(proc, port, args)
 
 
-@dataclass
-class Turn(Server):
-    @property
-    def url(self) -> str:
-        return f"turn:127.0.0.1:{self.port}?transport=udp"
-
-    @property
-    def ice_server(self) -> RTCIceServer:
-        return RTCIceServer(self.url, TURN_USER, TURN_PASS)
+# The tests' relay is the package's (earlgate.rtc.turn), with the tests' user.
+Turn = TurnServer
 
 
-def _stun_answers(port: int) -> bool:
-    # RFC 5389 6: a Binding request, the magic cookie and a transaction id.
-    request = struct.pack(">HHI", 0x0001, 0, 0x2112A442) + os.urandom(12)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(0.2)
-        try:
-            sock.sendto(request, ("127.0.0.1", port))
-            return sock.recvfrom(2048)[0][8:20] == request[8:20]
-        except OSError:
-            return False
-
-
-def start_turn() -> Turn:
+def start_turn(relay_ports: int = 100) -> Turn:
     """Debian's coturn on loopback with PEERJS.md's flags, long-term credentials."""
-    turnserver = shutil.which("turnserver")
-    assert turnserver is not None, "coturn is needed: bash scripts/system-deps.sh installs it"
-    port = free_port(socket.SOCK_DGRAM)
-    relay_low = random.randrange(50000, 60000, 100)
-    args = [
-        turnserver,
-        "-n",
-        "--listening-ip=127.0.0.1",
-        "--relay-ip=127.0.0.1",
-        f"--listening-port={port}",
-        f"--min-port={relay_low}",
-        f"--max-port={relay_low + 99}",
-        "--lt-cred-mech",
-        f"--user={TURN_USER}:{TURN_PASS}",
-        "--realm=earlgate.test",
-        "--fingerprint",
-        "--no-tls",
-        "--no-dtls",
-        "--no-cli",
-        "--allow-loopback-peers",
-        "--log-file=stdout",
-        "--simple-log",
-    ]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait(lambda: _stun_answers(port), "turnserver", proc)
-    return Turn(proc, port, args)
+    return _start_turn(user=TURN_USER, password=TURN_PASS, relay_ports=relay_ports)

@@ -45,7 +45,13 @@ from redis.retry import Retry
 
 from earlgate.broker.base import Broker, BrokerError, PublishDone, Replay
 from earlgate.broker.memory import DurablePolicy
-from earlgate.broker.rediskeys import PUBLISH_DURABLE, REPLAY, Keys, replay_from, split_envelope
+from earlgate.broker.rediskeys import (
+    PUBLISH_DURABLE,
+    REPLAY,
+    Keys,
+    replay_from_reply,
+    split_envelope,
+)
 from earlgate.broker.resp import Reply, RespChannel
 from earlgate.hub.subjects import is_wildcard, matches
 
@@ -372,15 +378,8 @@ class RedisBroker(Broker):
             raise BrokerError("broker is unreachable")
         meta, log = self.keys.durable(subject)
         args = [max(since, 0), secrets.token_hex(8), epoch or ""]
-        store_epoch, last, first, entries = await self._replay_script(keys=[meta, log], args=args)
-        return replay_from(
-            since,
-            epoch,
-            store_epoch.decode(),
-            int(last),
-            None if int(first) < 0 else int(first),
-            entries,
-        )
+        reply = await self._replay_script(keys=[meta, log], args=args)
+        return replay_from_reply(since, epoch, reply)
 
     def statistics(self) -> dict[str, Any]:
         return {

@@ -48,7 +48,7 @@ from earlgate.broker.clusterkeys import (
     split_envelope,
 )
 from earlgate.broker.memory import DurablePolicy
-from earlgate.broker.rediskeys import PUBLISH_DURABLE, REPLAY, pattern_glob, replay_from
+from earlgate.broker.rediskeys import PUBLISH_DURABLE, REPLAY, pattern_glob, replay_from_reply
 from earlgate.hub.subjects import is_wildcard, matches
 
 logger = logging.getLogger(__name__)
@@ -425,17 +425,10 @@ class RedisClusterBroker(Broker):
     async def history(self, subject: str, since: int, epoch: str | None) -> Replay:
         cluster = self._ready_cluster()
         meta, log = self.shards.durable(subject)
-        store_epoch, last, first, entries = await cluster.eval(
+        reply = await cluster.eval(
             REPLAY, 2, meta, log, max(since, 0), secrets.token_hex(8), epoch or ""
         )
-        return replay_from(
-            since,
-            epoch,
-            store_epoch.decode(),
-            int(last),
-            None if int(first) < 0 else int(first),
-            entries,
-        )
+        return replay_from_reply(since, epoch, reply)
 
     def statistics(self) -> dict[str, Any]:
         return {

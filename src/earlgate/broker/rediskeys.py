@@ -121,6 +121,20 @@ def replay_from(
     return Replay(store_epoch, complete, messages)
 
 
+def replay_from_reply(since: int, epoch: str | None, reply: list[Any]) -> Replay:
+    """:func:`replay_from` on the REPLAY script's reply ``{epoch, last, first or -1, entries}``."""
+    store_epoch, last, first, entries = reply
+    first_offset = int(first)
+    return replay_from(
+        since,
+        epoch,
+        store_epoch.decode(),
+        int(last),
+        None if first_offset < 0 else first_offset,
+        entries,
+    )
+
+
 # Publish on a durable subject, atomically: number it, store it, announce it.
 # KEYS: meta, log[, retained]; ARGV: subject, frame, retention, new epoch,
 # header, retain ("0": no, "1": HSET in the retained hash, "2": SET the

@@ -18,8 +18,14 @@ from typing import Any, cast
 
 import h11
 import orjson
+from picows import WSListener, WSUpgradeRequest, WSUpgradeResponseWithListener
+from picows.picows import (  # type: ignore[attr-defined]  # not in the stubs
+    WSAutoPingStrategy,
+    WSProtocol,
+)
 
 logger = logging.getLogger(__name__)
+_picows_logger = logging.getLogger("picows.server")
 
 MAX_HEAD = 16 * 1024
 
@@ -224,3 +230,45 @@ def _headers(raw: Any) -> dict[str, str]:
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         logger.error("HTTP response task failed", exc_info=task.exception())
+
+
+def hand_to_websocket(
+    transport: asyncio.Transport,
+    raw: bytes,
+    listener_for: Callable[[WSUpgradeRequest], WSListener | WSUpgradeResponseWithListener],
+    *,
+    handshake_timeout: float,
+    max_frame_size: int,
+) -> None:
+    """Give an upgrade request's connection, and the bytes read so far, to picows.
+
+    No WebSocket auto ping (the hub has its own liveness, PeerJS uses HEARTBEAT);
+    a 4 KiB initial read buffer that grows for bigger frames saves RSS per
+    connection.
+    """
+    protocol = WSProtocol(
+        None,
+        None,
+        False,
+        listener_for,
+        _picows_logger,
+        True,  # disconnect on exception
+        handshake_timeout,
+        False,  # auto ping
+        20.0,
+        20.0,
+        WSAutoPingStrategy.PING_WHEN_IDLE,
+        True,  # auto pong
+        max_frame_size,
+        None,
+        4096,  # initial read buffer
+    )
+    protocol.connection_made(transport)
+    transport.set_protocol(protocol)
+    view = memoryview(raw)
+    while view:
+        buffer = protocol.get_buffer(len(view))
+        size = min(len(buffer), len(view))
+        buffer[:size] = view[:size]
+        protocol.buffer_updated(size)
+        view = view[size:]

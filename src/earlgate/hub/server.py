@@ -30,10 +30,6 @@ from picows import (
     WSUpgradeResponse,
     WSUpgradeResponseWithListener,
 )
-from picows.picows import (  # type: ignore[attr-defined]  # not in the stubs
-    WSAutoPingStrategy,
-    WSProtocol,
-)
 
 from earlgate import __version__
 from earlgate.broker.base import Broker
@@ -43,11 +39,10 @@ from earlgate.hub.auth import AuthError, Grants, TokenVerifier
 from earlgate.hub.config import HubConfig
 from earlgate.hub.core import Hub
 from earlgate.hub.exposition import make_registry, render
-from earlgate.hub.http import HttpFront, HttpRequest, HttpResponse
+from earlgate.hub.http import HttpFront, HttpRequest, HttpResponse, hand_to_websocket
 from earlgate.hub.session import Session, TokenBucket
 
 logger = logging.getLogger(__name__)
-_picows_logger = logging.getLogger("picows.server")
 
 WS_PATHS = ("/ws", "/")
 LAG_INTERVAL = 0.1  # seconds between event-loop lag probes
@@ -256,34 +251,14 @@ class HubServer:
         )
 
     def _upgrade(self, transport: asyncio.Transport, raw: bytes) -> None:
-        """Give the connection, and the bytes read so far, to a picows protocol."""
         config = self.config
-        protocol = WSProtocol(
-            None,
-            None,
-            False,
+        hand_to_websocket(
+            transport,
+            raw,
             self._listener_for,
-            _picows_logger,
-            True,  # disconnect on exception
-            config.handshake_timeout,
-            False,  # auto ping
-            20.0,
-            20.0,
-            WSAutoPingStrategy.PING_WHEN_IDLE,
-            True,  # auto pong
-            config.max_frame * config.oversize_factor,
-            None,
-            4096,  # initial read buffer; it grows for bigger frames (saves RSS per connection)
+            handshake_timeout=config.handshake_timeout,
+            max_frame_size=config.max_frame * config.oversize_factor,
         )
-        protocol.connection_made(transport)
-        transport.set_protocol(protocol)
-        view = memoryview(raw)
-        while view:
-            buffer = protocol.get_buffer(len(view))
-            size = min(len(buffer), len(view))
-            buffer[:size] = view[:size]
-            protocol.buffer_updated(size)
-            view = view[size:]
 
     def _listener_for(
         self, request: WSUpgradeRequest

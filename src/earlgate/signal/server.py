@@ -38,12 +38,8 @@ from picows import (
     WSUpgradeResponse,
     WSUpgradeResponseWithListener,
 )
-from picows.picows import (  # type: ignore[attr-defined]  # not in the stubs
-    WSAutoPingStrategy,
-    WSProtocol,
-)
 
-from earlgate.hub.http import HttpFront, HttpRequest, HttpResponse
+from earlgate.hub.http import HttpFront, HttpRequest, HttpResponse, hand_to_websocket
 from earlgate.signal.config import SignalConfig
 from earlgate.signal.http import HttpRoutes
 from earlgate.signal.metrics import make_registry, render
@@ -52,7 +48,6 @@ from earlgate.signal.router import Action, Close, ConnId, Send, SignalingRouter,
 __all__ = ["SignalListener", "SignalServer", "make_ssl_context"]
 
 logger = logging.getLogger(__name__)
-_picows_logger = logging.getLogger("picows.server")
 
 # picows drops a connection whose single frame passes this many times the
 # message limit before the listener sees it; up to there the listener closes
@@ -283,34 +278,14 @@ class SignalServer:
         )
 
     def _upgrade(self, transport: asyncio.Transport, raw: bytes) -> None:
-        """Give the connection, and the bytes read so far, to a picows protocol."""
         config = self.config
-        protocol = WSProtocol(
-            None,
-            None,
-            False,
+        hand_to_websocket(
+            transport,
+            raw,
             self._listener_for,
-            _picows_logger,
-            True,  # disconnect on exception
-            config.handshake_timeout,
-            False,  # no WebSocket auto ping: PeerJS liveness is HEARTBEAT only
-            20.0,
-            20.0,
-            WSAutoPingStrategy.PING_WHEN_IDLE,
-            True,  # auto pong
-            config.max_frame * OVERSIZE_FACTOR,
-            None,
-            4096,  # initial read buffer; it grows for bigger frames
+            handshake_timeout=config.handshake_timeout,
+            max_frame_size=config.max_frame * OVERSIZE_FACTOR,
         )
-        protocol.connection_made(transport)
-        transport.set_protocol(protocol)
-        view = memoryview(raw)
-        while view:
-            buffer = protocol.get_buffer(len(view))
-            size = min(len(buffer), len(view))
-            buffer[:size] = view[:size]
-            protocol.buffer_updated(size)
-            view = view[size:]
 
     def _listener_for(
         self, request: WSUpgradeRequest
