@@ -24,7 +24,6 @@ channels, the share of messages sent that never arrived.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import queue
@@ -52,6 +51,7 @@ from earlgate.bench.datachannel_peers import (
     cpu_seconds,
 )
 from earlgate.bench.fanout import machine_description, update_benchmarks
+from earlgate.bench.results import utc_now
 from earlgate.bench.signalprocs import ServerProcess, SignalSettings, start_earlgate_signal
 from earlgate.rtc.turn import TurnServer, start_turn
 
@@ -390,7 +390,7 @@ def run_datachannel_bench(
             mine = [case for case in cases if case.loop == loop]
             rows += _run_loop(loop, mine, duration, signal, turn, out, progress, overall)
     machine = machine_description()
-    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    when = utc_now()
     raw = {
         "machine": machine,
         "date": when,

@@ -10,7 +10,6 @@ response-time distribution seen by the subscribers.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import os
 import platform
@@ -24,6 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from earlgate.bench.loadgen import run_load
+from earlgate.bench.results import utc_now
 from earlgate.bench.targets import TargetError, start_target
 
 
@@ -249,7 +249,7 @@ def run_fanout(
             continue
         console.print(results_table(rows[-1:]))
     machine = machine_description()
-    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    when = utc_now()
     (out / "raw.json").write_text(
         json.dumps({"machine": machine, "date": when, "rows": [r.__dict__ for r in rows]}, indent=1)
     )

@@ -20,7 +20,6 @@ Redis spends ``redis_us`` per message, so one Redis core feeds
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -34,6 +33,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from earlgate.bench.deploy import Deployment, start_case
 from earlgate.bench.fanout import machine_description, pinning, update_benchmarks
 from earlgate.bench.loadgen import run_load
+from earlgate.bench.results import utc_now
 from earlgate.bench.targets import TargetError
 
 DEFAULT_CASES = ("1", "1r", "2", "thesis-node-redis")
@@ -261,7 +261,7 @@ def run_scaleout(
             + ", ".join(f"{role} {us:.1f} µs/msg" for role, us in last.us_per_delivered.items())
         )
     machine = machine_description()
-    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    when = utc_now()
     (out / "raw.json").write_text(
         json.dumps({"machine": machine, "date": when, "rows": [asdict(r) for r in rows]}, indent=1)
     )

@@ -19,7 +19,6 @@ memory per peer.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import os
 import time
@@ -30,6 +29,7 @@ from typing import Any, cast
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from earlgate.bench.fanout import machine_description, pinning, update_benchmarks
+from earlgate.bench.results import utc_now
 from earlgate.bench.signalprocs import (
     ServerProcess,
     SignalSettings,
@@ -248,7 +248,7 @@ def run_signal_bench(
         rows.append(measure(name, pairs, window, duration, peers))
         print(json.dumps(rows[-1].as_dict()))
     machine = machine_description()
-    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    when = utc_now()
     raw = {
         "machine": machine,
         "date": when,

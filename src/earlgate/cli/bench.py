@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import shlex
 import sys
 from pathlib import Path
 
+from earlgate.bench.results import command_line, results_dir, utc_now
 from earlgate.cli import UsageError
 
 
@@ -163,9 +162,8 @@ def run_fanout_command(args: argparse.Namespace) -> int:
         )
     if args.publishers < 1 or args.period <= 0 or args.duration < 3:
         raise UsageError("need --publishers >= 1, --period > 0 and --duration >= 3")
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = args.out or Path("results") / f"fanout-{stamp}"
-    command = "earlgate " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    out = results_dir(args.out, "fanout")
+    command = command_line()
     run_fanout(
         targets, args.publishers, args.period, args.duration, out, command, args.update_benchmarks
     )
@@ -194,9 +192,8 @@ def run_ramp_command(args: argparse.Namespace) -> int:
         args.step_duration, args.pause = 10.0, 2.0
     if args.step_duration < 3 or args.pause < 0 or args.period <= 0 or args.processes < 1:
         raise UsageError("need --step-duration >= 3, --pause >= 0, --period > 0, --processes >= 1")
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = args.out or Path("results") / f"ramp-{args.case}-{stamp}"
-    command = "earlgate " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    out = results_dir(args.out, f"ramp-{args.case}")
+    command = command_line()
     run_ramp(
         args.case,
         steps,
@@ -209,7 +206,7 @@ def run_ramp_command(args: argparse.Namespace) -> int:
         echo_back=args.echo_back,
         source_ips=sources,
     )
-    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    when = utc_now()
     report = write_report(out, command, machine_description(), when)
     print(report)
     print(f"raw samples, report and plots in {out}/")
@@ -234,9 +231,8 @@ def run_scaleout_command(args: argparse.Namespace) -> int:
         )
     if args.publishers < 1 or args.period <= 0 or args.duration < 3:
         raise UsageError("need --publishers >= 1, --period > 0 and --duration >= 3")
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = args.out or Path("results") / f"scaleout-{stamp}"
-    command = "earlgate " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    out = results_dir(args.out, "scaleout")
+    command = command_line()
     run_scaleout(
         cases, args.publishers, args.period, args.duration, out, command, args.update_benchmarks
     )
@@ -257,7 +253,7 @@ def run_compare_command(args: argparse.Namespace) -> int:
     if args.update_benchmarks:
         from earlgate.bench.fanout import update_benchmarks
 
-        command = "earlgate " + " ".join(shlex.quote(x) for x in sys.argv[1:])
+        command = command_line()
         update_benchmarks(f"compare {names[0]} vs {names[1]}", f"Command: `{command}`.\n\n{table}")
     return 0
 
@@ -284,8 +280,8 @@ def run_connections_command(args: argparse.Namespace) -> int:
             rows.append(measure_connections(target, args.connections, args.idle, sources=sources))
         except TargetError as exc:
             print(f"skipped {target}: {exc}")
-    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    command = "earlgate " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    when = utc_now()
+    command = command_line()
     report = markdown(rows, command, machine_description(), when)
     print(report)
     if args.update_benchmarks:
@@ -305,9 +301,8 @@ def run_signal_command(args: argparse.Namespace) -> int:
         )
     if args.pairs < 1 or args.window < 1 or args.duration <= 0 or args.peers < 1:
         raise UsageError("need --pairs >= 1, --window >= 1, --duration > 0 and --peers >= 1")
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = args.out or Path("results") / f"signal-{stamp}"
-    command = "earlgate " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    out = results_dir(args.out, "signal")
+    command = command_line()
     try:
         run_signal_bench(
             servers,
@@ -354,9 +349,8 @@ def run_datachannel_command(args: argparse.Namespace) -> int:
         raise UsageError(f"--sizes: {args.sizes!r} is not a list of integers") from None
     if not sizes or min(sizes) < 1 or max(sizes) > 65536 or args.duration <= 0:
         raise UsageError("need --sizes between 1 and 65536 bytes and --duration > 0")
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = args.out or Path("results") / f"datachannel-{stamp}"
-    command = "earlgate " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    out = results_dir(args.out, "datachannel")
+    command = command_line()
     cases = plan(loops, serializations, modes, sizes)
     try:
         run_datachannel_bench(cases, args.duration, out, command, args.update_benchmarks)

@@ -10,6 +10,7 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from earlgate.bench.results import command_line, results_dir, utc_now
 from earlgate.cli import UsageError
 
 if TYPE_CHECKING:  # aiortc is imported only when a command runs, not for --help
@@ -142,8 +143,6 @@ def run_rtc_bench(args: argparse.Namespace) -> int:
 
 
 def _run_rtc_bench(args: argparse.Namespace) -> int:
-    import datetime as dt
-
     from earlgate.gateway.bench import BenchOptions, run_bench, write_report
 
     options = BenchOptions(
@@ -156,21 +155,17 @@ def _run_rtc_bench(args: argparse.Namespace) -> int:
         rate=args.rate,
         size=args.size,
     )
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = args.out or Path("results") / f"rtc-{args.kind}-{stamp}"
+    out = results_dir(args.out, f"rtc-{args.kind}")
     out.mkdir(parents=True, exist_ok=True)
     print(f"earlgate bench rtc {args.kind}: steps {options.steps()}", flush=True)
     results = asyncio.run(run_bench(options, out))
     raw, report, figure = write_report(args.kind, results, options, out)
     print(f"wrote {raw}, {report} and {figure}", flush=True)
     if args.update_benchmarks:
-        import shlex
-        import sys
-
         from earlgate.bench.fanout import machine_description, update_benchmarks
 
-        when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        command = "earlgate " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        when = utc_now()
+        command = command_line()
         body = report.read_text()
         update_benchmarks(
             f"rtc {args.kind}",

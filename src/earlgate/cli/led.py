@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from earlgate.bench.results import command_line, results_dir, utc_now
 from earlgate.cli import UsageError
 from earlgate.led import (
     BALL_PROBE,
@@ -212,9 +213,6 @@ def add_loop_bench(benches: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _cmd_led_loop(args: argparse.Namespace) -> int:
-    import datetime as dt
-    import shlex
-
     from earlgate.led.loop import run_loop, write_report
 
     try:
@@ -223,9 +221,8 @@ def _cmd_led_loop(args: argparse.Namespace) -> int:
         raise UsageError(f"--levels: {exc}") from None
     if args.steps < 1 or args.noise < 0:
         raise UsageError("need --steps >= 1 and --noise >= 0")
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = args.out or Path("results") / f"led-loop-{stamp}"
-    command = "earlgate " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    out = results_dir(args.out, "led-loop")
+    command = command_line()
     hub = None
     url = args.hub
     if url is None:
@@ -259,7 +256,7 @@ def _cmd_led_loop(args: argparse.Namespace) -> int:
     if args.update_benchmarks:
         from earlgate.bench.fanout import machine_description, update_benchmarks
 
-        when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        when = utc_now()
         body = report.split("\n", 2)[2]  # without the report's own heading
         update_benchmarks("led-loop", f"Machine: {machine_description()}. Date: {when}.\n\n{body}")
         print("BENCHMARKS.md updated")

@@ -244,8 +244,8 @@ async def _connect_all(
 ) -> tuple[list[Peer], list[DataConnection]]:
     peers = [options.peering.make_peer(name) for name in names]
     await asyncio.gather(*(peer.open() for peer in peers))
-    # A few at a time: hundreds of simultaneous TURN allocations on two busy
-    # cores time out in aioice and leave a peer without candidates.
+    # A few at a time, so that setting up a step (ICE gathering, TURN
+    # allocations) does not starve the peers of the step before on this core.
     limiter = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
     async def connect(peer: Peer) -> DataConnection:
