@@ -8,10 +8,14 @@ returning an exit status. ``main`` is importable so tests call it directly.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
+import logging
+import os
 import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from earlgate import __version__
 
@@ -28,6 +32,31 @@ def _command_modules() -> list[str]:
 
 class UsageError(Exception):
     """A command-line argument or config value is wrong; the message says which."""
+
+
+def check_readable(args: argparse.Namespace, *options: str) -> None:
+    """Each file option given (``tls_cert`` → ``--tls-cert``) must be readable."""
+    for option in options:
+        path = getattr(args, option)
+        if path is not None and not os.access(path, os.R_OK):
+            raise UsageError(f"--{option.replace('_', '-')} {path}: file not readable")
+
+
+def setup_logging(level: str) -> None:
+    """The servers' log format, at ``--log-level``."""
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def run_event_loop(main: Coroutine[Any, Any, None], use_uvloop: bool = False) -> None:
+    """Run a server's ``main`` on asyncio, or on uvloop with ``--uvloop``."""
+    if use_uvloop:
+        import uvloop
+
+        uvloop.run(main)
+    else:
+        asyncio.run(main)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from earlgate.bench.results import command_line, results_dir, utc_now
-from earlgate.cli import UsageError
+from earlgate.cli import UsageError, setup_logging
 
 if TYPE_CHECKING:  # aiortc is imported only when a command runs, not for --help
     from earlgate.bench.signalprocs import ServerProcess
@@ -259,9 +258,7 @@ def options_from(args: argparse.Namespace) -> GatewayOptions:
 
 def run(args: argparse.Namespace) -> int:
     options = options_from(args)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(args.log_level)
     from earlgate.gateway.service import Gateway
     from earlgate.rtc import PeerError
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import ssl
 
-from earlgate.cli import UsageError
+from earlgate.cli import UsageError, check_readable, run_event_loop, setup_logging
 from earlgate.hub.config import HubConfig, SlowConsumerPolicy
 
 
@@ -84,10 +83,7 @@ def config_from(args: argparse.Namespace) -> HubConfig:
 
     if not args.broker.startswith(BROKER_SCHEMES):
         raise UsageError(f"unknown broker {args.broker!r}: use {BROKER_FORMS}")
-    for option in ("tls_cert", "tls_key"):
-        path = getattr(args, option)
-        if path is not None and not os.access(path, os.R_OK):
-            raise UsageError(f"--{option.replace('_', '-')} {path}: file not readable")
+    check_readable(args, "tls_cert", "tls_key")
     config = HubConfig(
         host=args.host,
         port=args.port,
@@ -116,9 +112,7 @@ def config_from(args: argparse.Namespace) -> HubConfig:
 
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(args.log_level)
     logging.getLogger("picows").setLevel(logging.WARNING)
     from earlgate.broker import BrokerError, make_broker
     from earlgate.hub.server import HubServer
@@ -143,10 +137,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"earlgate hub listening on {scheme}://{config.host}:{server.port}/ws", flush=True)
         await server.serve_forever()
 
-    if args.uvloop:
-        import uvloop
-
-        uvloop.run(main())
-    else:
-        asyncio.run(main())
+    run_event_loop(main(), args.uvloop)
     return 0

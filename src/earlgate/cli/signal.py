@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import os
 import ssl
 
-from earlgate.cli import UsageError
+from earlgate.cli import UsageError, check_readable, run_event_loop, setup_logging
 from earlgate.signal.config import SignalConfig
 from earlgate.signal.errors import ConfigError
 
@@ -93,10 +91,7 @@ def config_from(args: argparse.Namespace) -> SignalConfig:
         config.validate()
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    for option in ("tls_cert", "tls_key"):
-        path = getattr(args, option)
-        if path is not None and not os.access(path, os.R_OK):
-            raise UsageError(f"--{option.replace('_', '-')} {path}: file not readable")
+    check_readable(args, "tls_cert", "tls_key")
     from earlgate.signal.server import make_ssl_context
 
     try:
@@ -108,9 +103,7 @@ def config_from(args: argparse.Namespace) -> SignalConfig:
 
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(args.log_level)
     logging.getLogger("picows").setLevel(logging.WARNING)
     from earlgate.signal.server import SignalServer
 
@@ -130,10 +123,5 @@ def run(args: argparse.Namespace) -> int:
         )
         await server.serve_forever()
 
-    if args.uvloop:
-        import uvloop
-
-        uvloop.run(main())
-    else:
-        asyncio.run(main())
+    run_event_loop(main(), args.uvloop)
     return 0
