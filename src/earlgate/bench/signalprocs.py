@@ -185,9 +185,13 @@ def start_earlgate_signal(
     host: str = "127.0.0.1",
     cpus: list[int] | None = None,
     timeout: float = 20.0,
+    prefix: tuple[str, ...] = (),
 ) -> ServerProcess:
-    """Start ``earlgate signal`` on a free port and wait for its "listening on" line."""
-    command = [sys.executable, "-m", "earlgate", "signal", "--host", host, "--port", "0"]
+    """Start ``earlgate signal`` on a free port and wait for its "listening on" line.
+
+    ``prefix`` is a command to start it under, e.g. ``ip netns exec NS``.
+    """
+    command = [*prefix, sys.executable, "-m", "earlgate", "signal", "--host", host, "--port", "0"]
     command += [*settings.earlgate_args(), *extra]
     return _start("earlgate", command, host, settings.path, cpus, timeout)
 

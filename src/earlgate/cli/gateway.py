@@ -86,7 +86,11 @@ def add_rtc_bench(benches: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "measured on its own: one-way delay, gateway throughput, mux/demux processing "
         "delay, gateway CPU and a battery model (docs/gateway.md).",
     )
-    rtc.add_argument("kind", choices=("forward", "mux", "demux", "mesh"))
+    rtc.add_argument(
+        "kind",
+        choices=("forward", "mux", "demux", "mesh", "network"),
+        help="network: kernel vs gateway forwarding in network namespaces (needs root)",
+    )
     add_peering_arguments(rtc)
     rtc.add_argument("--peers-from", type=int, default=5, metavar="N")
     rtc.add_argument("--peers-to", type=int, default=50, metavar="N")
@@ -94,12 +98,32 @@ def add_rtc_bench(benches: argparse._SubParsersAction[argparse.ArgumentParser]) 
     rtc.add_argument("--step-duration", type=float, default=300.0, metavar="S")
     rtc.add_argument("--rate", type=float, default=4.0, metavar="HZ")
     rtc.add_argument("--size", type=int, default=100, metavar="CHARS")
+    rtc.add_argument(
+        "--load-processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processes for each side of the load (senders, receivers); default 1 each",
+    )
     rtc.add_argument("--quick", action="store_true", help="2 and 4 peers, 3 s steps (a smoke run)")
     rtc.add_argument("--out", type=Path, help="results folder (default results/rtc-KIND-DATE)")
     rtc.add_argument(
         "--own-servers",
         action="store_true",
         help="start earlgate signal and a loopback coturn for the run (ICE relay-only)",
+    )
+    rtc.add_argument(
+        "--netns-prefix",
+        default="egbench",
+        metavar="NAME",
+        help="network: names of the test bed's namespaces, NAME-snd, NAME-gw, NAME-rcv",
+    )
+    rtc.add_argument(
+        "--cpus",
+        default="0,1",
+        metavar="GW,LOAD",
+        help="network: pin the gateway host's processes and the load to these CPUs "
+        "('none': no pinning)",
     )
     rtc.add_argument(
         "--update-benchmarks", action="store_true", help="write the report into BENCHMARKS.md"
@@ -116,6 +140,10 @@ def run_rtc_bench(args: argparse.Namespace) -> int:
         raise UsageError("a mesh needs --peers-from >= 2")
     if not args.step_duration > 0 or not args.rate > 0:
         raise UsageError("--step-duration and --rate must be > 0")
+    if args.load_processes < 1:
+        raise UsageError("--load-processes must be >= 1")
+    if args.kind == "network":
+        return _run_network_bench(args)
     servers: list[TurnServer | ServerProcess] = []
     if args.own_servers:
         # earlgate signal and a loopback coturn for this run; ICE through the relay,
@@ -153,6 +181,7 @@ def _run_rtc_bench(args: argparse.Namespace) -> int:
         step_duration=args.step_duration,
         rate=args.rate,
         size=args.size,
+        load_processes=args.load_processes,
     )
     out = results_dir(args.out, f"rtc-{args.kind}")
     out.mkdir(parents=True, exist_ok=True)
@@ -161,17 +190,94 @@ def _run_rtc_bench(args: argparse.Namespace) -> int:
     raw, report, figure = write_report(args.kind, results, options, out)
     print(f"wrote {raw}, {report} and {figure}", flush=True)
     if args.update_benchmarks:
-        from earlgate.bench.fanout import machine_description, update_benchmarks
-
-        when = utc_now()
-        command = command_line()
-        body = report.read_text()
-        update_benchmarks(
-            f"rtc {args.kind}",
-            f"Machine: {machine_description()}. Date: {when}. Command: `{command}`. "
-            f"Plot: `{figure}`.\n\n{body}",
-        )
+        _update_benchmarks(f"rtc {args.kind}", report, figure)
     return 0
+
+
+def _parse_cpus(text: str) -> tuple[int, int] | None:
+    if text == "none":
+        return None
+    try:
+        gateway, load = (int(part) for part in text.split(","))
+    except ValueError:
+        raise UsageError(f"--cpus {text!r}: expected GW,LOAD (two CPU numbers) or none") from None
+    import os
+
+    usable = os.sched_getaffinity(0)
+    for cpu in (gateway, load):
+        if cpu not in usable:
+            raise UsageError(f"--cpus {text!r}: CPU {cpu} is not one of {sorted(usable)}")
+    return gateway, load
+
+
+def _run_network_bench(args: argparse.Namespace) -> int:
+    """Kernel forwarding vs ``earlgate gateway`` in a namespace test bed it builds itself."""
+    from earlgate.bench.signalprocs import PeerServerError, SignalSettings, start_earlgate_signal
+    from earlgate.gateway import testbed
+    from earlgate.gateway.bench import BenchOptions
+    from earlgate.gateway.netbench import placement, run_network_bench, write_report
+    from earlgate.gateway.peering import PeerOptions
+
+    cpus = _parse_cpus(args.cpus)
+    try:
+        bed = testbed.NamespaceBed(prefix=args.netns_prefix)
+        testbed.check_can_build()
+    except ValueError as exc:
+        raise UsageError(f"--netns-prefix: {exc}") from None
+    except testbed.NamespaceBedError as exc:
+        raise UsageError(str(exc)) from None
+    if args.own_servers or args.ice_server or args.relay_only:
+        print("network: the test bed runs its own signaling server and uses no TURN relay")
+    out = results_dir(args.out, "rtc-network")
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with testbed.build(bed):
+            gateway_host = testbed.exec_prefix(bed.gateway_ns)
+            pin = ("taskset", "-c", str(cpus[0])) if cpus else ()
+            try:
+                signaling = start_earlgate_signal(
+                    SignalSettings(concurrent_limit=20_000),
+                    host="0.0.0.0",
+                    prefix=(*gateway_host, *pin),
+                )
+            except PeerServerError as exc:
+                raise UsageError(f"the test bed's signaling server: {exc}") from None
+            try:
+                where = placement(bed, signaling.port, cpus)
+                options = BenchOptions(
+                    "forward",
+                    PeerOptions(where.gateway_signal),
+                    peers_from=args.peers_from,
+                    peers_to=args.peers_to,
+                    step=args.step,
+                    step_duration=args.step_duration,
+                    rate=args.rate,
+                    size=args.size,
+                    load_processes=args.load_processes,
+                )
+                print(f"earlgate bench rtc network: steps {options.steps()}", flush=True)
+                run = asyncio.run(run_network_bench(options, out, bed, where))
+            finally:
+                signaling.stop()
+    except testbed.NamespaceBedError as exc:
+        raise UsageError(str(exc)) from None
+    raw, report, figure = write_report(run, options, out)
+    print(f"wrote {raw}, {report} and {figure}", flush=True)
+    if args.update_benchmarks:
+        _update_benchmarks("rtc network", report, figure)
+    return 0
+
+
+def _update_benchmarks(section: str, report: Path, figure: Path) -> None:
+    from earlgate.bench.fanout import machine_description, update_benchmarks
+
+    when = utc_now()
+    command = command_line()
+    update_benchmarks(
+        section,
+        f"Machine: {machine_description()}. Date: {when}. Command: `{command}`. "
+        f"Plot: `{figure}`.\n\n{report.read_text()}",
+    )
 
 
 def add_peering_arguments(parser: argparse.ArgumentParser) -> None:

@@ -22,7 +22,9 @@ battery; we apply it to our CPU figures to estimate battery hours.
 
 from __future__ import annotations
 
+import array
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -30,20 +32,27 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import psutil
 
-from earlgate.gateway.aggregate import Part, decode, encode, is_aggregate
-from earlgate.gateway.mesh import MeshOptions, message_for, run_mesh
+from earlgate.gateway.loadside import LoadPlan, LoadProcess, LoadSideError, split
+from earlgate.gateway.mesh import MeshOptions, run_mesh
 from earlgate.gateway.peering import PeerOptions
-from earlgate.rtc import DataConnection, Peer
 from earlgate.rtc.errors import PeerError
 
-__all__ = ["KINDS", "BenchOptions", "StepResult", "run_bench", "write_report"]
+__all__ = [
+    "KINDS",
+    "BenchOptions",
+    "Placement",
+    "StepResult",
+    "forward_step",
+    "run_bench",
+    "write_report",
+]
 
 KINDS = ("forward", "mux", "demux", "mesh")
 GATEWAY_ID = "bench-gw"
@@ -65,6 +74,7 @@ class BenchOptions:
     rate: float = 4.0
     size: int = 100
     connect_timeout: float = 60.0
+    load_processes: int = 1  # processes per side (senders, receivers) of the load
     failure: str | None = None  # set when a step could not run; the ramp stops there
 
     def steps(self) -> list[int]:
@@ -82,6 +92,7 @@ class StepResult:
     delay_ms: dict[str, float] = field(default_factory=dict)
     processing_ms: dict[str, float] = field(default_factory=dict)
     cpu_percent: float = 0.0  # of one core, the gateway process (mesh: this process)
+    load_cpu_percent: float = 0.0  # of one core, all the load side's processes together
     cpu_s_per_message: float = 0.0
     model_mw: float = 0.0
     model_battery_h: float = 0.0
@@ -138,16 +149,18 @@ def histogram_stats(metrics: str, name: str) -> dict[str, float]:
 class _GatewayProcess:
     """``earlgate gateway`` in a child process, so that its CPU is its own."""
 
-    def __init__(self, peering: PeerOptions, routes: Path) -> None:
+    def __init__(self, peering: PeerOptions, routes: Path, placement: Placement) -> None:
         self.peering = peering
         self.routes = routes
+        self.placement = placement
         self.proc: asyncio.subprocess.Process | None = None
         self.metrics_url = ""
         self._drain: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         p = self.peering
-        args = ["-m", "earlgate", "gateway", "--id", GATEWAY_ID, "--signal", p.signal]
+        signal = self.placement.gateway_signal or p.signal
+        args = ["-m", "earlgate", "gateway", "--id", GATEWAY_ID, "--signal", signal]
         args += ["--key", p.key, "--routes", str(self.routes), "--metrics-port", "0", "--no-dial"]
         for url in p.ice_servers:
             args += ["--ice-server", url]
@@ -158,6 +171,7 @@ class _GatewayProcess:
         if p.relay_only:
             args.append("--relay-only")
         self.proc = await asyncio.create_subprocess_exec(
+            *self.placement.gateway_prefix,
             sys.executable,
             *args,
             stdout=asyncio.subprocess.PIPE,
@@ -215,127 +229,179 @@ def routes_for(kind: str, peers: int) -> str:
     return '[[demux]]\nfrom = "cloud"\n'
 
 
-class _Recorder:
-    """What the receivers saw."""
+@dataclass(frozen=True)
+class Placement:
+    """Where a step's processes run, and the signaling URL each of them uses.
 
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-        self.bytes = 0
-        self.counting = False
+    A prefix is a command the process is started under (``taskset -c 1``,
+    ``ip netns exec NS``); an empty URL means the bench's ``--signal``.
+    """
 
-    def on_value(self, value: Any) -> None:
-        if not self.counting:
-            return
-        now = time.time() * 1000.0
-        self.bytes += len(orjson.dumps(value))
-        parts = decode(value) if is_aggregate(value) else None
-        if parts is not None:
-            self.delays.extend(now - part.ts for part in parts)
-        elif isinstance(value, dict) and isinstance(value.get("ts"), int | float):
-            self.delays.append(now - value["ts"])
+    gateway_prefix: tuple[str, ...] = ()
+    sender_prefix: tuple[str, ...] = ()
+    receiver_prefix: tuple[str, ...] = ()
+    gateway_signal: str = ""
+    sender_signal: str = ""
+    receiver_signal: str = ""
 
 
-CONNECT_CONCURRENCY = 8  # data connections being negotiated at once
 DEMUX_PARTS = 10  # parts per aggregate in the demux bench (thesis 3.7.2.2)
+SETUP_ANSWER_S = 30.0  # beyond the connect timeout, for a child to say it is ready
 
 
-async def _connect_all(
-    options: BenchOptions, names: list[str]
-) -> tuple[list[Peer], list[DataConnection]]:
-    peers = [options.peering.make_peer(name) for name in names]
-    await asyncio.gather(*(peer.open() for peer in peers))
-    # A few at a time, so that setting up a step (ICE gathering, TURN
-    # allocations) does not starve the peers of the step before on this core.
-    limiter = asyncio.Semaphore(CONNECT_CONCURRENCY)
+def _plans(
+    options: BenchOptions,
+    placement: Placement,
+    senders: list[str],
+    receivers: list[str],
+    dial: dict[str, str],
+    workdir: Path,
+) -> list[tuple[LoadPlan, tuple[str, ...]]]:
+    """The load-side children of a step: receivers first, each side split in processes."""
+    p = options.peering
+    common: dict[str, Any] = {
+        "key": p.key,
+        "ice_servers": list(p.ice_servers),
+        "ice_username": p.ice_username,
+        "ice_credential": p.ice_credential,
+        "relay_only": p.relay_only,
+        "rate": options.rate,
+        "size": options.size,
+        "duration": options.step_duration,
+        "connect_timeout": options.connect_timeout,
+    }
+    plans = []
+    for index, names in enumerate(split(receivers, options.load_processes)):
+        plans.append(
+            (
+                LoadPlan(
+                    "receive",
+                    placement.receiver_signal or p.signal,
+                    names,
+                    {n: dial[n] for n in names if n in dial},
+                    delays_file=str(workdir / f"delays-{index}.f64"),
+                    **common,
+                ),
+                placement.receiver_prefix,
+            )
+        )
+    role = "send-aggregates" if options.kind == "demux" else "send"
+    for names in split(senders, options.load_processes):
+        plans.append(
+            (
+                LoadPlan(
+                    role,
+                    placement.sender_signal or p.signal,
+                    names,
+                    {n: dial[n] for n in names if n in dial},
+                    parts_for=receivers if role == "send-aggregates" else [],
+                    parts_per_aggregate=DEMUX_PARTS,
+                    **common,
+                ),
+                placement.sender_prefix,
+            )
+        )
+    return plans
 
-    async def connect(peer: Peer) -> DataConnection:
-        async with limiter:
-            return await peer.connect(GATEWAY_ID, serialization="json")
 
-    async with asyncio.timeout(options.connect_timeout):
-        conns = await asyncio.gather(*(connect(peer) for peer in peers))
-    return peers, list(conns)
+async def forward_step(
+    options: BenchOptions,
+    peers: int,
+    workdir: Path,
+    placement: Placement | None = None,
+    *,
+    through_gateway: bool = True,
+    probe: Callable[[], Coroutine[Any, Any, None]] | None = None,
+) -> StepResult:
+    """One step of forward/mux/demux; ``through_gateway=False``: senders dial receivers.
 
-
-async def _gateway_step(options: BenchOptions, peers: int, workdir: Path) -> StepResult:
+    Without the gateway (the network-layer baseline), sender ``s-i`` opens a
+    DataConnection straight to receiver ``r-i`` and whatever routes the
+    packets between them is what is measured. ``probe`` runs while the
+    senders send (e.g. sampling interface counters) and is cancelled after.
+    """
+    placement = placement or Placement()
     kind = options.kind
-    routes = workdir / f"routes-{kind}-{peers}.toml"
-    routes.write_text(routes_for(kind, peers))
-    gateway = _GatewayProcess(options.peering, routes)
-    await gateway.start()
-    recorder = _Recorder()
-    made: list[Peer] = []
+    if kind == "forward":
+        senders = [f"s-{i}" for i in range(peers)]
+        receivers = [f"r-{i}" for i in range(peers)]
+    elif kind == "mux":
+        senders, receivers = [f"s-{i}" for i in range(peers)], ["sink"]
+    else:
+        senders, receivers = ["cloud"], [f"r-{i}" for i in range(peers)]
+    gateway: _GatewayProcess | None = None
+    if through_gateway:
+        routes = workdir / f"routes-{kind}-{peers}.toml"
+        routes.write_text(routes_for(kind, peers))
+        gateway = _GatewayProcess(options.peering, routes, placement)
+        await gateway.start()
+        dial = {name: GATEWAY_ID for name in senders + receivers}
+    elif kind == "forward":
+        dial = dict(zip(senders, receivers, strict=True))
+    else:
+        raise ValueError(f"{kind} needs the gateway")
+    step_dir = workdir / f"{kind}-{peers}-{'gateway' if through_gateway else 'direct'}"
+    step_dir.mkdir(parents=True, exist_ok=True)
+    children = [
+        LoadProcess(plan, list(prefix))
+        for plan, prefix in _plans(options, placement, senders, receivers, dial, step_dir)
+    ]
+    receiving = [c for c in children if c.plan.role == "receive"]
+    sending = [c for c in children if c.plan.role != "receive"]
     try:
-        if kind == "forward":
-            senders = [f"s-{i}" for i in range(peers)]
-            receivers = [f"r-{i}" for i in range(peers)]
-        elif kind == "mux":
-            senders, receivers = [f"s-{i}" for i in range(peers)], ["sink"]
-        else:
-            senders, receivers = ["cloud"], [f"r-{i}" for i in range(peers)]
-        in_peers, in_conns = await _connect_all(options, receivers)
-        out_peers, out_conns = await _connect_all(options, senders)
-        made = in_peers + out_peers
-        for conn in in_conns:
-            conn.on("data", recorder.on_value)
+        # Receivers first: without the gateway the senders dial them.
+        for group in (receiving, sending):
+            await asyncio.gather(*(child.start() for child in group))
+            await asyncio.gather(
+                *(child.event(options.connect_timeout + SETUP_ANSWER_S) for child in group)
+            )
         # The gateway's side of each connection opens as ours does; give it a moment.
         await asyncio.sleep(0.5)
         result = StepResult(peers, options.step_duration)
-        sent_bytes = 0
-        cpu_before, started = gateway.cpu_s(), time.monotonic()
-        recorder.counting = True
-        period = 1.0 / options.rate
-        seq = 0
-        loop = asyncio.get_running_loop()
-        due = loop.time()
-        end = due + options.step_duration
-        while due < end:
-            await asyncio.sleep(max(0.0, due - loop.time()))
-            now = time.time() * 1000.0
-            if kind == "demux":
-                # One part per device behind the upstream peer, each for its receiver,
-                # DEMUX_PARTS to an aggregate as in the thesis (its aggregates held 10).
-                for first in range(0, peers, DEMUX_PARTS):
-                    aggregate = encode(
-                        Part(
-                            f"d-{i}",
-                            seq,
-                            now,
-                            message_for(f"d-{i}", seq, options.size, now),
-                            f"r-{i}",
-                        )
-                        for i in range(first, min(first + DEMUX_PARTS, peers))
-                    )
-                    out_conns[0].send(aggregate)
-                    sent_bytes += len(orjson.dumps(aggregate))
-                result.sent += peers
-            else:
-                for name, conn in zip(senders, out_conns, strict=True):
-                    message = message_for(name, seq, options.size, now)
-                    conn.send(message)
-                    sent_bytes += len(orjson.dumps(message))
-                    result.sent += 1
-            seq += 1
-            due += period
-        await asyncio.sleep(1.0)  # in flight, and the last mux window
-        recorder.counting = False
-        elapsed = time.monotonic() - started
-        cpu = gateway.cpu_s() - cpu_before
-        metrics = await gateway.scrape()
-        result.received = len(recorder.delays)
-        result.bytes_in_per_s = round(sent_bytes / options.step_duration, 1)
-        result.bytes_out_per_s = round(recorder.bytes / options.step_duration, 1)
-        result.delay_ms = delay_stats(recorder.delays)
-        if kind in ("mux", "demux"):
-            result.processing_ms = histogram_stats(
-                metrics, "earlgate_gateway_route_processing_seconds"
+        cpu_before = gateway.cpu_s() if gateway else 0.0
+        load_before = sum(child.cpu_s() for child in children)
+        started = time.monotonic()
+        for child in receiving + sending:
+            child.command("go")
+        probing = asyncio.create_task(probe()) if probe is not None else None
+        try:
+            answers = await asyncio.gather(
+                *(child.event(options.step_duration + SETUP_ANSWER_S) for child in sending)
             )
-        handled = max(1, result.sent)
-        _cpu_figures(result, cpu, elapsed, handled)
+        finally:
+            if probing is not None:
+                probing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await probing
+        await asyncio.sleep(1.0)  # in flight, and the last mux window
+        for child in receiving:
+            child.command("stop")
+        got = await asyncio.gather(*(child.event(SETUP_ANSWER_S) for child in receiving))
+        elapsed = time.monotonic() - started
+        cpu = gateway.cpu_s() - cpu_before if gateway else 0.0
+        result.load_cpu_percent = round(
+            100.0 * (sum(child.cpu_s() for child in children) - load_before) / elapsed, 1
+        )
+        delays = array.array("d")
+        for child in receiving:
+            assert child.plan.delays_file is not None
+            delays.frombytes(await asyncio.to_thread(Path(child.plan.delays_file).read_bytes))
+        result.sent = sum(int(a["sent"]) for a in answers)
+        result.received = sum(int(g["received"]) for g in got)
+        sent_bytes = sum(int(a["bytes"]) for a in answers)
+        result.bytes_in_per_s = round(sent_bytes / options.step_duration, 1)
+        result.bytes_out_per_s = round(sum(int(g["bytes"]) for g in got) / options.step_duration, 1)
+        result.delay_ms = delay_stats(list(delays))
+        if gateway is not None and kind in ("mux", "demux"):
+            result.processing_ms = histogram_stats(
+                await gateway.scrape(), "earlgate_gateway_route_processing_seconds"
+            )
+        _cpu_figures(result, cpu, elapsed, max(1, result.sent))
         return result
     finally:
-        await asyncio.gather(*(peer.destroy() for peer in made))
-        await gateway.stop()
+        await asyncio.gather(*(child.stop() for child in children))
+        if gateway is not None:
+            await gateway.stop()
 
 
 def _cpu_figures(result: StepResult, cpu_s: float, elapsed: float, messages: int) -> None:
@@ -381,8 +447,8 @@ async def run_bench(options: BenchOptions, workdir: Path) -> list[StepResult]:
             if options.kind == "mesh":
                 result = await _mesh_step(options, peers)
             else:
-                result = await _gateway_step(options, peers, workdir)
-        except (PeerError, TimeoutError, OSError) as exc:
+                result = await forward_step(options, peers, workdir)
+        except (LoadSideError, PeerError, TimeoutError, OSError) as exc:
             # This step could not be set up (e.g. peers without ICE candidates):
             # the bench stops here and the report says so.
             options.failure = f"the step at {peers} peers could not run: {exc}"

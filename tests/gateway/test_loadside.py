@@ -1,0 +1,59 @@
+"""The load side's plan, its slicing, and its refusal of bad plans."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from earlgate.gateway.loadside import LoadPlan, Recorder, split
+
+
+def test_plan_round_trips_through_json() -> None:
+    plan = LoadPlan("send", "http://127.0.0.1:9000/", ["s-0", "s-1"], {"s-0": "gw", "s-1": "gw"})
+    assert LoadPlan.from_json(plan.to_json()) == plan
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ('{"role": "shout", "signal": "http://h:1/", "names": ["a"]}', "role"),
+        ('{"role": "send", "signal": "http://h:1/", "names": []}', "at least one"),
+        ('{"role": "send", "signal": "http://h:1/", "names": ["a"], "rate": 0}', "rate"),
+        ('{"role": "send", "signal": "http://h:1/", "names": ["a"], "colour": 1}', "colour"),
+        ("[1, 2]", "object"),
+    ],
+)
+def test_bad_plans_are_named(text: str, named: str) -> None:
+    with pytest.raises(ValueError, match=named):
+        LoadPlan.from_json(text)
+
+
+def test_bad_plan_on_the_command_line_exits_2() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "earlgate.gateway.loadside", "{not json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "loadside" in result.stderr
+
+
+@pytest.mark.parametrize(("count", "processes"), [(10, 3), (1, 4), (7, 1), (250, 4)])
+def test_split_is_contiguous_balanced_and_complete(count: int, processes: int) -> None:
+    names = [f"p-{i}" for i in range(count)]
+    slices = split(names, processes)
+    assert [n for s in slices for n in s] == names
+    assert all(slices) and len(slices) == min(count, processes)
+    assert max(map(len, slices)) - min(map(len, slices)) <= 1
+
+
+def test_recorder_counts_only_while_counting() -> None:
+    recorder = Recorder()
+    recorder.on_value({"ts": 1.0})
+    recorder.counting = True
+    recorder.on_value({"ts": 1.0})
+    recorder.on_value({"mux": 1, "parts": [{"src": "a", "seq": 0, "ts": 2.0, "data": 1}]})
+    recorder.on_value("not a reading")
+    assert len(recorder.delays) == 2 and recorder.bytes > 0
