@@ -53,9 +53,7 @@ def test_setup_plan_builds_three_hosts_routed_through_the_gateway() -> None:
     # Forwarding starts off: nothing crosses unless a layer under test carries it.
     assert commands[-1].endswith("net.ipv4.ip_forward=0")
     assert testbed.forwarding_command(bed, on=True)[:4] == ["ip", "netns", "exec", "t2-gw"]
-    assert testbed.teardown_commands(bed) == [
-        ["ip", "netns", "delete", n] for n in bed.namespaces
-    ]
+    assert testbed.teardown_commands(bed) == [["ip", "netns", "delete", n] for n in bed.namespaces]
 
 
 def test_refuses_to_build_without_root(monkeypatch: pytest.MonkeyPatch) -> None:
