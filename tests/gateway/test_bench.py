@@ -49,3 +49,19 @@ def test_bench_rtc_demux_smoke(signal_server: Process, relay: Turn, tmp_path: Pa
     report = (tmp_path / "report.md").read_text()
     assert "| 3 |" in report and "model" in report
     assert (tmp_path / "demux.png").stat().st_size > 1000
+
+
+def test_bench_rtc_mesh_over_two_processes(
+    signal_server: Process, relay: Turn, tmp_path: Path
+) -> None:
+    """Peers of one mesh in two processes start together: every message is counted."""
+    args = ["bench", "rtc", "mesh", "--peers-from", "4", "--peers-to", "4"]
+    args += ["--step-duration", "1.5", "--load-processes", "2", "--out", str(tmp_path)]
+    args += ["--signal", signal_server.url, "--ice-server", relay.url, "--relay-only"]
+    args += ["--ice-username", TURN_USER, "--ice-credential", TURN_PASS]
+    assert main(args) == 0
+    (step,) = json.loads((tmp_path / "results.json").read_text())["steps"]
+    # 4 peers, each to 3 others at 4 Hz for 1.5 s: 6 ticks each, wherever they run.
+    assert step["sent"] == 4 * 3 * 6
+    assert step["received"] == step["sent"] and step["delay_ms"]["count"] == step["sent"]
+    assert step["cpu_percent"] > 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -30,14 +31,18 @@ def test_bad_plans_are_named(text: str, named: str) -> None:
         LoadPlan.from_json(text)
 
 
-def test_bad_plan_on_the_command_line_exits_2() -> None:
+@pytest.mark.parametrize(("content", "named"), [("{not json", "loadside"), (None, "No such file")])
+def test_bad_plan_file_exits_2(content: str | None, named: str, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    if content is not None:
+        plan.write_text(content)
     result = subprocess.run(
-        [sys.executable, "-m", "earlgate.gateway.loadside", "{not json"],
+        [sys.executable, "-m", "earlgate.gateway.loadside", str(plan)],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert result.returncode == 2 and "loadside" in result.stderr
+    assert result.returncode == 2 and named in result.stderr
 
 
 @pytest.mark.parametrize(("count", "processes"), [(10, 3), (1, 4), (7, 1), (250, 4)])
@@ -57,3 +62,12 @@ def test_recorder_counts_only_while_counting() -> None:
     recorder.on_value({"mux": 1, "parts": [{"src": "a", "seq": 0, "ts": 2.0, "data": 1}]})
     recorder.on_value("not a reading")
     assert len(recorder.delays) == 2 and recorder.bytes > 0
+
+
+def test_mesh_plans_name_their_indices() -> None:
+    plan = LoadPlan("mesh", "http://h:1/", ["bm5-3", "bm5-4"], mesh_peers=5)
+    assert plan.mesh_indices() == ("bm5", (3, 4))
+    with pytest.raises(ValueError, match="bm5-5"):
+        LoadPlan("mesh", "http://h:1/", ["bm5-5"], mesh_peers=5)
+    with pytest.raises(ValueError, match="share a prefix"):
+        LoadPlan("mesh", "http://h:1/", ["a-0", "b-1"], mesh_peers=5)

@@ -40,7 +40,6 @@ from typing import Any
 import psutil
 
 from earlgate.gateway.loadside import LoadPlan, LoadProcess, LoadSideError, split
-from earlgate.gateway.mesh import MeshOptions, run_mesh
 from earlgate.gateway.peering import PeerOptions
 from earlgate.rtc.errors import PeerError
 
@@ -413,28 +412,67 @@ def _cpu_figures(result: StepResult, cpu_s: float, elapsed: float, messages: int
     result.model_battery_h = round(PHONE_BATTERY_WH * 1000.0 / result.model_mw, 2)
 
 
-async def _mesh_step(options: BenchOptions, peers: int) -> StepResult:
-    me = psutil.Process()
-    before = me.cpu_times()
-    started = time.monotonic()
-    mesh = await run_mesh(
-        MeshOptions(
-            options.peering,
-            peers,
-            prefix=f"bm{peers}",
-            duration=options.step_duration,
-            rate=options.rate,
-            size=options.size,
-            connect_timeout=options.connect_timeout,
-            keep_delays=True,
+MESH_START_DELAY = 0.5  # s from "go" to the shared start, for every part to hear it
+
+
+async def _mesh_step(options: BenchOptions, peers: int, workdir: Path) -> StepResult:
+    """A full mesh of ``peers``, its peers spread over ``load_processes`` processes."""
+    prefix = f"bm{peers}"
+    p = options.peering
+    step_dir = workdir / f"mesh-{peers}"
+    step_dir.mkdir(parents=True, exist_ok=True)
+    children = [
+        LoadProcess(
+            LoadPlan(
+                "mesh",
+                p.signal,
+                names,
+                key=p.key,
+                ice_servers=list(p.ice_servers),
+                ice_username=p.ice_username,
+                ice_credential=p.ice_credential,
+                relay_only=p.relay_only,
+                rate=options.rate,
+                size=options.size,
+                duration=options.step_duration,
+                connect_timeout=options.connect_timeout,
+                mesh_peers=peers,
+                delays_file=str(step_dir / f"delays-{index}.f64"),
+            )
         )
+        for index, names in enumerate(
+            split([f"{prefix}-{i}" for i in range(peers)], options.load_processes)
+        )
+    ]
+    try:
+        await asyncio.gather(*(child.start() for child in children))
+        await asyncio.gather(
+            *(child.event(options.connect_timeout + SETUP_ANSWER_S) for child in children)
+        )
+        cpu_before = sum(child.cpu_s() for child in children)
+        started = time.monotonic()
+        start_epoch = time.time() + MESH_START_DELAY
+        for child in children:
+            child.command(f"go {start_epoch:.6f}")
+        answers = await asyncio.gather(
+            *(child.event(options.step_duration + SETUP_ANSWER_S) for child in children)
+        )
+        elapsed = time.monotonic() - started
+        cpu = sum(child.cpu_s() for child in children) - cpu_before
+        delays = array.array("d")
+        for child in children:
+            assert child.plan.delays_file is not None
+            delays.frombytes(await asyncio.to_thread(Path(child.plan.delays_file).read_bytes))
+    finally:
+        await asyncio.gather(*(child.stop() for child in children))
+    result = StepResult(
+        peers,
+        options.step_duration,
+        sum(int(a["sent"]) for a in answers),
+        sum(int(a["received"]) for a in answers),
     )
-    after = me.cpu_times()
-    elapsed = time.monotonic() - started
-    result = StepResult(peers, options.step_duration, mesh.sent, mesh.received)
-    result.delay_ms = delay_stats(mesh.delays_ms)
-    cpu = (after.user + after.system) - (before.user + before.system)
-    _cpu_figures(result, cpu, elapsed, max(1, mesh.sent))
+    result.delay_ms = delay_stats(list(delays))
+    _cpu_figures(result, cpu, elapsed, max(1, result.sent))
     return result
 
 
@@ -445,7 +483,7 @@ async def run_bench(options: BenchOptions, workdir: Path) -> list[StepResult]:
     for peers in options.steps():
         try:
             if options.kind == "mesh":
-                result = await _mesh_step(options, peers)
+                result = await _mesh_step(options, peers, workdir)
             else:
                 result = await forward_step(options, peers, workdir)
         except (LoadSideError, PeerError, TimeoutError, OSError) as exc:
@@ -481,7 +519,7 @@ TITLES = {
 
 def markdown(kind: str, results: list[StepResult], options: BenchOptions) -> str:
     """The step tables, in the thesis's format ("mean ± sd", median)."""
-    who = "this process" if kind == "mesh" else "the gateway process"
+    who = "the mesh's processes" if kind == "mesh" else "the gateway process"
     lines = [
         f"### earlgate bench rtc {kind}: {TITLES[kind]}",
         "",

@@ -3,15 +3,16 @@
 Hundreds of aiortc peers in the bench's own process made the bench, not the
 gateway, the bottleneck: every message is encrypted, framed and timed by
 Python on the load side too. So each side of a step runs in its own
-process (``python -m earlgate.gateway.loadside PLAN``), optionally inside a
-network namespace (``ip netns exec``) for the network-layer test bed. The
-plan is JSON on the command line; the parent drives the child with one word
+process (``python -m earlgate.gateway.loadside PLAN_FILE``), optionally
+inside a network namespace (``ip netns exec``) for the network-layer test
+bed. The plan is a JSON file; the parent drives the child with one word
 per line on stdin and reads one JSON object per line on stdout:
 
 ``ready``     the child's peers are connected (those that wait to be dialed:
               registered with the signaling server): ``{"event": "ready", ...}``
 ``go``        senders send for the plan's duration, then report ``sent``;
-              receivers start counting
+              receivers start counting; mesh parts (``go EPOCH``) all start
+              sending at that wall-clock time and report when done
 ``stop``      receivers stop counting, write their delays (ms, one float64
               each, native order) to ``delays_file`` and report ``received``
 ``quit``/EOF  destroy the peers and exit
@@ -28,7 +29,9 @@ from __future__ import annotations
 import array
 import asyncio
 import contextlib
+import os
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,13 +41,13 @@ import orjson
 import psutil
 
 from earlgate.gateway.aggregate import Part, decode, encode, is_aggregate
-from earlgate.gateway.mesh import message_for
+from earlgate.gateway.mesh import MeshOptions, MeshResult, message_for, run_mesh
 from earlgate.gateway.peering import PeerOptions
 from earlgate.rtc import DataConnection, DataConnectionError, PeerError
 
 __all__ = ["ROLES", "LoadPlan", "LoadProcess", "LoadSideError", "Recorder", "main", "split"]
 
-ROLES = ("send", "receive", "send-aggregates")
+ROLES = ("send", "receive", "send-aggregates", "mesh")
 CONNECT_CONCURRENCY = 8  # data connections being negotiated at once per process
 
 
@@ -69,6 +72,8 @@ class LoadPlan:
     # send-aggregates: the receivers the parts are for, this many parts to an aggregate
     parts_for: list[str] = field(default_factory=list)
     parts_per_aggregate: int = 10
+    # mesh: this process runs ``names`` (PREFIX-i) of a full mesh of mesh_peers peers
+    mesh_peers: int = 0
     delays_file: str | None = None
 
     def __post_init__(self) -> None:
@@ -80,6 +85,21 @@ class LoadPlan:
             raise ValueError("rate and duration must be > 0 and size >= 1")
         if self.parts_per_aggregate < 1:
             raise ValueError("parts_per_aggregate must be >= 1")
+        if self.role == "mesh":
+            self.mesh_indices()
+
+    def mesh_indices(self) -> tuple[str, tuple[int, ...]]:
+        """The mesh's id prefix and this process's indices, from ``names``."""
+        prefixes, indices = set(), []
+        for name in self.names:
+            prefix, _, index = name.rpartition("-")
+            if not prefix or not index.isdigit() or int(index) >= self.mesh_peers:
+                raise ValueError(f"mesh peer {name!r}: expected PREFIX-i, i < {self.mesh_peers}")
+            prefixes.add(prefix)
+            indices.append(int(index))
+        if len(prefixes) != 1:
+            raise ValueError(f"mesh peers of one mesh share a prefix, not {sorted(prefixes)}")
+        return prefixes.pop(), tuple(indices)
 
     def to_json(self) -> str:
         return orjson.dumps(asdict(self)).decode()
@@ -242,14 +262,19 @@ class LoadProcess:
         self.proc: asyncio.subprocess.Process | None = None
         self.stderr = b""
         self._stderr_task: asyncio.Task[None] | None = None
+        self._plan_file: Path | None = None
 
     async def start(self) -> None:
+        handle, name = tempfile.mkstemp(prefix="earlgate-load-", suffix=".json")
+        with os.fdopen(handle, "w") as out:
+            out.write(self.plan.to_json())
+        self._plan_file = Path(name)
         self.proc = await asyncio.create_subprocess_exec(
             *self.prefix,
             sys.executable,
             "-m",
             "earlgate.gateway.loadside",
-            self.plan.to_json(),
+            name,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -306,6 +331,8 @@ class LoadProcess:
                 await self.proc.wait()
         if self._stderr_task is not None:
             await self._stderr_task
+        if self._plan_file is not None:
+            self._plan_file.unlink(missing_ok=True)
 
     def __str__(self) -> str:
         return f"load side {self.plan.role} {self.plan.names[0]}..{self.plan.names[-1]}"
@@ -327,7 +354,54 @@ async def _lines() -> asyncio.StreamReader:
     return reader
 
 
+async def run_mesh_part(plan: LoadPlan) -> int:
+    """This process's peers of a mesh spread over several: ``go EPOCH`` starts them all."""
+    prefix, indices = plan.mesh_indices()
+    commands = await _lines()
+
+    async def gate(result: MeshResult) -> float:
+        _say(event="ready", connections=result.connections, expected=result.expected_connections)
+        words = (await commands.readline()).split()
+        if not words or words[0] != b"go":
+            raise SystemExit(0)  # the parent went away or said quit before starting
+        return float(words[1]) if len(words) > 1 else time.time()
+
+    options = MeshOptions(
+        plan.peering(),
+        plan.mesh_peers,
+        prefix=prefix,
+        run=indices,
+        duration=plan.duration,
+        rate=plan.rate,
+        size=plan.size,
+        connect_timeout=plan.connect_timeout,
+        keep_delays=True,
+        gate=gate,
+    )
+    try:
+        result = await run_mesh(options)
+    except (PeerError, OSError) as exc:
+        _say(event="error", message=f"mesh peers {plan.names[0]}..: {exc}")
+        return 1
+    if plan.delays_file is not None:
+        data = array.array("d", result.delays_ms).tobytes()
+        await asyncio.to_thread(Path(plan.delays_file).write_bytes, data)
+    _say(
+        event="done",
+        sent=result.sent,
+        received=result.received,
+        connections=result.connections,
+        expected=result.expected_connections,
+        bytes=0,
+    )
+    while (await commands.readline()).strip() not in (b"quit", b""):
+        pass
+    return 0
+
+
 async def run(plan: LoadPlan) -> int:
+    if plan.role == "mesh":
+        return await run_mesh_part(plan)
     side = _LoadSide(plan)
     try:
         try:
@@ -371,11 +445,11 @@ async def run(plan: LoadPlan) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m earlgate.gateway.loadside PLAN_JSON", file=sys.stderr)
+        print("usage: python -m earlgate.gateway.loadside PLAN_FILE", file=sys.stderr)
         return 2
     try:
-        plan = LoadPlan.from_json(args[0])
-    except (ValueError, orjson.JSONDecodeError) as exc:
+        plan = LoadPlan.from_json(Path(args[0]).read_bytes())
+    except (OSError, ValueError) as exc:
         print(f"earlgate.gateway.loadside: {exc}", file=sys.stderr)
         return 2
     return asyncio.run(run(plan))

@@ -20,6 +20,7 @@ import contextlib
 import math
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,10 @@ class MeshOptions:
     grace: float = 1.0  # after the last send, how long receivers keep counting
     serialization: str = "json"
     keep_delays: bool = False  # also keep every delay (ms), for mean and sd
+    # Several processes, one mesh: once this process's connections are up, the
+    # gate is awaited and returns the wall-clock start (epoch s) all of them share,
+    # so that every process counts before any of them sends.
+    gate: Callable[[MeshResult], Awaitable[float]] | None = None
 
     def peer_id(self, index: int) -> str:
         return f"{self.prefix}-{index}"
@@ -213,7 +218,8 @@ class _Mesh:
                 await asyncio.sleep(0.05)
             self.result.connections = self._open_count()
             self.result.setup_s = time.monotonic() - started
-            await self._send_for(options.duration)
+            start = await options.gate(self.result) if options.gate is not None else None
+            await self._send_for(options.duration, start)
         finally:
             self.counting = False
             await asyncio.gather(*(m.peer.destroy() for m in self.members))
@@ -222,11 +228,13 @@ class _Mesh:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         return self.result
 
-    async def _send_for(self, duration: float) -> None:
+    async def _send_for(self, duration: float, start_epoch: float | None) -> None:
         loop = asyncio.get_running_loop()
         period = 1.0 / self.options.rate
-        self.counting = True
         start = loop.time()
+        if start_epoch is not None:
+            start += max(0.0, start_epoch - time.time())
+        self.counting = True  # before anyone's first message, when all share the start
         end = start + duration
         senders = [
             self._sender(member, start + random.uniform(0, period), end, period)
