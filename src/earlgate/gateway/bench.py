@@ -517,6 +517,16 @@ TITLES = {
 }
 
 
+MUX_DELAY_NOTE = {
+    "mux": [
+        "The one-way delay of a part includes its wait in the window (up to 250 ms); a "
+        "window that reaches --mux-max-bytes (15,000 bytes by default, about 100 parts "
+        "here) closes early, so with more peers aggregates leave more often.",
+        "",
+    ]
+}
+
+
 def markdown(kind: str, results: list[StepResult], options: BenchOptions) -> str:
     """The step tables, in the thesis's format ("mean ± sd", median)."""
     who = "the mesh's processes" if kind == "mesh" else "the gateway process"
@@ -526,6 +536,7 @@ def markdown(kind: str, results: list[StepResult], options: BenchOptions) -> str
         f"{options.step_duration:g} s per step, {options.size}-character messages at "
         f"{options.rate:g} Hz.",
         "",
+        *MUX_DELAY_NOTE.get(kind, []),
         "One-way delay",
         "",
         "| Peers | Average delay (ms) | Median (ms) | p99 (ms) | Sent | Received |",
