@@ -120,10 +120,10 @@ def add_rtc_bench(benches: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     rtc.add_argument(
         "--cpus",
-        default="0,1",
+        default="auto",
         metavar="GW,LOAD",
         help="network: pin the gateway host's processes and the load to these CPUs "
-        "('none': no pinning)",
+        "(auto: the first two usable; none: no pinning)",
     )
     rtc.add_argument(
         "--update-benchmarks", action="store_true", help="write the report into BENCHMARKS.md"
@@ -195,18 +195,25 @@ def _run_rtc_bench(args: argparse.Namespace) -> int:
 
 
 def _parse_cpus(text: str) -> tuple[int, int] | None:
+    """``GW,LOAD`` CPUs; ``auto``: the first two this process may use, if it has two."""
+    import os
+
+    usable = sorted(os.sched_getaffinity(0))
     if text == "none":
         return None
+    if text == "auto":
+        return (usable[0], usable[1]) if len(usable) >= 2 else None
     try:
         gateway, load = (int(part) for part in text.split(","))
     except ValueError:
-        raise UsageError(f"--cpus {text!r}: expected GW,LOAD (two CPU numbers) or none") from None
-    import os
-
-    usable = os.sched_getaffinity(0)
-    for cpu in (gateway, load):
-        if cpu not in usable:
-            raise UsageError(f"--cpus {text!r}: CPU {cpu} is not one of {sorted(usable)}")
+        raise UsageError(
+            f"--cpus {text!r}: expected GW,LOAD (two CPU numbers), auto or none"
+        ) from None
+    missing = [str(cpu) for cpu in (gateway, load) if cpu not in usable]
+    if missing:
+        raise UsageError(
+            f"--cpus {text!r}: CPU {', '.join(missing)} not usable here (usable: {usable})"
+        )
     return gateway, load
 
 
@@ -218,14 +225,14 @@ def _run_network_bench(args: argparse.Namespace) -> int:
     from earlgate.gateway.netbench import placement, run_network_bench, write_report
     from earlgate.gateway.peering import PeerOptions
 
-    cpus = _parse_cpus(args.cpus)
     try:
-        bed = testbed.NamespaceBed(prefix=args.netns_prefix)
         testbed.check_can_build()
+        bed = testbed.NamespaceBed(prefix=args.netns_prefix)
     except ValueError as exc:
         raise UsageError(f"--netns-prefix: {exc}") from None
     except testbed.NamespaceBedError as exc:
         raise UsageError(str(exc)) from None
+    cpus = _parse_cpus(args.cpus)
     if args.own_servers or args.ice_server or args.relay_only:
         print("network: the test bed runs its own signaling server and uses no TURN relay")
     out = results_dir(args.out, "rtc-network")
