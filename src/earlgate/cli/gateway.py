@@ -14,6 +14,7 @@ from earlgate.cli import UsageError, setup_logging
 
 if TYPE_CHECKING:  # aiortc is imported only when a command runs, not for --help
     from earlgate.bench.signalprocs import ServerProcess
+    from earlgate.gateway.bench import BenchOptions
     from earlgate.gateway.peering import PeerOptions
     from earlgate.gateway.service import GatewayOptions
     from earlgate.rtc.turn import TurnServer
@@ -169,12 +170,12 @@ def run_rtc_bench(args: argparse.Namespace) -> int:
             server.stop()
 
 
-def _run_rtc_bench(args: argparse.Namespace) -> int:
-    from earlgate.gateway.bench import BenchOptions, run_bench, write_report
+def _bench_options(args: argparse.Namespace, kind: str, peering: PeerOptions) -> BenchOptions:
+    from earlgate.gateway.bench import BenchOptions
 
-    options = BenchOptions(
-        args.kind,
-        peering_from(args),
+    return BenchOptions(
+        kind,
+        peering,
         peers_from=args.peers_from,
         peers_to=args.peers_to,
         step=args.step,
@@ -183,6 +184,12 @@ def _run_rtc_bench(args: argparse.Namespace) -> int:
         size=args.size,
         load_processes=args.load_processes,
     )
+
+
+def _run_rtc_bench(args: argparse.Namespace) -> int:
+    from earlgate.gateway.bench import run_bench, write_report
+
+    options = _bench_options(args, args.kind, peering_from(args))
     out = results_dir(args.out, f"rtc-{args.kind}")
     out.mkdir(parents=True, exist_ok=True)
     print(f"earlgate bench rtc {args.kind}: steps {options.steps()}", flush=True)
@@ -221,7 +228,6 @@ def _run_network_bench(args: argparse.Namespace) -> int:
     """Kernel forwarding vs ``earlgate gateway`` in a namespace test bed it builds itself."""
     from earlgate.bench.signalprocs import PeerServerError, SignalSettings, start_earlgate_signal
     from earlgate.gateway import testbed
-    from earlgate.gateway.bench import BenchOptions
     from earlgate.gateway.netbench import placement, run_network_bench, write_report
     from earlgate.gateway.peering import PeerOptions
 
@@ -251,17 +257,7 @@ def _run_network_bench(args: argparse.Namespace) -> int:
                 raise UsageError(f"the test bed's signaling server: {exc}") from None
             try:
                 where = placement(bed, signaling.port, cpus)
-                options = BenchOptions(
-                    "forward",
-                    PeerOptions(where.gateway_signal),
-                    peers_from=args.peers_from,
-                    peers_to=args.peers_to,
-                    step=args.step,
-                    step_duration=args.step_duration,
-                    rate=args.rate,
-                    size=args.size,
-                    load_processes=args.load_processes,
-                )
+                options = _bench_options(args, "forward", PeerOptions(where.gateway_signal))
                 print(f"earlgate bench rtc network: steps {options.steps()}", flush=True)
                 run = asyncio.run(run_network_bench(options, out, bed, where))
             finally:

@@ -258,17 +258,7 @@ def _plans(
 ) -> list[tuple[LoadPlan, tuple[str, ...]]]:
     """The load-side children of a step: receivers first, each side split in processes."""
     p = options.peering
-    common: dict[str, Any] = {
-        "key": p.key,
-        "ice_servers": list(p.ice_servers),
-        "ice_username": p.ice_username,
-        "ice_credential": p.ice_credential,
-        "relay_only": p.relay_only,
-        "rate": options.rate,
-        "size": options.size,
-        "duration": options.step_duration,
-        "connect_timeout": options.connect_timeout,
-    }
+    common = _load_settings(options)
     plans = []
     for index, names in enumerate(split(receivers, options.load_processes)):
         plans.append(
@@ -301,6 +291,22 @@ def _plans(
             )
         )
     return plans
+
+
+def _load_settings(options: BenchOptions) -> dict[str, Any]:
+    """What every load-side plan of a step shares: ICE, rate, size, duration."""
+    p = options.peering
+    return {
+        "key": p.key,
+        "ice_servers": list(p.ice_servers),
+        "ice_username": p.ice_username,
+        "ice_credential": p.ice_credential,
+        "relay_only": p.relay_only,
+        "rate": options.rate,
+        "size": options.size,
+        "duration": options.step_duration,
+        "connect_timeout": options.connect_timeout,
+    }
 
 
 async def forward_step(
@@ -418,26 +424,17 @@ MESH_START_DELAY = 0.5  # s from "go" to the shared start, for every part to hea
 async def _mesh_step(options: BenchOptions, peers: int, workdir: Path) -> StepResult:
     """A full mesh of ``peers``, its peers spread over ``load_processes`` processes."""
     prefix = f"bm{peers}"
-    p = options.peering
     step_dir = workdir / f"mesh-{peers}"
     step_dir.mkdir(parents=True, exist_ok=True)
     children = [
         LoadProcess(
             LoadPlan(
                 "mesh",
-                p.signal,
+                options.peering.signal,
                 names,
-                key=p.key,
-                ice_servers=list(p.ice_servers),
-                ice_username=p.ice_username,
-                ice_credential=p.ice_credential,
-                relay_only=p.relay_only,
-                rate=options.rate,
-                size=options.size,
-                duration=options.step_duration,
-                connect_timeout=options.connect_timeout,
                 mesh_peers=peers,
                 delays_file=str(step_dir / f"delays-{index}.f64"),
+                **_load_settings(options),
             )
         )
         for index, names in enumerate(
