@@ -104,7 +104,7 @@ def add_rtc_bench(benches: argparse._SubParsersAction[argparse.ArgumentParser]) 
         type=int,
         default=1,
         metavar="N",
-        help="processes for each side of the load (senders, receivers); default 1 each",
+        help="processes for each side of the load (senders, receivers) or for the mesh; default 1",
     )
     rtc.add_argument("--quick", action="store_true", help="2 and 4 peers, 3 s steps (a smoke run)")
     rtc.add_argument("--out", type=Path, help="results folder (default results/rtc-KIND-DATE)")
