@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from earlgate.bench.fanout import markdown, update_benchmarks
+from earlgate.bench.fanout import markdown
 from earlgate.bench.loadgen import frame_prefix, run_load, subject_name
+from earlgate.bench.results import update_benchmarks
 
 
 def test_thesis_frame_is_about_70_bytes() -> None:

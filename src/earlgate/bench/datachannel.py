@@ -50,8 +50,7 @@ from earlgate.bench.datachannel_peers import (
     DataChannelBenchError,
     cpu_seconds,
 )
-from earlgate.bench.fanout import machine_description, update_benchmarks
-from earlgate.bench.results import utc_now
+from earlgate.bench.results import machine_description, utc_now, write_run
 from earlgate.bench.signalprocs import ServerProcess, SignalSettings, start_earlgate_signal
 from earlgate.rtc.turn import TurnServer, start_turn
 
@@ -400,15 +399,8 @@ def run_datachannel_bench(
         "low_water": LOW_WATER,
         "rows": [r.as_dict() for r in rows],
     }
-    (out / "raw.json").write_text(json.dumps(raw, indent=1))
     report = markdown(rows, command, machine, when)
     plot(rows, out / "datachannel.png")
-    (out / "report.md").write_text(
-        f"# DataChannel benchmark\n\n{report}\n![plot](datachannel.png)\n"
-    )
     print(report)
-    print(f"raw results, report and plot in {out}/")
-    if update:
-        update_benchmarks("datachannel", report)
-        print("BENCHMARKS.md updated")
+    write_run(out, "datachannel", "DataChannel benchmark", raw, report, "datachannel.png", update)
     return rows

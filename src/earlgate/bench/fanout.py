@@ -10,20 +10,17 @@ response-time distribution seen by the subscribers.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from earlgate.bench.loadgen import run_load
-from earlgate.bench.results import utc_now
+from earlgate.bench.results import machine_description, utc_now, write_run
 from earlgate.bench.targets import TargetError, start_target
 
 
@@ -46,23 +43,6 @@ class FanoutRow:
     @property
     def delivered_ratio(self) -> float:
         return self.received / self.sent if self.sent else 0.0
-
-
-def machine_description() -> str:
-    cpu = platform.processor() or platform.machine()
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = psutil.virtual_memory().total / 2**30
-    return (
-        f"{os.cpu_count()} cores ({model or cpu}), {memory:.0f} GiB, "
-        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
-    )
 
 
 def pinning() -> tuple[list[int] | None, list[int] | None]:
@@ -215,20 +195,6 @@ def plot(rows: list[FanoutRow], path: Path) -> None:
     plt.close(fig)
 
 
-def update_benchmarks(section: str, body: str, path: Path = Path("BENCHMARKS.md")) -> None:
-    """Replace the ``section`` block of BENCHMARKS.md (between its markers) with ``body``."""
-    start, end = f"<!-- {section}:start -->", f"<!-- {section}:end -->"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{start}\n{body}{end}"
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        _, tail = rest.split(end, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip() + f"\n\n## {section}\n\n{block}\n"
-    path.write_text(text)
-
-
 def run_fanout(
     targets: list[str],
     publishers: int,
@@ -250,15 +216,9 @@ def run_fanout(
         console.print(results_table(rows[-1:]))
     machine = machine_description()
     when = utc_now()
-    (out / "raw.json").write_text(
-        json.dumps({"machine": machine, "date": when, "rows": [r.__dict__ for r in rows]}, indent=1)
-    )
     report = markdown(rows, command, machine, when)
     plot(rows, out / "fanout.png")
-    (out / "report.md").write_text(f"# Fan-out benchmark\n\n{report}\n![plot](fanout.png)\n")
     console.print(results_table(rows))
-    console.print(f"raw results, report and plot in {out}/")
-    if update:
-        update_benchmarks("fanout", report)
-        console.print("BENCHMARKS.md updated")
+    raw = {"machine": machine, "date": when, "rows": [r.__dict__ for r in rows]}
+    write_run(out, "fanout", "Fan-out benchmark", raw, report, "fanout.png", update)
     return rows

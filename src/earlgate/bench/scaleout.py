@@ -20,7 +20,6 @@ Redis spends ``redis_us`` per message, so one Redis core feeds
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,9 +30,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from earlgate.bench.deploy import Deployment, start_case
-from earlgate.bench.fanout import machine_description, pinning, update_benchmarks
+from earlgate.bench.fanout import pinning
 from earlgate.bench.loadgen import run_load
-from earlgate.bench.results import utc_now
+from earlgate.bench.results import machine_description, utc_now, write_run
 from earlgate.bench.targets import TargetError
 
 DEFAULT_CASES = ("1", "1r", "2", "thesis-node-redis")
@@ -262,16 +261,10 @@ def run_scaleout(
         )
     machine = machine_description()
     when = utc_now()
-    (out / "raw.json").write_text(
-        json.dumps({"machine": machine, "date": when, "rows": [asdict(r) for r in rows]}, indent=1)
-    )
     report = markdown(rows, command, machine, when)
     if rows:
         plot(rows, out / "scaleout.png")
-    (out / "report.md").write_text(f"# Scale-out benchmark\n\n{report}\n![plot](scaleout.png)\n")
     console.print(report)
-    console.print(f"raw results, report and plot in {out}/")
-    if update:
-        update_benchmarks("scale-out", report)
-        console.print("BENCHMARKS.md updated")
+    raw = {"machine": machine, "date": when, "rows": [asdict(r) for r in rows]}
+    write_run(out, "scale-out", "Scale-out benchmark", raw, report, "scaleout.png", update)
     return rows

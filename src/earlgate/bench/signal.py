@@ -28,8 +28,8 @@ from typing import Any, cast
 
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
-from earlgate.bench.fanout import machine_description, pinning, update_benchmarks
-from earlgate.bench.results import utc_now
+from earlgate.bench.fanout import pinning
+from earlgate.bench.results import machine_description, utc_now, write_run
 from earlgate.bench.signalprocs import (
     ServerProcess,
     SignalSettings,
@@ -255,12 +255,7 @@ def run_signal_bench(
         "command": command,
         "rows": [r.as_dict() for r in rows],
     }
-    (out / "raw.json").write_text(json.dumps(raw, indent=1))
     report = markdown(rows, command, machine, when)
-    (out / "report.md").write_text(f"# Signaling benchmark\n\n{report}")
     print(report)
-    print(f"raw results and report in {out}/")
-    if update:
-        update_benchmarks("signal", report)
-        print("BENCHMARKS.md updated")
+    write_run(out, "signal", "Signaling benchmark", raw, report, None, update)
     return rows

@@ -172,9 +172,9 @@ def run_fanout_command(args: argparse.Namespace) -> int:
 
 def run_ramp_command(args: argparse.Namespace) -> int:
     from earlgate.bench.deploy import CASES
-    from earlgate.bench.fanout import machine_description, update_benchmarks
     from earlgate.bench.ramp import plan_steps, run_ramp
     from earlgate.bench.ramp_report import write_report
+    from earlgate.bench.results import machine_description, update_benchmarks
 
     if args.case not in CASES:
         raise UsageError(f"unknown case {args.case!r}; choose from {', '.join(CASES)}")
@@ -251,7 +251,7 @@ def run_compare_command(args: argparse.Namespace) -> int:
     table = compare_table(a, b, names)
     print(table)
     if args.update_benchmarks:
-        from earlgate.bench.fanout import update_benchmarks
+        from earlgate.bench.results import update_benchmarks
 
         command = command_line()
         update_benchmarks(f"compare {names[0]} vs {names[1]}", f"Command: `{command}`.\n\n{table}")
@@ -260,8 +260,8 @@ def run_compare_command(args: argparse.Namespace) -> int:
 
 def run_connections_command(args: argparse.Namespace) -> int:
     from earlgate.bench.connections import markdown, measure_connections
-    from earlgate.bench.fanout import machine_description, update_benchmarks
     from earlgate.bench.loadprocs import expand_ips
+    from earlgate.bench.results import machine_description, update_benchmarks
     from earlgate.bench.targets import TARGETS, TargetError
 
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]

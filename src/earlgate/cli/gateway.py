@@ -272,7 +272,7 @@ def _run_network_bench(args: argparse.Namespace) -> int:
 
 
 def _update_benchmarks(section: str, report: Path, figure: Path) -> None:
-    from earlgate.bench.fanout import machine_description, update_benchmarks
+    from earlgate.bench.results import machine_description, update_benchmarks
 
     when = utc_now()
     command = command_line()

@@ -254,7 +254,7 @@ def _cmd_led_loop(args: argparse.Namespace) -> int:
     print(report)
     print(f"raw record, report and plot in {out}/")
     if args.update_benchmarks:
-        from earlgate.bench.fanout import machine_description, update_benchmarks
+        from earlgate.bench.results import machine_description, update_benchmarks
 
         when = utc_now()
         body = report.split("\n", 2)[2]  # without the report's own heading

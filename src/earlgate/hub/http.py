@@ -5,17 +5,22 @@ GET /stats, POST /publish". picows parses WebSocket handshakes but serves no
 request bodies, so every connection starts here: h11 parses the first request,
 and if it asks for a WebSocket upgrade the connection (with the bytes already
 read) is handed to a picows protocol; otherwise h11 serves it, keep-alive
-included.
+included. The hub and the signaling server listen, use TLS and stop on
+signals the same way, with the helpers at the end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import signal
+import ssl
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
 
+import aiofastnet
 import h11
 import orjson
 from picows import WSListener, WSUpgradeRequest, WSUpgradeResponseWithListener
@@ -272,3 +277,50 @@ def hand_to_websocket(
         buffer[:size] = view[:size]
         protocol.buffer_updated(size)
         view = view[size:]
+
+
+def server_tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    """A server's TLS context, or None without TLS.
+
+    Raises:
+        OSError: a file is missing or unreadable (``ssl.SSLError`` when it is
+            not a certificate or key, or they do not match).
+    """
+    if cert is None or key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+async def listen(
+    make_front: Callable[[], asyncio.Protocol],
+    host: str,
+    port: int,
+    tls: ssl.SSLContext | None,
+) -> tuple[asyncio.Server, int]:
+    """Listen with aiofastnet's C transports (picows's own default), which read and
+    write without the Python layers of asyncio's selector transports; returns the
+    server and the port it got (``port`` 0: any free one)."""
+    server = await aiofastnet.create_server(
+        asyncio.get_running_loop(),
+        make_front,
+        host,
+        port,
+        ssl=tls,
+        backlog=4096,
+        reuse_address=True,
+    )
+    bound: int = server.sockets[0].getsockname()[1]
+    return server, bound
+
+
+async def serve_until_signalled(
+    stop: Callable[[], Coroutine[Any, Any, None]], stopped: asyncio.Event
+) -> None:
+    """Wait for ``stopped``; SIGINT and SIGTERM call ``stop`` (a graceful shutdown)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, lambda: loop.create_task(stop()))
+    await stopped.wait()

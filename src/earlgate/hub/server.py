@@ -12,13 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
-import ssl
 import time
 import urllib.parse
 from typing import Any
 
-import aiofastnet
 import orjson
 from picows import (
     WSCloseCode,
@@ -39,7 +36,15 @@ from earlgate.hub.auth import AuthError, Grants, TokenVerifier
 from earlgate.hub.config import HubConfig
 from earlgate.hub.core import Hub
 from earlgate.hub.exposition import make_registry, render
-from earlgate.hub.http import HttpFront, HttpRequest, HttpResponse, hand_to_websocket
+from earlgate.hub.http import (
+    HttpFront,
+    HttpRequest,
+    HttpResponse,
+    hand_to_websocket,
+    listen,
+    serve_until_signalled,
+    server_tls_context,
+)
 from earlgate.hub.session import Session, TokenBucket
 
 logger = logging.getLogger(__name__)
@@ -187,22 +192,10 @@ class HubServer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         await self.broker.start()
-        ssl_context = None
-        if self.config.tls_cert:
-            ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            ssl_context.load_cert_chain(self.config.tls_cert, self.config.tls_key)
-        # aiofastnet's C transports (picows's own default) read and write without
-        # the Python layers of asyncio's selector transports.
-        self._server = await aiofastnet.create_server(
-            loop,
-            self._make_front,
-            self.config.host,
-            self.config.port,
-            ssl=ssl_context,
-            backlog=4096,
-            reuse_address=True,
+        tls = server_tls_context(self.config.tls_cert, self.config.tls_key)
+        self._server, self.port = await listen(
+            self._make_front, self.config.host, self.config.port, tls
         )
-        self.port = self._server.sockets[0].getsockname()[1]
         self.metrics.tick(time.time(), time.process_time())
         self._lag_due = loop.time() + LAG_INTERVAL
         self._timers.append(loop.call_at(self._lag_due, self._probe_lag))
@@ -210,11 +203,7 @@ class HubServer:
 
     async def serve_forever(self) -> None:
         """Run until SIGINT/SIGTERM, then shut down gracefully."""
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, lambda: loop.create_task(self.stop()))
-        await self.stopped.wait()
+        await serve_until_signalled(self.stop, self.stopped)
 
     async def stop(self) -> None:
         """Stop accepting, close every client with 1001, flush, release the broker."""

@@ -20,14 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import ssl
 import time
 import urllib.parse
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 
-import aiofastnet
 from picows import (
     WSCloseCode,
     WSFrame,
@@ -39,7 +37,15 @@ from picows import (
     WSUpgradeResponseWithListener,
 )
 
-from earlgate.hub.http import HttpFront, HttpRequest, HttpResponse, hand_to_websocket
+from earlgate.hub.http import (
+    HttpFront,
+    HttpRequest,
+    HttpResponse,
+    hand_to_websocket,
+    listen,
+    serve_until_signalled,
+    server_tls_context,
+)
 from earlgate.signal.config import SignalConfig
 from earlgate.signal.http import HttpRoutes
 from earlgate.signal.metrics import make_registry, render
@@ -57,17 +63,8 @@ GOING_AWAY = 1001
 
 
 def make_ssl_context(config: SignalConfig) -> ssl.SSLContext | None:
-    """The server's TLS context, or None without TLS.
-
-    Raises:
-        OSError: a file is missing or unreadable (``ssl.SSLError`` when it is
-            not a certificate or key, or they do not match).
-    """
-    if config.tls_cert is None or config.tls_key is None:
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(config.tls_cert, config.tls_key)
-    return context
+    """The server's TLS context, or None without TLS (raises as :func:`server_tls_context`)."""
+    return server_tls_context(config.tls_cert, config.tls_key)
 
 
 class SignalListener(WSListener):
@@ -184,27 +181,15 @@ class SignalServer:
         Raises:
             OSError: the address cannot be bound, or the TLS files are wrong.
         """
-        loop = asyncio.get_running_loop()
-        self._server = await aiofastnet.create_server(
-            loop,
-            self._make_front,
-            self.config.host,
-            self.config.port,
-            ssl=make_ssl_context(self.config),
-            backlog=4096,
-            reuse_address=True,
+        self._server, self.port = await listen(
+            self._make_front, self.config.host, self.config.port, make_ssl_context(self.config)
         )
-        self.port = self._server.sockets[0].getsockname()[1]
         self._schedule("expire", self.config.expire_check_interval, self._expire)
         self._schedule("liveness", self.config.alive_check_interval, self._liveness)
 
     async def serve_forever(self) -> None:
         """Run until SIGINT/SIGTERM, then shut down gracefully."""
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, lambda: loop.create_task(self.stop()))
-        await self.stopped.wait()
+        await serve_until_signalled(self.stop, self.stopped)
 
     async def stop(self) -> None:
         """Stop accepting, close every peer with 1001, wait for them (bounded)."""
