@@ -8,8 +8,9 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
+
+from earlgate.children import drain_in_background, stop_processes, wait_for_line
 
 LISTEN_LINE = re.compile(rb"listening on (wss?)://([^:]+):(\d+)/ws")
 
@@ -32,13 +33,7 @@ class HubProcess:
         return f"{'https' if self.scheme == 'wss' else 'http'}://{self.host}:{self.port}"
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_processes([self.process], sig=sig, timeout=timeout)
         if self.drain is not None:
             self.drain.join(5)
         if self.process.stdout is not None:
@@ -65,26 +60,9 @@ def start_hub(*args: str, port: int = 0, timeout: float = 15.0) -> HubProcess:
         stderr=subprocess.STDOUT,
         env=env,
     )
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout
-    seen = b""
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        seen += line
-        match = LISTEN_LINE.search(line)
-        if match:
-            hub = HubProcess(process, match[1].decode(), match[2].decode(), int(match[3]))
-            # Keep reading its output so that a full pipe never blocks the hub.
-            hub.drain = threading.Thread(target=_drain, args=(process, hub.output), daemon=True)
-            hub.drain.start()
-            return hub
-    process.kill()
-    raise RuntimeError(f"hub did not start: {seen.decode(errors='replace')}")
-
-
-def _drain(process: subprocess.Popen[bytes], sink: list[bytes]) -> None:
-    assert process.stdout is not None
-    for line in process.stdout:
-        sink.append(line)
+    match, seen = wait_for_line(process, LISTEN_LINE, timeout)
+    if match is None:
+        raise RuntimeError(f"hub did not start: {seen.decode(errors='replace')}")
+    hub = HubProcess(process, match[1].decode(), match[2].decode(), int(match[3]))
+    hub.drain = drain_in_background(process, hub.output)
+    return hub

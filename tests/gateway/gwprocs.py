@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rtcprocs import TURN_PASS, TURN_USER, Turn, start_turn
+
+from earlgate.children import drain_in_background, stop_processes, wait_for_line
 
 SIGNAL_LINE = re.compile(rb"earlgate signal listening on (http://[^ ]+)")
 GATEWAY_LINE = re.compile(rb"earlgate gateway (\S+) ready(?:.*metrics (http://\S+/metrics))?")
@@ -31,13 +31,7 @@ class Process:
     drain: threading.Thread | None = None
 
     def stop(self, timeout: float = 10.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_processes([self.proc], timeout=timeout)
         if self.drain is not None:
             self.drain.join(5)
         if self.proc.stdout is not None:
@@ -57,32 +51,15 @@ def _start(args: list[str], line: re.Pattern[bytes], timeout: float = 20.0) -> P
         stderr=subprocess.STDOUT,
         env=env,
     )
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    seen = b""
-    while time.monotonic() < deadline:
-        raw = proc.stdout.readline()
-        if not raw:
-            break
-        seen += raw
-        match = line.search(raw)
-        if match:
-            found = Process(proc, match[1].decode())
-            if match.lastindex and match.lastindex >= 2 and match[2]:
-                found.metrics_url = match[2].decode()
-            found.output.append(seen)
-            found.drain = threading.Thread(target=_drain, args=(proc, found.output), daemon=True)
-            found.drain.start()
-            return found
-    proc.kill()
-    proc.wait()
-    raise RuntimeError(f"earlgate {args[0]} did not start: {seen.decode(errors='replace')}")
-
-
-def _drain(proc: subprocess.Popen[bytes], sink: list[bytes]) -> None:
-    assert proc.stdout is not None
-    for raw in proc.stdout:
-        sink.append(raw)
+    match, seen = wait_for_line(proc, line, timeout)
+    if match is None:
+        raise RuntimeError(f"earlgate {args[0]} did not start: {seen.decode(errors='replace')}")
+    found = Process(proc, match[1].decode())
+    if match.lastindex and match.lastindex >= 2 and match[2]:
+        found.metrics_url = match[2].decode()
+    found.output.append(seen)
+    found.drain = drain_in_background(proc, found.output)
+    return found
 
 
 def start_signal(port: int = 0) -> Process:

@@ -13,7 +13,6 @@ has its own; each case lists its processes so their CPU is sampled separately.
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 import psutil
 
 from earlgate.bench.targets import TargetError, ensure_thesis_node, free_port
+from earlgate.children import pin, stop_processes
 
 CASES = ("1", "1tls", "1r", "2", "thesis-node", "thesis-node-redis")
 
@@ -40,15 +40,7 @@ class Deployment:
     _tmp: tempfile.TemporaryDirectory[str] | None = None
 
     def stop(self) -> None:
-        for process in reversed(self._popen):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in reversed(self._popen):
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_processes(reversed(self._popen), timeout=15)
         if self._tmp is not None:
             self._tmp.cleanup()
 
@@ -73,12 +65,8 @@ def _spawn(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
     deployment._popen.append(process)
+    pin(process.pid, cpus)
     handle = psutil.Process(process.pid)
-    if cpus:
-        try:
-            handle.cpu_affinity(cpus)
-        except (psutil.Error, ValueError):
-            pass
     deployment.processes[label] = handle
     return process
 

@@ -13,15 +13,15 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+
+from earlgate.children import drain_in_background, pin, stop_processes, wait_for_line
 
 __all__ = [
     "PeerServerError",
@@ -123,13 +123,7 @@ class ServerProcess:
         return int(self.ps.memory_info().rss)
 
     def stop(self, timeout: float = 10.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_processes([self.process], timeout=timeout)
         if self.drain is not None:
             self.drain.join(5)
         if self.process.stdout is not None:
@@ -221,35 +215,10 @@ def _start(
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True
     )
-    if cpus:
-        try:
-            psutil.Process(process.pid).cpu_affinity(cpus)
-        except (psutil.Error, AttributeError, ValueError):
-            pass
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout
-    seen = b""
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        seen += line
-        match = LISTEN_LINE.search(line)
-        if match:
-            server = ServerProcess(name, process, host, int(match[1]), path)
-            # Keep reading its output so that a full pipe never blocks the server.
-            server.drain = threading.Thread(
-                target=_drain, args=(process, server.output), daemon=True
-            )
-            server.drain.start()
-            return server
-    if process.poll() is None:
-        process.kill()
-    process.wait()
-    raise PeerServerError(f"{name} did not start: {seen.decode(errors='replace')[-800:]}")
-
-
-def _drain(process: subprocess.Popen[bytes], sink: list[bytes]) -> None:
-    assert process.stdout is not None
-    for line in process.stdout:
-        sink.append(line)
+    pin(process.pid, cpus)
+    match, seen = wait_for_line(process, LISTEN_LINE, timeout)
+    if match is None:
+        raise PeerServerError(f"{name} did not start: {seen.decode(errors='replace')[-800:]}")
+    server = ServerProcess(name, process, host, int(match[1]), path)
+    server.drain = drain_in_background(process, server.output)
+    return server

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import psutil
 
+from earlgate.children import pin, stop_processes
+
 TARGETS = ("earlgate", "earlgate-uvloop", "picows-naive", "websockets-naive", "thesis-node")
 
 
@@ -86,13 +88,7 @@ class RunningTarget:
         return int(self.ps.memory_info().rss)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_processes([self.process])
 
 
 def command_for(name: str, port: int, extra: list[str] | None = None) -> list[str]:
@@ -119,11 +115,7 @@ def start_target(
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
-    if cpus:
-        try:
-            psutil.Process(process.pid).cpu_affinity(cpus)
-        except (psutil.Error, AttributeError, ValueError):
-            pass
+    pin(process.pid, cpus)
     path = "/" if name == "thesis-node" else "/ws"
     stats_url = f"http://127.0.0.1:{port}/stats" if name.startswith("earlgate") else None
     deadline = time.monotonic() + 30

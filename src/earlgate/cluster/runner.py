@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from earlgate.children import stop_processes
 from earlgate.cluster.haproxy import HaproxySettings, render
 
 logger = logging.getLogger(__name__)
@@ -223,13 +224,5 @@ class Cluster:
     def stop(self, grace: float = 10.0) -> None:
         """HAProxy first (no new clients), then the hubs (1001 to clients), then Redis."""
         for group in ([self.haproxy], self.workers, [self.redis]):
-            running = [p for p in group if p is not None and p.poll() is None]
-            for process in running:
-                process.send_signal(signal.SIGTERM)
-            for process in running:
-                try:
-                    process.wait(grace)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop_processes([p for p in group if p is not None], timeout=grace)
         self.folder.cleanup()

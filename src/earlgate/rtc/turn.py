@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 from aiortc import RTCIceServer
 
+from earlgate.children import stop_processes
+
 __all__ = ["TurnError", "TurnServer", "start_turn"]
 
 # RFC 5389 6: a Binding request carries the magic cookie after type and length.
@@ -51,13 +53,7 @@ class TurnServer:
         return RTCIceServer(self.url, self.user, self.password)
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_processes([self.process], timeout=timeout)
 
 
 def stun_answers(host: str, port: int, timeout: float = 0.2) -> bool:

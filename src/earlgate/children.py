@@ -1,0 +1,82 @@
+"""Child processes the benches, the cluster runner and the tests start and stop.
+
+Each server is started with its output on a pipe, is ready when it prints a
+known line, must have that pipe read for as long as it runs (a full pipe
+blocks it), may be pinned to CPUs, and is stopped politely (SIGTERM), then
+firmly (SIGKILL) if it does not exit in time. The same steps everywhere, here.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterable
+
+import psutil
+
+__all__ = ["drain_in_background", "pin", "stop_processes", "wait_for_line"]
+
+
+def stop_processes(
+    processes: Iterable[subprocess.Popen[bytes]],
+    *,
+    sig: int = signal.SIGTERM,
+    timeout: float = 10.0,
+) -> None:
+    """Send ``sig`` to every one still running, then wait for each; SIGKILL stragglers."""
+    running = [p for p in processes if p.poll() is None]
+    for process in running:
+        process.send_signal(sig)
+    for process in running:
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def pin(pid: int, cpus: list[int] | None) -> None:
+    """Pin process ``pid`` to ``cpus`` where the platform allows; None or []: leave it."""
+    if cpus:
+        try:
+            psutil.Process(pid).cpu_affinity(cpus)
+        except (psutil.Error, AttributeError, ValueError):
+            pass
+
+
+def wait_for_line(
+    process: subprocess.Popen[bytes], pattern: re.Pattern[bytes], timeout: float
+) -> tuple[re.Match[bytes] | None, bytes]:
+    """Read ``process``'s output until a line matches ``pattern``: the match and the
+    output so far. No match (it exited or the time is up): the process is killed."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    seen = b""
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen += line
+        match = pattern.search(line)
+        if match:
+            return match, seen
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    return None, seen
+
+
+def drain_in_background(process: subprocess.Popen[bytes], sink: list[bytes]) -> threading.Thread:
+    """Keep reading ``process``'s output into ``sink`` so that it never blocks on it."""
+
+    def drain() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            sink.append(line)
+
+    thread = threading.Thread(target=drain, daemon=True)
+    thread.start()
+    return thread
