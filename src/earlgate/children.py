@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import psutil
 
-__all__ = ["drain_in_background", "pin", "stop_processes", "wait_for_line"]
+__all__ = ["cpu_seconds", "drain_in_background", "pin", "stop_processes", "wait_for_line"]
 
 
 def stop_processes(
@@ -45,6 +45,17 @@ def pin(pid: int, cpus: list[int] | None) -> None:
             psutil.Process(pid).cpu_affinity(cpus)
         except (psutil.Error, AttributeError, ValueError):
             pass
+
+
+def cpu_seconds(process: psutil.Process | int) -> float:
+    """User plus system CPU-seconds of ``process`` (a pid or a psutil handle).
+
+    Raises:
+        psutil.Error: it is gone, or not ours to look at.
+    """
+    handle = process if isinstance(process, psutil.Process) else psutil.Process(process)
+    times = handle.cpu_times()
+    return float(times.user + times.system)
 
 
 def wait_for_line(

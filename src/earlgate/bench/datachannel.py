@@ -48,10 +48,10 @@ from earlgate.bench.datachannel_peers import (
     SETTLE_LIMIT,
     Case,
     DataChannelBenchError,
-    cpu_seconds,
 )
 from earlgate.bench.results import machine_description, utc_now, write_run
 from earlgate.bench.signalprocs import ServerProcess, SignalSettings, start_earlgate_signal
+from earlgate.children import cpu_seconds
 from earlgate.rtc.turn import TurnServer, start_turn
 
 __all__ = [

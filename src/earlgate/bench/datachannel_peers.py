@@ -28,6 +28,7 @@ from typing import Any
 import psutil
 from aiortc import RTCIceServer
 
+from earlgate.children import cpu_seconds
 from earlgate.rtc import DataConnection, Peer, PeerError
 
 __all__ = [
@@ -37,7 +38,6 @@ __all__ = [
     "SETTLE_LIMIT",
     "Case",
     "DataChannelBenchError",
-    "cpu_seconds",
     "worker_main",
 ]
 
@@ -92,11 +92,6 @@ class Case:
 
 def _emit(event: str, **fields: Any) -> None:
     print(json.dumps({"event": event, **fields}), flush=True)
-
-
-def cpu_seconds(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return float(times.user + times.system)
 
 
 def _peer(peer_id: str, config: dict[str, Any]) -> Peer:

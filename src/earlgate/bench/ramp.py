@@ -27,6 +27,7 @@ from earlgate.bench.fanout import pinning
 from earlgate.bench.loadprocs import run_load_processes
 from earlgate.bench.ramp_report import is_past_knee, step_summary
 from earlgate.bench.targets import read_stats
+from earlgate.children import cpu_seconds
 
 
 def raise_fd_limit(wanted: int = 200_000) -> int:
@@ -63,8 +64,7 @@ class CpuSampler:
     @staticmethod
     def _cpu(process: psutil.Process) -> float:
         try:
-            times = process.cpu_times()
-            return float(times.user + times.system)
+            return cpu_seconds(process)
         except psutil.Error:
             return 0.0
 

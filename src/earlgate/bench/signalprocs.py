@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 
-from earlgate.children import drain_in_background, pin, stop_processes, wait_for_line
+from earlgate.children import cpu_seconds, drain_in_background, pin, stop_processes, wait_for_line
 
 __all__ = [
     "PeerServerError",
@@ -116,8 +116,7 @@ class ServerProcess:
         return psutil.Process(self.process.pid)
 
     def cpu_seconds(self) -> float:
-        times = self.ps.cpu_times()
-        return float(times.user + times.system)
+        return cpu_seconds(self.ps)
 
     def rss(self) -> int:
         return int(self.ps.memory_info().rss)

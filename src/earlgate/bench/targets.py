@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psutil
 
-from earlgate.children import pin, stop_processes
+from earlgate.children import cpu_seconds, pin, stop_processes
 
 TARGETS = ("earlgate", "earlgate-uvloop", "picows-naive", "websockets-naive", "thesis-node")
 
@@ -81,8 +81,7 @@ class RunningTarget:
         return psutil.Process(self.process.pid)
 
     def cpu_seconds(self) -> float:
-        times = self.ps.cpu_times()
-        return float(times.user + times.system)
+        return cpu_seconds(self.ps)
 
     def rss(self) -> int:
         return int(self.ps.memory_info().rss)

@@ -37,8 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
+from earlgate.children import cpu_seconds
 from earlgate.gateway.loadside import LoadPlan, LoadProcess, LoadSideError, split
 from earlgate.gateway.peering import PeerOptions
 from earlgate.rtc.errors import PeerError
@@ -195,8 +194,7 @@ class _GatewayProcess:
 
     def cpu_s(self) -> float:
         assert self.proc is not None
-        times = psutil.Process(self.proc.pid).cpu_times()
-        return float(times.user + times.system)
+        return cpu_seconds(self.proc.pid)
 
     async def scrape(self) -> str:
         def get() -> str:

@@ -40,6 +40,7 @@ from typing import Any
 import orjson
 import psutil
 
+from earlgate.children import cpu_seconds
 from earlgate.gateway.aggregate import Part, decode, encode, is_aggregate
 from earlgate.gateway.mesh import MeshOptions, MeshResult, message_for, run_mesh
 from earlgate.gateway.peering import PeerOptions
@@ -311,8 +312,7 @@ class LoadProcess:
         """CPU-seconds of the child (through ``ip netns exec``/``taskset``, which exec)."""
         assert self.proc is not None
         with contextlib.suppress(psutil.Error):
-            times = psutil.Process(self.proc.pid).cpu_times()
-            return float(times.user + times.system)
+            return cpu_seconds(self.proc.pid)
         return 0.0
 
     async def stop(self) -> None:
