@@ -23,7 +23,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from earlgate.hub.histogram import EXPOSED_BOUNDS_NS, Histogram
+from earlgate.hub.exposition import histogram_buckets, labelled_counter
+from earlgate.hub.histogram import Histogram
 
 __all__ = ["GatewayMetrics", "RouteStats", "make_registry", "serve_metrics"]
 
@@ -73,13 +74,8 @@ def _histogram(name: str, doc: str, labels: list[str]) -> HistogramMetricFamily:
 
 
 def _add(family: HistogramMetricFamily, labels: list[str], hist: Histogram) -> None:
-    cumulative = hist.cumulative(EXPOSED_BOUNDS_NS)
-    buckets = [
-        (f"{bound / 1e9:.9g}", count)
-        for bound, count in zip(EXPOSED_BOUNDS_NS, cumulative, strict=True)
-    ]
-    buckets.append(("+Inf", hist.total))
-    family.add_metric(labels, buckets, sum_value=hist.sum_ns / 1e9)
+    buckets, total = histogram_buckets(hist)
+    family.add_metric(labels, buckets, sum_value=total)
 
 
 class GatewayCollector(Collector):
@@ -112,12 +108,9 @@ class GatewayCollector(Collector):
             ),
         ):
             yield CounterMetricFamily(name, doc, value=value)
-        dials = CounterMetricFamily(
-            "earlgate_gateway_dials", "Connections the gateway opened, by result", labels=["result"]
+        yield labelled_counter(
+            "earlgate_gateway_dials", "Connections the gateway opened, by result", "result", m.dials
         )
-        for result, count in sorted(m.dials.items()):
-            dials.add_metric([result], count)
-        yield dials
         labels = ["route", "kind"]
         inbound = CounterMetricFamily(
             "earlgate_gateway_route_messages_in", "Messages taken by a route", labels=labels

@@ -6,7 +6,7 @@ updates plain integers and never touches prometheus-client's locks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import (
@@ -21,14 +21,28 @@ from earlgate.hub.histogram import EXPOSED_BOUNDS_NS, Histogram
 from earlgate.hub.metrics import HubMetrics
 
 
-def _histogram(name: str, doc: str, hist: Histogram) -> HistogramMetricFamily:
+def histogram_buckets(hist: Histogram) -> tuple[list[tuple[str, int]], float]:
+    """``hist`` as Prometheus cumulative buckets in seconds, and its sum in seconds."""
     cumulative = hist.cumulative(EXPOSED_BOUNDS_NS)
     buckets = [
         (f"{bound / 1e9:.9g}", count)
         for bound, count in zip(EXPOSED_BOUNDS_NS, cumulative, strict=True)
     ]
     buckets.append(("+Inf", hist.total))
-    return HistogramMetricFamily(name, doc, buckets=buckets, sum_value=hist.sum_ns / 1e9)
+    return buckets, hist.sum_ns / 1e9
+
+
+def labelled_counter(name: str, doc: str, label: str, values: Mapping[str, int]) -> Metric:
+    """A counter family with one sample per key of ``values``, labelled ``label``."""
+    family = CounterMetricFamily(name, doc, labels=[label])
+    for key, value in sorted(values.items()):
+        family.add_metric([key], value)
+    return family
+
+
+def _histogram(name: str, doc: str, hist: Histogram) -> HistogramMetricFamily:
+    buckets, total = histogram_buckets(hist)
+    return HistogramMetricFamily(name, doc, buckets=buckets, sum_value=total)
 
 
 class HubCollector(Collector):
@@ -51,18 +65,12 @@ class HubCollector(Collector):
         ]
         for name, doc, value in counters:
             yield CounterMetricFamily(name, doc, value=value)
-        dropped = CounterMetricFamily(
-            "earlgate_dropped_messages", "Messages dropped, by reason", labels=["reason"]
+        yield labelled_counter(
+            "earlgate_dropped_messages", "Messages dropped, by reason", "reason", m.dropped
         )
-        for reason, count in sorted(m.dropped.items()):
-            dropped.add_metric([reason], count)
-        yield dropped
-        errors = CounterMetricFamily(
-            "earlgate_errors", "Error frames sent to clients, by code", labels=["code"]
+        yield labelled_counter(
+            "earlgate_errors", "Error frames sent to clients, by code", "code", m.errors
         )
-        for code, count in sorted(m.errors.items()):
-            errors.add_metric([code], count)
-        yield errors
         yield GaugeMetricFamily(
             "earlgate_connections_open", "WebSocket connections open", value=m.connections_open
         )

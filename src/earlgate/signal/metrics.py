@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector, generate_late
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from earlgate.hub.exposition import labelled_counter
 from earlgate.signal.router import SignalingRouter
 
 __all__ = ["CONTENT_TYPE", "SignalCollector", "make_registry", "render"]
@@ -65,21 +66,18 @@ class SignalCollector(Collector):
         ]
         for name, doc, value in counters:
             yield CounterMetricFamily(PREFIX + name, doc, value=value)
-        yield _labelled(
-            "messages_dropped",
+        yield labelled_counter(
+            PREFIX + "messages_dropped",
             "Messages dropped, by reason",
             "reason",
             {**r.dropped, "too_big": io.get("too_big", 0)},
         )
-        yield _labelled("handshakes", "WebSocket handshakes, by outcome", "outcome", r.handshakes)
-        yield _labelled("peers_removed", "Peers unregistered, by reason", "reason", r.removed)
-
-
-def _labelled(name: str, doc: str, label: str, values: Mapping[str, int]) -> Metric:
-    family = CounterMetricFamily(PREFIX + name, doc, labels=[label])
-    for key, value in sorted(values.items()):
-        family.add_metric([key], value)
-    return family
+        yield labelled_counter(
+            PREFIX + "handshakes", "WebSocket handshakes, by outcome", "outcome", r.handshakes
+        )
+        yield labelled_counter(
+            PREFIX + "peers_removed", "Peers unregistered, by reason", "reason", r.removed
+        )
 
 
 def make_registry(
