@@ -173,7 +173,7 @@ class _LoadSide:
         """Open the peers and dial; peers that wait to be dialed are ready once open."""
         plan = self.plan
         await asyncio.gather(*(peer.open() for peer in self.peers.values()))
-        for name in (name for name in plan.names if name not in plan.dial):
+        for name in [name for name in plan.names if name not in plan.dial]:
             task = asyncio.create_task(self._accept(name))
             self._tasks.add(task)
         # A few at a time, so that setting up (ICE gathering, TURN allocations)
