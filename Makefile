@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench system-deps clean
+.PHONY: run test lint typecheck unit fuzz bench system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "earlgate needs Python >= 3.11")'
@@ -31,6 +31,11 @@ unit: $(STAMP) system-deps
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
+
+# The long property-based campaign: the same tests as `make test` runs, with
+# many more generated examples each (about 20 minutes).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -m fuzz --timeout 0
 
 # The short benchmarks (about 10 minutes); the ramps are longer: see docs/benchmarks.md.
 bench: $(STAMP) system-deps

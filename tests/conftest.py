@@ -7,6 +7,13 @@ import sys
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import settings
+
+# Property-based tests take their example counts from a profile: "ci" keeps the
+# suite fast, "fuzz" (``make fuzz``) runs the long campaign.
+settings.register_profile("ci", max_examples=100, deadline=None)
+settings.register_profile("fuzz", max_examples=20_000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # Test helpers (tests/wsclient.py, tests/hubproc.py, ...) are imported by module name.
 sys.path.insert(0, os.path.dirname(__file__))
