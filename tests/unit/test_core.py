@@ -32,14 +32,14 @@ def frame(**fields: object) -> bytes:
     return json.dumps(fields).encode()
 
 
-def test_unreachable_broker_answers_unavailable() -> None:
+async def test_unreachable_broker_answers_unavailable() -> None:
     hub = Hub(Unhealthy())
     session, received = make_session(hub)
     hub.handle_frame(session, frame(type="publish", subject="a", id=1))
     assert received == [
         {"type": "error", "code": "unavailable", "reason": "broker is unreachable", "id": 1}
     ]
-    status, body = hub.publish_http(frame(type="publish", subject="a"))
+    status, body = await hub.publish_http(frame(type="publish", subject="a"))
     assert status == 503 and body["code"] == "unavailable"
 
 

@@ -65,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--retention", type=int, default=defaults.retention, help="messages per durable subject"
     )
+    _limits(parser, defaults)
     parser.add_argument("--tls-cert", metavar="FILE")
     parser.add_argument("--tls-key", metavar="FILE")
     parser.add_argument(
@@ -76,6 +77,34 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
     parser.add_argument("--log-level", default="INFO")
     parser.set_defaults(func=run)
+
+
+def _limits(parser: argparse.ArgumentParser, defaults: HubConfig) -> None:
+    """Timeouts and byte bounds: what no client may hold for longer or larger."""
+    group = parser.add_argument_group("timeouts and limits (docs/hub.md, Errors and limits)")
+    seconds: list[tuple[str, str]] = [
+        ("--handshake-timeout", "WebSocket handshake, and each HTTP request's head and body"),
+        ("--idle-timeout", "close a keep-alive HTTP connection idle this long"),
+        ("--ping-interval", "ping a WebSocket silent this long (0 = never)"),
+        ("--ping-timeout", "close a WebSocket whose pong is this late"),
+        ("--publish-timeout", "POST /publish waits this long for the broker"),
+    ]
+    for flag, text in seconds:
+        default = getattr(defaults, flag[2:].replace("-", "_"))
+        group.add_argument(
+            flag, type=float, default=default, metavar="S", help=f"{text} (default {default:g})"
+        )
+    counts: list[tuple[str, str]] = [
+        ("--max-connections-per-address", "connections per source IP (0 = unlimited)"),
+        ("--max-retained-bytes", "bytes of retained frames; least recently set evicted"),
+        ("--durable-max-bytes", "bytes of durable history; oldest messages evicted"),
+    ]
+    for flag, text in counts:
+        default = getattr(defaults, flag[2:].replace("-", "_"))
+        group.add_argument(flag, type=int, default=default, help=f"{text} (default {default})")
+    group.add_argument(
+        "--require-exp", action="store_true", help="refuse tokens without an 'exp' claim"
+    )
 
 
 def config_from(args: argparse.Namespace) -> HubConfig:
@@ -99,6 +128,15 @@ def config_from(args: argparse.Namespace) -> HubConfig:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         auth_secret=args.auth_secret,
+        handshake_timeout=args.handshake_timeout,
+        idle_timeout=args.idle_timeout,
+        ping_interval=args.ping_interval,
+        ping_timeout=args.ping_timeout,
+        publish_timeout=args.publish_timeout,
+        max_connections_per_address=args.max_connections_per_address,
+        max_retained_bytes=args.max_retained_bytes,
+        durable_max_bytes=args.durable_max_bytes,
+        require_exp=args.require_exp,
     )
     try:
         config.validate()

@@ -6,7 +6,9 @@ to and subscribe to (MQTT-style wildcards); the standard ``sub`` claim (RFC
 7519: the token's subject) names the client, for logs. A subscription is
 allowed when one ``subscribe`` pattern covers it entirely; a publish when its
 subject matches one ``publish`` pattern.
-Standard claims (``exp``, ``nbf``) are checked by PyJWT.
+Standard claims (``exp``, ``nbf``) are checked by PyJWT at the upgrade; an
+open connection is closed when its token's ``exp`` passes, unless the client
+sent a fresh token first (an ``auth`` frame, docs/hub.md).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Grants:
     publish: tuple[str, ...] = ()
     subscribe: tuple[str, ...] = ()
     client: str | None = None  # the token's ``sub`` claim, for logs
+    expires: float | None = None  # the token's ``exp`` claim (seconds since the epoch)
     _pub_cache: dict[str, bool] = field(default_factory=dict, repr=False)
 
     def may_publish(self, subject: str) -> bool:
@@ -64,11 +67,12 @@ def _patterns(claims: Mapping[str, Any], name: str) -> tuple[str, ...]:
 class TokenVerifier:
     """Checks tokens against one shared secret."""
 
-    def __init__(self, secret: str, leeway: float = 0.0) -> None:
+    def __init__(self, secret: str, leeway: float = 0.0, require_exp: bool = False) -> None:
         if not secret:
             raise ValueError("auth secret must not be empty")
         self._secret = secret
         self._leeway = leeway
+        self._require = ["exp"] if require_exp else []
 
     def verify(self, token: str) -> Grants:
         try:
@@ -77,19 +81,23 @@ class TokenVerifier:
                 self._secret,
                 algorithms=[ALGORITHM],
                 leeway=self._leeway,
-                options={"require": []},
+                options={"require": self._require},
             )
         except jwt.ExpiredSignatureError:
             raise AuthError("token has expired") from None
+        except jwt.MissingRequiredClaimError:
+            raise AuthError("token has no 'exp' claim, and this hub requires one") from None
         except jwt.InvalidSignatureError:
             raise AuthError("token signature is invalid") from None
         except jwt.PyJWTError as exc:
             raise AuthError(f"token is invalid: {exc}") from None
         holder = claims.get("sub")
+        expires = claims.get("exp")
         return Grants(
             publish=_patterns(claims, "publish"),
             subscribe=_patterns(claims, "subscribe"),
             client=holder if isinstance(holder, str) else None,
+            expires=float(expires) if isinstance(expires, int | float) else None,
         )
 
 

@@ -39,7 +39,15 @@ class HubConfig:
     retention: int = 1000  # messages kept per durable subject
     max_retained: int = 100_000
     shutdown_grace: float = 5.0  # seconds to flush on SIGTERM
-    handshake_timeout: float = 10.0
+    handshake_timeout: float = 10.0  # WebSocket handshake, and each HTTP request's head and body
+    idle_timeout: float = 15.0  # an HTTP keep-alive connection between requests
+    ping_interval: float = 20.0  # WebSocket ping after this long without a frame; 0 = never
+    ping_timeout: float = 20.0  # ... and close when its pong is this late
+    max_connections_per_address: int = 0  # per source IP address; 0 = unlimited
+    publish_timeout: float = 10.0  # POST /publish waits this long for the broker's verdict
+    require_exp: bool = False  # refuse tokens without an ``exp`` claim
+    max_retained_bytes: int = 256 * 1024 * 1024  # retained frames, all subjects together
+    durable_max_bytes: int = 512 * 1024 * 1024  # durable history, all subjects together
     # Frames up to this many times max_frame are read and answered with
     # ``too_large``; larger ones are cut off by the WebSocket parser (close 1009).
     oversize_factor: int = 4
@@ -56,6 +64,18 @@ class HubConfig:
             (self.shed_lag_ms >= 0, "shed lag must not be negative"),
             (self.retention >= 1, "retention must be at least 1 message"),
             (self.max_retained >= 1, "max retained must be at least 1"),
+            (self.handshake_timeout > 0, "handshake timeout must be positive"),
+            (self.idle_timeout > 0, "idle timeout must be positive"),
+            (self.ping_interval >= 0, "ping interval must not be negative"),
+            (self.ping_timeout > 0, "ping timeout must be positive"),
+            (
+                self.ping_interval == 0 or self.ping_timeout <= self.ping_interval,
+                "ping timeout must not exceed the ping interval",
+            ),
+            (self.max_connections_per_address >= 0, "connections per address must be >= 0"),
+            (self.publish_timeout > 0, "publish timeout must be positive"),
+            (self.max_retained_bytes >= 65536, "max retained bytes must be at least 64 KiB"),
+            (self.durable_max_bytes >= 65536, "durable max bytes must be at least 64 KiB"),
             ((self.tls_cert is None) == (self.tls_key is None), "TLS needs both cert and key"),
             (
                 self.auth_secret is None or len(self.auth_secret.encode()) >= 32,

@@ -18,6 +18,7 @@ from typing import Any
 
 from earlgate.broker.base import Broker
 from earlgate.hub import frames
+from earlgate.hub.auth import AuthError, TokenVerifier
 from earlgate.hub.config import HubConfig
 from earlgate.hub.frames import FrameError, FrameId
 from earlgate.hub.metrics import HubMetrics
@@ -33,7 +34,9 @@ from earlgate.hub.subjects import (
 logger = logging.getLogger(__name__)
 
 _PUBLISH_TYPES = (frames.PUBLISH, frames.PUBLISHER)
-_UNCHECKED = "unchecked"  # sentinel in the subject verdict cache
+# Valid published subjects remembered so that each is checked once; subjects
+# are at most 256 bytes, so the cache holds at most about 30 MB.
+SUBJECT_CACHE_ENTRIES = 100_000
 
 
 class Hub:
@@ -45,8 +48,10 @@ class Hub:
         config: HubConfig | None = None,
         metrics: HubMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
+        verifier: TokenVerifier | None = None,
     ) -> None:
         self.broker = broker
+        self.verifier = verifier
         self.config = config or HubConfig()
         self.metrics = metrics or HubMetrics()
         self.clock = clock
@@ -54,7 +59,7 @@ class Hub:
         self.sessions: set[Session] = set()
         self.shedding = False  # set by the server while the loop lags too much
         self._pattern_refs: Counter[str] = Counter()
-        self._subject_ok: dict[str, str | None] = {}  # subject -> None or error reason
+        self._subject_ok: set[str] = set()  # valid subjects seen (each at most 256 bytes)
         self._tasks: set[asyncio.Task[None]] = set()
         self.local_only = 0  # publishes delivered on this hub only, while the broker was down
         broker.attach(self)
@@ -96,6 +101,8 @@ class Hub:
                 self._subscribe(session, message)
             elif kind == frames.UNSUBSCRIBE:
                 self._unsubscribe_frame(session, message)
+            elif kind == frames.AUTH:
+                self._auth(session, message)
             else:  # ping
                 session.send(frames.pong_frame(message.get("id")))
         except FrameError as exc:
@@ -109,26 +116,23 @@ class Hub:
         session.send(frames.error_frame(error.code, error.reason, error.frame_id))
 
     def _valid_subject(self, subject: Any, frame_id: FrameId | None) -> str:
-        """Check a published subject, remembering the verdict for the next frames."""
+        """Check a published subject, remembering valid ones for the next frames."""
         if not isinstance(subject, str):
             if subject is None:
                 raise FrameError(frames.BAD_FRAME, "publish needs a 'subject'", frame_id)
             raise FrameError(frames.BAD_FRAME, "field 'subject' must be a string", frame_id)
-        reason = self._subject_ok.get(subject, _UNCHECKED)
-        if reason is None:
+        if subject in self._subject_ok:
             return subject
-        if reason is _UNCHECKED:
-            try:
-                check_subject(subject)
-                reason = None
-            except SubjectError as exc:
-                reason = str(exc)
-            if len(self._subject_ok) > 100_000:
-                self._subject_ok.clear()
-            self._subject_ok[subject] = reason
-            if reason is None:
-                return subject
-        raise FrameError(frames.BAD_SUBJECT, str(reason), frame_id)
+        try:
+            check_subject(subject)
+        except SubjectError as exc:
+            # Invalid subjects are not remembered: they may be as long as a
+            # frame, and a client can make up any number of them.
+            raise FrameError(frames.BAD_SUBJECT, str(exc), frame_id) from None
+        if len(self._subject_ok) >= SUBJECT_CACHE_ENTRIES:
+            self._subject_ok.clear()
+        self._subject_ok.add(subject)
+        return subject
 
     def _publish(self, session: Session, message: dict[str, Any], payload: bytes) -> None:
         frame_id = message.get("id")
@@ -136,6 +140,7 @@ class Hub:
         retain = frames.check_publish_fields(message)
         if session.grants is not None and not session.grants.may_publish(subject):
             raise FrameError(frames.FORBIDDEN, f"not allowed to publish to {subject!r}", frame_id)
+        payload = frames.without_hub_fields(message, payload)
         if session.bucket is not None and not session.bucket.take(self.clock()):
             raise FrameError(frames.RATE_LIMITED, "publish rate limit exceeded", frame_id)
         if self.shedding:
@@ -164,10 +169,12 @@ class Hub:
 
         self.broker.publish(subject, bytes(payload), retain=retain, on_done=done)
 
-    def publish_http(self, payload: bytes) -> tuple[int, dict[str, Any]]:
-        """``POST /publish``: one publish frame as the body; returns (status, JSON)."""
-        self.metrics.http_requests += 1
-        result: dict[str, Any] = {}
+    async def publish_http(self, payload: bytes) -> tuple[int, dict[str, Any]]:
+        """``POST /publish``: one publish frame as the body; returns (status, JSON).
+
+        Answers once the broker has given its verdict, like a WebSocket
+        publish's ack: 200 means accepted (and stored, on a durable subject).
+        """
         try:
             message = frames.parse_frame(payload)
             if message["type"] not in _PUBLISH_TYPES:
@@ -175,6 +182,7 @@ class Hub:
             frame_id = message.get("id")
             subject = self._valid_subject(message.get("subject"), frame_id)
             retain = frames.check_publish_fields(message)
+            payload = frames.without_hub_fields(message, payload)
             if not self.broker.healthy():
                 raise FrameError(frames.UNAVAILABLE, "broker is unreachable", frame_id)
         except FrameError as exc:
@@ -183,14 +191,22 @@ class Hub:
             return status, {"type": "error", "code": exc.code, "reason": exc.reason}
         self.metrics.messages_in += 1
         self.metrics.bytes_in += len(payload)
+        verdict: asyncio.Future[tuple[str | None, str]] = asyncio.get_running_loop().create_future()
 
         def done(code: str | None, reason: str) -> None:
-            result["code"] = code
-            result["reason"] = reason
+            if not verdict.done():
+                verdict.set_result((code, reason))
 
         self.broker.publish(subject, bytes(payload), retain=retain, on_done=done)
-        if result.get("code"):
-            return 503, {"type": "error", "code": result["code"], "reason": result["reason"]}
+        try:
+            code, reason = await asyncio.wait_for(verdict, self.config.publish_timeout)
+        except TimeoutError:
+            code = frames.UNAVAILABLE
+            reason = f"broker gave no verdict within {self.config.publish_timeout:g} s"
+        if code is not None:
+            self.metrics.error(code)
+            status = 503 if code == frames.UNAVAILABLE else 400
+            return status, {"type": "error", "code": code, "reason": reason}
         answer: dict[str, Any] = {"type": "ack"}
         if frame_id is not None:
             answer["id"] = frame_id
@@ -288,6 +304,31 @@ class Hub:
             dropped = session.end_replay()
             if dropped:
                 self.metrics.drop("slow_consumer", dropped)
+
+    def _auth(self, session: Session, message: dict[str, Any]) -> None:
+        """Replace a connection's token before the old one expires.
+
+        Subscriptions the new token does not allow are dropped and listed in
+        the ack's ``revoked``; a bad token is refused and changes nothing.
+        """
+        frame_id = message.get("id")
+        token = message.get("token")
+        if self.verifier is None:
+            raise FrameError(frames.BAD_FRAME, "this hub does not use tokens", frame_id)
+        if not isinstance(token, str) or not token:
+            raise FrameError(frames.BAD_FRAME, "auth needs a 'token' string", frame_id)
+        try:
+            grants = self.verifier.verify(token)
+        except AuthError as exc:
+            raise FrameError(frames.FORBIDDEN, str(exc), frame_id) from None
+        revoked = sorted(p for p in session.subscriptions if not grants.may_subscribe(p))
+        for pattern in revoked:
+            self._unsubscribe(session, pattern)
+        session.grants = grants
+        if session.on_grants is not None:
+            session.on_grants()
+        if frame_id is not None:
+            session.send(frames.ack_frame(frame_id, revoked=revoked))
 
     def _unsubscribe_frame(self, session: Session, message: dict[str, Any]) -> None:
         frame_id = message.get("id")

@@ -28,9 +28,18 @@ UNSUBSCRIBE: Final = "unsubscribe"
 PUBLISH: Final = "publish"
 PUBLISHER: Final = "publisher"  # the thesis's form, a synonym of publish
 PING: Final = "ping"
-CLIENT_TYPES: Final = frozenset({SUBSCRIBE, UNSUBSCRIBE, PUBLISH, PUBLISHER, PING})
+AUTH: Final = "auth"  # a fresh token for the open connection
+CLIENT_TYPES: Final = frozenset({SUBSCRIBE, UNSUBSCRIBE, PUBLISH, PUBLISHER, PING, AUTH})
 
-FrameId = str | int | float
+# Close codes of our own (RFC 6455 7.4.2: 4000-4999 are for applications).
+CLOSE_TOKEN_EXPIRED: Final = 4001
+
+FrameId = str | int
+
+# An ``id`` is echoed in acks and errors. A JSON number is exact in every
+# client (JavaScript included) only up to 2^53 - 1; larger integers, and
+# fractions, would come back changed, so they are refused.
+MAX_ID_INTEGER: Final = 2**53 - 1
 
 
 class FrameError(Exception):
@@ -47,7 +56,8 @@ def parse_frame(payload: bytes | bytearray | memoryview | str) -> dict[str, Any]
     """Decode one client frame into its JSON object, checking the common fields.
 
     Checks that the payload is UTF-8 JSON, an object, has a known ``type`` and
-    that ``id`` (when present) is a string or a number.
+    that ``id`` (when present) is a string or an integer the hub can echo
+    exactly.
     """
     try:
         message = orjson.loads(payload)
@@ -56,20 +66,48 @@ def parse_frame(payload: bytes | bytearray | memoryview | str) -> dict[str, Any]
     if not isinstance(message, dict):
         raise FrameError(BAD_FRAME, f"frame must be a JSON object, got {type_name(message)}")
     frame_id = message.get("id")
-    if frame_id is not None and (
-        isinstance(frame_id, bool) or not isinstance(frame_id, str | int | float)
-    ):
-        raise FrameError(BAD_FRAME, "field 'id' must be a string or a number")
+    if frame_id is not None and not _exact_id(frame_id):
+        raise FrameError(
+            BAD_FRAME, "field 'id' must be a string or an integer between -(2^53-1) and 2^53-1"
+        )
     kind = message.get("type")
-    if kind not in CLIENT_TYPES:
+    if not isinstance(kind, str) or kind not in CLIENT_TYPES:
         if kind is None:
             reason = "frame has no 'type'"
         elif not isinstance(kind, str):
-            reason = "field 'type' must be a string"
+            reason = f"field 'type' must be a string, got {type_name(kind)}"
         else:
-            reason = f"unknown frame type {kind!r}"
+            reason = f"unknown frame type {kind[:64]!r}"
         raise FrameError(BAD_FRAME, reason, frame_id)
     return message
+
+
+def _exact_id(frame_id: object) -> bool:
+    if isinstance(frame_id, str):
+        return True
+    return (
+        isinstance(frame_id, int)
+        and not isinstance(frame_id, bool)
+        and -MAX_ID_INTEGER <= frame_id <= MAX_ID_INTEGER
+    )
+
+
+def without_hub_fields(message: dict[str, Any], raw: bytes) -> bytes:
+    """A publish frame's bytes with the fields that belong to the hub removed.
+
+    PROTOCOL.md: fields "starting with `_`" are the hub's own (``_offset``,
+    ``_epoch``); a publisher that sends them could forge a delivery's offset.
+    Frames without such fields (all well-behaved ones) keep their bytes.
+    """
+    if not any(key.startswith("_") for key in message):
+        return raw
+    kept = {key: value for key, value in message.items() if not key.startswith("_")}
+    try:
+        return orjson.dumps(kept)
+    except orjson.JSONEncodeError as exc:
+        raise FrameError(
+            BAD_FRAME, f"frame with hub fields ('_...') cannot be re-encoded: {exc}"
+        ) from None
 
 
 def check_publish_fields(message: dict[str, Any]) -> bool:
@@ -124,10 +162,14 @@ def error_frame(code: str, reason: str, frame_id: FrameId | None = None) -> byte
     return orjson.dumps(frame)
 
 
-def ack_frame(frame_id: FrameId, recovered: bool | None = None) -> bytes:
+def ack_frame(
+    frame_id: FrameId, recovered: bool | None = None, revoked: list[str] | None = None
+) -> bytes:
     frame: dict[str, Any] = {"type": "ack", "id": frame_id}
     if recovered is not None:
         frame["recovered"] = recovered
+    if revoked is not None:
+        frame["revoked"] = revoked
     return orjson.dumps(frame)
 
 

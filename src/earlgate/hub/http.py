@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
 
-import aiofastnet
 import h11
 import orjson
 from picows import WSListener, WSUpgradeRequest, WSUpgradeResponseWithListener
@@ -28,6 +27,9 @@ from picows.picows import (  # type: ignore[attr-defined]  # not in the stubs
     WSAutoPingStrategy,
     WSProtocol,
 )
+
+from earlgate.hub.listener import Listener as Listener
+from earlgate.hub.listener import bind_socket
 
 logger = logging.getLogger(__name__)
 _picows_logger = logging.getLogger("picows.server")
@@ -67,7 +69,16 @@ def is_websocket_upgrade(headers: dict[str, str]) -> bool:
 
 
 class HttpFront(asyncio.Protocol):
-    """The first protocol of every accepted connection."""
+    """The first protocol of every accepted connection.
+
+    Timeouts, for every request on a keep-alive connection (not only the
+    first): a request's head and body must arrive within ``head_timeout`` of
+    its first byte (bytes trickling in do not extend it), and a connection
+    waiting for its next request is closed after ``idle_timeout``. Reading
+    pauses while a response is being produced and while the transport's write
+    buffer is over its high-water mark, so a client that pipelines requests
+    and never reads the answers costs one response's worth of memory.
+    """
 
     def __init__(
         self,
@@ -75,27 +86,44 @@ class HttpFront(asyncio.Protocol):
         upgrade: Callable[[asyncio.Transport, bytes], None],
         max_body: int,
         head_timeout: float,
+        idle_timeout: float = 15.0,
     ) -> None:
         self._handler = handler
         self._upgrade = upgrade
         self._max_body = max_body
         self._head_timeout = head_timeout
+        self._idle_timeout = idle_timeout
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
         self._first: bytearray | None = bytearray()  # raw bytes until the first request
         self._request: h11.Request | None = None
         self._body = bytearray()
         self._busy = False
+        self._in_request = False  # some bytes of the next request have arrived
+        self._write_paused = False
+        self._read_paused = False
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not subclasses of asyncio.Transport; same API.
         self._transport = cast(asyncio.Transport, transport)
-        self._timer = asyncio.get_running_loop().call_later(self._head_timeout, self._too_slow)
+        # The first request has the head timeout from the connection's start.
+        self._in_request = True
+        self._arm(self._head_timeout)
+
+    def _arm(self, timeout: float) -> None:
+        self._cancel_timer()
+        self._timer = asyncio.get_running_loop().call_later(timeout, self._too_slow)
 
     def _too_slow(self) -> None:
-        if self._transport is not None and self._first is not None:
-            self._transport.close()
+        self._timer = None
+        transport = self._transport
+        if transport is None:
+            return
+        if self._in_request and not self._busy:
+            self._fail(408, f"request not complete within {self._head_timeout:g} s")
+        else:
+            transport.close()  # idle keep-alive connection
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timer()
@@ -106,9 +134,30 @@ class HttpFront(asyncio.Protocol):
             self._timer.cancel()
             self._timer = None
 
+    def pause_writing(self) -> None:
+        self._write_paused = True
+        self._pause_reading()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._process()
+
+    def _pause_reading(self) -> None:
+        if not self._read_paused and self._transport is not None:
+            self._read_paused = True
+            self._transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._read_paused and self._transport is not None:
+            self._read_paused = False
+            self._transport.resume_reading()
+
     def data_received(self, data: bytes) -> None:
         if self._first is not None:
             self._first += data
+        if not self._in_request and not self._busy:
+            self._in_request = True
+            self._arm(self._head_timeout)
         self._conn.receive_data(data)
         self._process()
 
@@ -120,12 +169,17 @@ class HttpFront(asyncio.Protocol):
     def _process(self) -> None:
         transport = self._transport
         while transport is not None and not self._busy:
+            if self._write_paused:
+                return  # resume_writing() calls back
             try:
                 event = self._conn.next_event()
             except h11.RemoteProtocolError as exc:
                 self._fail(exc.error_status_hint, f"bad HTTP request: {exc}")
                 return
-            if event is h11.NEED_DATA or event is h11.PAUSED:
+            if event is h11.NEED_DATA:
+                self._resume_reading()
+                return
+            if event is h11.PAUSED:
                 return
             if isinstance(event, h11.Request):
                 headers = _headers(event.headers)
@@ -144,6 +198,7 @@ class HttpFront(asyncio.Protocol):
             elif isinstance(event, h11.EndOfMessage):
                 self._first = None
                 self._cancel_timer()
+                self._pause_reading()
                 self._dispatch()
             elif isinstance(event, h11.ConnectionClosed):
                 transport.close()
@@ -169,6 +224,7 @@ class HttpFront(asyncio.Protocol):
             response = HttpResponse.json(500, {"error": "internal error"})
         self._send(response)
         self._busy = False
+        self._in_request = False
         if self._transport is None:
             return
         if self._conn.our_state is h11.MUST_CLOSE or self._conn.their_state is h11.MUST_CLOSE:
@@ -179,6 +235,11 @@ class HttpFront(asyncio.Protocol):
         except h11.LocalProtocolError:
             self._transport.close()
             return
+        if self._conn.trailing_data[0]:
+            self._in_request = True  # a pipelined request is already here
+            self._arm(self._head_timeout)
+        else:
+            self._arm(self._idle_timeout)
         self._process()
 
     def _send(self, response: HttpResponse) -> None:
@@ -244,11 +305,16 @@ def hand_to_websocket(
     *,
     handshake_timeout: float,
     max_frame_size: int,
+    ping_interval: float = 0.0,
+    ping_timeout: float = 20.0,
 ) -> None:
     """Give an upgrade request's connection, and the bytes read so far, to picows.
 
-    No WebSocket auto ping (the hub has its own liveness, PeerJS uses HEARTBEAT);
-    a 4 KiB initial read buffer that grows for bigger frames saves RSS per
+    With ``ping_interval`` > 0, picows pings a connection that has sent
+    nothing for that long and closes it when the pong is ``ping_timeout``
+    late (RFC 6455 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send
+    a Pong frame", which browsers and client libraries do by themselves); a
+    4 KiB initial read buffer that grows for bigger frames saves RSS per
     connection.
     """
     protocol = WSProtocol(
@@ -259,9 +325,9 @@ def hand_to_websocket(
         _picows_logger,
         True,  # disconnect on exception
         handshake_timeout,
-        False,  # auto ping
-        20.0,
-        20.0,
+        ping_interval > 0,  # auto ping
+        ping_interval if ping_interval > 0 else 20.0,
+        ping_timeout,
         WSAutoPingStrategy.PING_WHEN_IDLE,
         True,  # auto pong
         max_frame_size,
@@ -298,21 +364,27 @@ async def listen(
     host: str,
     port: int,
     tls: ssl.SSLContext | None,
-) -> tuple[asyncio.Server, int]:
-    """Listen with aiofastnet's C transports (picows's own default), which read and
-    write without the Python layers of asyncio's selector transports; returns the
-    server and the port it got (``port`` 0: any free one)."""
-    server = await aiofastnet.create_server(
-        asyncio.get_running_loop(),
+    *,
+    max_per_address: int = 0,
+    reuse_port: bool = False,
+    tls_handshake_timeout: float = 10.0,
+) -> tuple[Listener, int]:
+    """Listen on ``host:port`` (0: any free port); returns the listener and its port.
+
+    Accepted sockets get aiofastnet's C transports (picows's own default),
+    which read and write without the Python layers of asyncio's selector
+    transports; :class:`Listener` decides what happens at the descriptor
+    limit and per source address.
+    """
+    sock = bind_socket(host, port, reuse_port=reuse_port)
+    listener = Listener(
+        sock,
         make_front,
-        host,
-        port,
-        ssl=tls,
-        backlog=4096,
-        reuse_address=True,
+        tls,
+        max_per_address=max_per_address,
+        tls_handshake_timeout=tls_handshake_timeout,
     )
-    bound: int = server.sockets[0].getsockname()[1]
-    return server, bound
+    return listener, listener.port
 
 
 async def serve_until_signalled(

@@ -40,6 +40,7 @@ from earlgate.hub.http import (
     HttpFront,
     HttpRequest,
     HttpResponse,
+    Listener,
     hand_to_websocket,
     listen,
     serve_until_signalled,
@@ -66,6 +67,7 @@ class HubListener(WSListener):
         self._session: Session | None = None
         self._fragments: bytearray | None = None
         self._max = server.config.max_frame
+        self._expiry: asyncio.TimerHandle | None = None
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self._transport = transport
@@ -83,8 +85,30 @@ class HubListener(WSListener):
             bucket=bucket,
             name=self._peer,
         )
+        self._session.on_grants = self._arm_expiry
         server.listeners.add(self)
         server.hub.open_session(self._session)
+        self._arm_expiry()
+
+    def _arm_expiry(self) -> None:
+        """Close the connection when its token's ``exp`` passes (a refresh re-arms)."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        session = self._session
+        expires = session.grants.expires if session and session.grants else None
+        if expires is not None:
+            delay = max(expires - time.time(), 0.0)
+            self._expiry = asyncio.get_running_loop().call_later(delay, self._expired)
+
+    def _expired(self) -> None:
+        self._expiry = None
+        session = self._session
+        if session is None:
+            return
+        reason = "token expired: send a fresh one in an 'auth' frame before 'exp'"
+        self._server.hub.refuse(session, frames.FrameError(frames.FORBIDDEN, reason))
+        self._close(frames.CLOSE_TOKEN_EXPIRED, "token expired")
 
     def _write(self, raw: bytes) -> None:
         transport = self._transport
@@ -138,6 +162,9 @@ class HubListener(WSListener):
         self._close(1009, "frame too large")
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
         self._server.forget(self)
         if self._session is not None:
             self._server.hub.close_session(self._session)
@@ -173,13 +200,17 @@ class HubServer:
         self.broker = broker or MemoryBroker(
             durable=config.durable, retention=config.retention, max_retained=config.max_retained
         )
-        self.hub = Hub(self.broker, config)
+        self.verifier = (
+            TokenVerifier(config.auth_secret, require_exp=config.require_exp)
+            if config.auth_secret
+            else None
+        )
+        self.hub = Hub(self.broker, config, verifier=self.verifier)
         self.metrics = self.hub.metrics
-        self.verifier = TokenVerifier(config.auth_secret) if config.auth_secret else None
         self.listeners: set[HubListener] = set()
         self.registry = make_registry(self.metrics, self._gauges)
         self.started = time.time()
-        self._server: asyncio.Server | None = None
+        self._server: Listener | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._lag_due = 0.0
         self._stopping = False
@@ -194,7 +225,12 @@ class HubServer:
         await self.broker.start()
         tls = server_tls_context(self.config.tls_cert, self.config.tls_key)
         self._server, self.port = await listen(
-            self._make_front, self.config.host, self.config.port, tls
+            self._make_front,
+            self.config.host,
+            self.config.port,
+            tls,
+            max_per_address=self.config.max_connections_per_address,
+            tls_handshake_timeout=self.config.handshake_timeout,
         )
         self.metrics.tick(time.time(), time.process_time())
         self._lag_due = loop.time() + LAG_INTERVAL
@@ -237,6 +273,7 @@ class HubServer:
             self._upgrade,
             max_body=self.config.max_frame,
             head_timeout=self.config.handshake_timeout,
+            idle_timeout=self.config.idle_timeout,
         )
 
     def _upgrade(self, transport: asyncio.Transport, raw: bytes) -> None:
@@ -247,6 +284,8 @@ class HubServer:
             self._listener_for,
             handshake_timeout=config.handshake_timeout,
             max_frame_size=config.max_frame * config.oversize_factor,
+            ping_interval=config.ping_interval,
+            ping_timeout=config.ping_timeout,
         )
 
     def _listener_for(
@@ -334,7 +373,7 @@ class HubServer:
             if subject is not None and not grants.may_publish(subject):
                 body = {"type": "error", "code": "forbidden", "reason": f"not allowed: {subject}"}
                 return HttpResponse.json(403, body)
-        status, body = self.hub.publish_http(request.body)
+        status, body = await self.hub.publish_http(request.body)
         return HttpResponse.json(status, body)
 
     def stats(self) -> dict[str, Any]:

@@ -56,6 +56,7 @@ class Session:
         "closed",
         "grants",
         "name",
+        "on_grants",
         "outbox",
         "replaying",
         "subscriptions",
@@ -75,6 +76,9 @@ class Session:
         self.outbox = Outbox(write, send_buffer, policy)
         self.close = close
         self.grants = grants
+        # Called when an ``auth`` frame replaced the grants (the I/O layer re-arms
+        # its expiry timer).
+        self.on_grants: Callable[[], None] | None = None
         self.bucket = bucket
         self.name = name
         self.subscriptions: set[str] = set()

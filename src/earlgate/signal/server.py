@@ -41,6 +41,7 @@ from earlgate.hub.http import (
     HttpFront,
     HttpRequest,
     HttpResponse,
+    Listener,
     hand_to_websocket,
     listen,
     serve_until_signalled,
@@ -168,7 +169,7 @@ class SignalServer:
         self.port = config.port
         self.stopped = asyncio.Event()
         self._next_conn = 0
-        self._server: asyncio.Server | None = None
+        self._server: Listener | None = None
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._stopping = False
         self._all_closed: asyncio.Event | None = None
