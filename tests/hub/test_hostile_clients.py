@@ -233,3 +233,17 @@ def test_pipelined_requests_never_read_do_not_grow_memory() -> None:
         drain.join(5)
         assert process.stdout is not None
         process.stdout.close()
+
+
+async def test_http_publish_is_counted_once() -> None:
+    async with running_hub() as hub:
+        reader, writer = await asyncio.open_connection("127.0.0.1", hub.port)
+        body = b'{"type":"publish","subject":"a","id":1}'
+        writer.write(
+            b"POST /publish HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n"
+            b"connection: close\r\n\r\n%s" % (len(body), body)
+        )
+        answer = await closed_within(reader, 3)
+        assert answer.startswith(b"HTTP/1.1 200") and b'"ack"' in answer
+        writer.close()
+        assert hub.metrics.http_requests == 1

@@ -58,7 +58,7 @@ def test_unreachable_broker_local_delivery_without_id_only() -> None:
         ("unavailable", None),
     ]
     assert hub.statistics()["local_only"] == 2
-    assert hub.broker.store.last_offset == 0 and hub.broker._retained == {}
+    assert hub.broker.store.last_offset == 0 and len(hub.broker.retained_store) == 0
 
 
 def test_shedding_answers_overloaded() -> None:

@@ -14,12 +14,28 @@ BROKER_FORMS = "memory, redis://HOST:PORT/DB or redis-cluster://HOST:PORT[,HOST:
 
 
 def make_broker(
-    spec: str, durable: Iterable[str] = (), retention: int = 1000, max_retained: int = 100_000
+    spec: str,
+    durable: Iterable[str] = (),
+    retention: int = 1000,
+    max_retained: int = 100_000,
+    *,
+    max_retained_bytes: int = 256 * 1024 * 1024,
+    durable_max_bytes: int = 512 * 1024 * 1024,
 ) -> Broker:
     """The broker named by ``--broker`` (one of :data:`BROKER_FORMS`);
-    raises :class:`BrokerError`."""
+    raises :class:`BrokerError`.
+
+    The byte bounds apply to the in-memory broker; Redis bounds its own memory
+    (``maxmemory``).
+    """
     if spec == "memory":
-        return MemoryBroker(durable=durable, retention=retention, max_retained=max_retained)
+        return MemoryBroker(
+            durable=durable,
+            retention=retention,
+            max_retained=max_retained,
+            max_retained_bytes=max_retained_bytes,
+            durable_max_bytes=durable_max_bytes,
+        )
     if spec.startswith(("redis://", "rediss://")):
         from earlgate.broker.redis_broker import RedisBroker
 

@@ -26,10 +26,19 @@ class SubjectRing:
         # Messages with an offset up to this one may have existed and are gone.
         self.lost_upto = lost_upto
 
-    def append(self, offset: int, raw: bytes) -> None:
+    def append(self, offset: int, raw: bytes) -> int:
+        """Add a message; returns the size of the one the ring evicted (0: none)."""
+        evicted = 0
         if len(self.messages) == self.messages.maxlen:
-            self.lost_upto = self.messages[0][0]
+            self.lost_upto, old = self.messages[0]
+            evicted = len(old)
         self.messages.append((offset, raw))
+        return evicted
+
+    def drop_oldest(self) -> int:
+        """Evict the oldest message (for the store's byte bound); returns its size."""
+        self.lost_upto, old = self.messages.popleft()
+        return len(old)
 
     def after(self, since: int) -> tuple[bool, list[tuple[int, bytes]]]:
         """Messages with an offset above ``since``; ``False`` if some may be lost."""
@@ -37,17 +46,33 @@ class SubjectRing:
 
 
 class HistoryStore:
-    """Rings for many subjects, at most ``max_subjects`` of them (oldest dropped)."""
+    """Rings for many subjects: at most ``max_subjects`` rings and ``max_bytes`` of frames.
 
-    def __init__(self, epoch: str, retention: int = 1000, max_subjects: int = 100_000) -> None:
+    Rings are kept in the order they were last appended to. Over
+    ``max_subjects``, the ring appended to least recently is dropped whole;
+    over ``max_bytes``, the oldest messages of that ring go first (and the ring
+    with them once empty). Either way the ring remembers, or the store's
+    eviction count records, that a replay from before is incomplete.
+    """
+
+    def __init__(
+        self,
+        epoch: str,
+        retention: int = 1000,
+        max_subjects: int = 100_000,
+        max_bytes: int = 512 * 1024 * 1024,
+    ) -> None:
         if retention < 1:
             raise ValueError("retention must be at least 1 message")
         self.epoch = epoch
         self.retention = retention
         self.max_subjects = max_subjects
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self.last_offset = 0
         self._rings: OrderedDict[str, SubjectRing] = OrderedDict()
         self.evicted_subjects = 0
+        self.evicted_for_bytes = 0  # messages dropped to stay under max_bytes
 
     def __len__(self) -> int:
         return len(self._rings)
@@ -57,14 +82,26 @@ class HistoryStore:
         ring = self._rings.get(subject)
         if ring is None:
             if len(self._rings) >= self.max_subjects:
-                self._rings.popitem(last=False)
-                self.evicted_subjects += 1
+                self._drop_ring()
             # A subject seen before may have been evicted: anything older is unknown.
             lost = self.last_offset if self.evicted_subjects else 0
             ring = self._rings[subject] = SubjectRing(self.retention, lost)
+        else:
+            self._rings.move_to_end(subject)
         self.last_offset += 1
-        ring.append(self.last_offset, raw)
+        self.bytes += len(raw) - ring.append(self.last_offset, raw)
+        while self.bytes > self.max_bytes and self._rings:
+            oldest = next(iter(self._rings.values()))
+            self.bytes -= oldest.drop_oldest()
+            self.evicted_for_bytes += 1
+            if not oldest.messages:
+                self._drop_ring()
         return self.last_offset
+
+    def _drop_ring(self) -> None:
+        _, ring = self._rings.popitem(last=False)
+        self.bytes -= sum(len(raw) for _, raw in ring.messages)
+        self.evicted_subjects += 1
 
     def replay(self, subject: str, since: int, epoch: str | None) -> Replay:
         if epoch is not None and epoch != self.epoch:

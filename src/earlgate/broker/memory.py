@@ -10,12 +10,12 @@ is new at every start, so a client resuming across a restart learns
 from __future__ import annotations
 
 import secrets
-from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
 from earlgate.broker.base import Broker, PublishDone, Replay
 from earlgate.broker.history import HistoryStore
+from earlgate.broker.retained import RetainedStore
 from earlgate.hub.frames import with_hub_fields
 from earlgate.hub.subjects import check_pattern, is_wildcard, matches
 
@@ -50,14 +50,14 @@ class MemoryBroker(Broker):
         retention: int = 1000,
         max_retained: int = 100_000,
         max_durable_subjects: int = 100_000,
+        max_retained_bytes: int = 256 * 1024 * 1024,
+        durable_max_bytes: int = 512 * 1024 * 1024,
     ) -> None:
         super().__init__()
         self.durable = DurablePolicy(durable)
         self.epoch = secrets.token_hex(8)
-        self.store = HistoryStore(self.epoch, retention, max_durable_subjects)
-        self.max_retained = max_retained
-        self._retained: OrderedDict[str, bytes] = OrderedDict()
-        self.retained_evicted = 0
+        self.store = HistoryStore(self.epoch, retention, max_durable_subjects, durable_max_bytes)
+        self.retained_store = RetainedStore(max_retained, max_retained_bytes)
 
     def publish(
         self, subject: str, raw: bytes, *, retain: bool, on_done: PublishDone | None
@@ -68,26 +68,17 @@ class MemoryBroker(Broker):
             raw = with_hub_fields(raw, {"_offset": offset, "_epoch": self.epoch})
             self.store.append(subject, raw)
         if retain:
-            self._retain(subject, raw)
+            self.retained_store.set(subject, raw)
         if on_done is not None:
             on_done(None, "")
         assert self._sink is not None, "broker used before attach()"
         self._sink.deliver(subject, raw, offset)
 
-    def _retain(self, subject: str, raw: bytes) -> None:
-        retained = self._retained
-        if subject in retained:
-            retained.move_to_end(subject)
-        elif len(retained) >= self.max_retained:
-            retained.popitem(last=False)
-            self.retained_evicted += 1
-        retained[subject] = raw
-
     async def retained(self, pattern: str) -> list[bytes]:
         if not is_wildcard(pattern):
-            raw = self._retained.get(pattern)
+            raw = self.retained_store.get(pattern)
             return [] if raw is None else [raw]
-        return [raw for subject, raw in self._retained.items() if matches(pattern, subject)]
+        return await self.retained_store.find(pattern)
 
     def is_durable(self, subject: str) -> bool:
         return bool(self.durable) and self.durable(subject)
@@ -99,8 +90,12 @@ class MemoryBroker(Broker):
         return {
             "name": self.name,
             "epoch": self.epoch,
-            "retained_subjects": len(self._retained),
-            "retained_evicted": self.retained_evicted,
+            "retained_subjects": len(self.retained_store),
+            "retained_bytes": self.retained_store.bytes,
+            "retained_evicted": sum(self.retained_store.evicted.values()),
+            "retained_evicted_for_bytes": self.retained_store.evicted["bytes"],
             "durable_subjects": len(self.store),
+            "durable_bytes": self.store.bytes,
             "durable_evicted_subjects": self.store.evicted_subjects,
+            "durable_evicted_for_bytes": self.store.evicted_for_bytes,
         }

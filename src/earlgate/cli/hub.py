@@ -156,7 +156,14 @@ def run(args: argparse.Namespace) -> int:
     from earlgate.hub.server import HubServer
 
     try:
-        broker = make_broker(args.broker, config.durable, config.retention, config.max_retained)
+        broker = make_broker(
+            args.broker,
+            config.durable,
+            config.retention,
+            config.max_retained,
+            max_retained_bytes=config.max_retained_bytes,
+            durable_max_bytes=config.durable_max_bytes,
+        )
     except BrokerError as exc:
         raise UsageError(str(exc)) from None
 

@@ -48,9 +48,15 @@ def _histogram(name: str, doc: str, hist: Histogram) -> HistogramMetricFamily:
 class HubCollector(Collector):
     """Yields the hub's metrics at scrape time."""
 
-    def __init__(self, metrics: HubMetrics, extra: Callable[[], dict[str, float]]) -> None:
+    def __init__(
+        self,
+        metrics: HubMetrics,
+        extra: Callable[[], dict[str, float]],
+        extra_counters: Callable[[], dict[str, float]] | None = None,
+    ) -> None:
         self._metrics = metrics
         self._extra = extra
+        self._extra_counters = extra_counters
 
     def collect(self) -> Iterator[Metric]:
         m = self._metrics
@@ -77,6 +83,11 @@ class HubCollector(Collector):
         yield GaugeMetricFamily(
             "earlgate_subscriptions", "Subscriptions held by connections", value=m.subscriptions
         )
+        if self._extra_counters is not None:
+            for counter, total in self._extra_counters().items():
+                yield CounterMetricFamily(
+                    f"earlgate_{counter}", counter.replace("_", " "), value=total
+                )
         for gauge, level in self._extra().items():
             yield GaugeMetricFamily(f"earlgate_{gauge}", gauge.replace("_", " "), value=level)
         yield _histogram(
@@ -91,9 +102,13 @@ class HubCollector(Collector):
         )
 
 
-def make_registry(metrics: HubMetrics, extra: Callable[[], dict[str, float]]) -> CollectorRegistry:
+def make_registry(
+    metrics: HubMetrics,
+    extra: Callable[[], dict[str, float]],
+    extra_counters: Callable[[], dict[str, float]] | None = None,
+) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(HubCollector(metrics, extra))
+    registry.register(HubCollector(metrics, extra, extra_counters))
     registry.register(ProcessCollector(registry=None))
     return registry
 

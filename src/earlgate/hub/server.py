@@ -53,6 +53,14 @@ logger = logging.getLogger(__name__)
 WS_PATHS = ("/ws", "/")
 LAG_INTERVAL = 0.1  # seconds between event-loop lag probes
 WINDOW = 1.0  # seconds per metrics window
+# Broker statistics exposed on /metrics (the in-memory broker has them all).
+STORE_GAUGES = ("retained_subjects", "retained_bytes", "durable_subjects", "durable_bytes")
+STORE_COUNTERS = (
+    "retained_evicted",
+    "retained_evicted_for_bytes",
+    "durable_evicted_subjects",
+    "durable_evicted_for_bytes",
+)
 
 
 class HubListener(WSListener):
@@ -198,7 +206,11 @@ class HubServer:
         config.validate()
         self.config = config
         self.broker = broker or MemoryBroker(
-            durable=config.durable, retention=config.retention, max_retained=config.max_retained
+            durable=config.durable,
+            retention=config.retention,
+            max_retained=config.max_retained,
+            max_retained_bytes=config.max_retained_bytes,
+            durable_max_bytes=config.durable_max_bytes,
         )
         self.verifier = (
             TokenVerifier(config.auth_secret, require_exp=config.require_exp)
@@ -208,7 +220,7 @@ class HubServer:
         self.hub = Hub(self.broker, config, verifier=self.verifier)
         self.metrics = self.hub.metrics
         self.listeners: set[HubListener] = set()
-        self.registry = make_registry(self.metrics, self._gauges)
+        self.registry = make_registry(self.metrics, self._gauges, self._counters)
         self.started = time.time()
         self._server: Listener | None = None
         self._timers: list[asyncio.TimerHandle] = []
@@ -390,10 +402,24 @@ class HubServer:
 
     def _gauges(self) -> dict[str, float]:
         last = self.metrics.last
-        return {
+        gauges = {
             "cpu_percent": last.cpu_percent if last else 0.0,
             "healthy": 1.0 if self.broker.healthy() else 0.0,
         }
+        broker = self.broker.statistics()
+        for name in STORE_GAUGES:
+            if isinstance(broker.get(name), int | float):
+                gauges[name] = broker[name]
+        return gauges
+
+    def _counters(self) -> dict[str, float]:
+        """The stores' evictions, and connections turned away before a frame."""
+        broker = self.broker.statistics()
+        counters = {f"{n}_total": broker[n] for n in STORE_COUNTERS if n in broker}
+        if self._server is not None:
+            counters["refused_per_address_total"] = self._server.refused_per_address
+            counters["accept_pauses_total"] = self._server.accept_pauses
+        return counters
 
     # -- timers -----------------------------------------------------------
 
