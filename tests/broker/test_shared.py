@@ -127,3 +127,19 @@ async def test_acked_durable_publish_is_already_stored(broker: Pair) -> None:
     instance.publish("durable/ack", raw, retain=False, on_done=done)
     await asyncio.wait_for(finished.wait(), 5)
     assert stored == [1]
+
+
+async def test_positions_of_durable_subjects_on_a_pattern(broker: Pair) -> None:
+    instance, _ = broker
+    for i in range(3):
+        await publish(instance, "durable/a", i)
+    await publish(instance, "durable/b", 9)
+    await publish(instance, "durable/b/deeper", 9)
+    await publish(instance, "plain/x", 1)
+    found = await instance.positions("durable/+", 10)
+    assert set(found) == {"durable/a", "durable/b"}
+    history = await instance.history("durable/a", 0, None)
+    assert found["durable/a"] == (history.messages[-1][0], history.epoch)
+    assert set(await instance.positions("#", 10)) == {"durable/a", "durable/b", "durable/b/deeper"}
+    assert len(await instance.positions("durable/#", 1)) == 2  # limit + 1: "more than 1"
+    assert await instance.positions("plain/+", 10) == {}

@@ -39,6 +39,10 @@ class Replay:
     messages: list[tuple[int, bytes]] = field(default_factory=list)
 
 
+# Where a durable subject stands: (last offset, epoch).
+Position = tuple[int, str]
+
+
 class BrokerError(Exception):
     """The broker cannot do what was asked (unreachable, misconfigured)."""
 
@@ -94,6 +98,14 @@ class Broker(abc.ABC):
     @abc.abstractmethod
     async def history(self, subject: str, since: int, epoch: str | None) -> Replay:
         """Stored messages of durable ``subject`` with an offset above ``since``."""
+
+    @abc.abstractmethod
+    async def positions(self, pattern: str, limit: int) -> dict[str, Position]:
+        """Each stored durable subject matching ``pattern``: its last offset and epoch.
+
+        Returns at most ``limit`` + 1 subjects, so that the caller can tell
+        that there are more than ``limit``.
+        """
 
     def statistics(self) -> dict[str, Any]:
         return {"name": self.name}

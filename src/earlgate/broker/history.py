@@ -11,9 +11,13 @@ complete. Pure: no clock, no I/O.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict, deque
 
 from earlgate.broker.base import Replay
+from earlgate.hub.subjects import matches
+
+SUBJECTS_PER_TURN = 4096  # subjects looked at between yields to the event loop
 
 
 class SubjectRing:
@@ -115,3 +119,19 @@ class HistoryStore:
             return Replay(self.epoch, not self.evicted_subjects, [])
         complete, messages = ring.after(since)
         return Replay(self.epoch, complete, messages)
+
+    async def positions(self, pattern: str, limit: int) -> dict[str, tuple[int, str]]:
+        """Last offset of every stored subject matching ``pattern`` (at most ``limit`` + 1).
+
+        A scan of the store's subjects, yielding to the event loop every
+        :data:`SUBJECTS_PER_TURN` of them.
+        """
+        found: dict[str, tuple[int, str]] = {}
+        for index, (subject, ring) in enumerate(list(self._rings.items())):
+            if index and index % SUBJECTS_PER_TURN == 0:
+                await asyncio.sleep(0)
+            if ring.messages and matches(pattern, subject):
+                found[subject] = (ring.messages[-1][0], self.epoch)
+                if len(found) > limit:
+                    break
+        return found

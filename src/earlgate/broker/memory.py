@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from earlgate.broker.base import Broker, PublishDone, Replay
+from earlgate.broker.base import Broker, Position, PublishDone, Replay
 from earlgate.broker.history import HistoryStore
 from earlgate.broker.retained import RetainedStore
 from earlgate.hub.frames import with_hub_fields
@@ -85,6 +85,11 @@ class MemoryBroker(Broker):
 
     async def history(self, subject: str, since: int, epoch: str | None) -> Replay:
         return self.store.replay(subject, since, epoch)
+
+    async def positions(self, pattern: str, limit: int) -> dict[str, Position]:
+        if not self.durable:
+            return {}
+        return await self.store.positions(pattern, limit)
 
     def statistics(self) -> dict[str, Any]:
         return {

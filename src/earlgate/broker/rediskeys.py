@@ -83,6 +83,26 @@ class Keys:
         return (f"{self.prefix}:{{{tag}}}:meta:{subject}", f"{self.prefix}:{{{tag}}}:log:{subject}")
 
 
+def meta_match(prefix: str, glob: str) -> str:
+    """A ``SCAN MATCH`` glob for the meta hashes of durable subjects matching ``glob``
+    (single Redis and Redis Cluster name them alike: ``<prefix>:{tag}:meta:<subject>``)."""
+    return f"{prefix}:{{*}}:meta:{glob}"
+
+
+def meta_subject(prefix: str, key: bytes) -> str:
+    """The subject of a meta hash key (tags hold no brace, so the first ``}`` ends it)."""
+    text = key.decode()
+    return text[text.index("}", len(prefix) + 2) + len("}:meta:") :]
+
+
+def position_from(reply: list[Any]) -> tuple[int, str] | None:
+    """``(offset, epoch)`` from ``HMGET meta offset epoch``; ``None`` for no store."""
+    offset, epoch = reply
+    if offset is None or epoch is None or int(offset) == 0:
+        return None
+    return int(offset), epoch.decode() if isinstance(epoch, bytes) else str(epoch)
+
+
 def split_envelope(data: bytes) -> tuple[bytes, bytes, int | None]:
     """``(header, frame, offset)`` of a message received on a channel."""
     cut = data.index(b"\n")

@@ -66,6 +66,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--retention", type=int, default=defaults.retention, help="messages per durable subject"
     )
     _limits(parser, defaults)
+    _workers(parser, defaults)
     parser.add_argument("--tls-cert", metavar="FILE")
     parser.add_argument("--tls-key", metavar="FILE")
     parser.add_argument(
@@ -74,7 +75,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=os.environ.get("EARLGATE_AUTH_SECRET"),
         help="turn on JWT auth (HS256); also read from EARLGATE_AUTH_SECRET",
     )
-    parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
+    parser.add_argument(
+        "--uvloop",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run on uvloop where it is installed (default; --no-uvloop: asyncio's own loop)",
+    )
     parser.add_argument("--log-level", default="INFO")
     parser.set_defaults(func=run)
 
@@ -98,6 +104,7 @@ def _limits(parser: argparse.ArgumentParser, defaults: HubConfig) -> None:
         ("--max-connections-per-address", "connections per source IP (0 = unlimited)"),
         ("--max-retained-bytes", "bytes of retained frames; least recently set evicted"),
         ("--durable-max-bytes", "bytes of durable history; oldest messages evicted"),
+        ("--max-resume-subjects", "durable subjects one resumable subscribe may cover"),
     ]
     for flag, text in counts:
         default = getattr(defaults, flag[2:].replace("-", "_"))
@@ -107,11 +114,38 @@ def _limits(parser: argparse.ArgumentParser, defaults: HubConfig) -> None:
     )
 
 
+def _workers(parser: argparse.ArgumentParser, defaults: HubConfig) -> None:
+    """Worker processes on one port, and their supervisor's limits (docs/deploy.md)."""
+    group = parser.add_argument_group("workers on one port (docs/deploy.md)")
+    group.add_argument(
+        "--workers",
+        type=int,
+        default=defaults.workers,
+        help="hub processes sharing the port (SO_REUSEPORT) under a supervisor that restarts "
+        "them; needs --broker redis://... or redis-cluster://... (default 1: no supervisor)",
+    )
+    for flag, text in [
+        ("--heartbeat-timeout", "replace a worker whose event loop is silent this long"),
+        ("--restart-backoff-min", "delay before restarting a worker; doubles per quick crash"),
+        ("--restart-backoff-max", "... up to this; a worker up this long restarts quickly again"),
+    ]:
+        default = getattr(defaults, flag[2:].replace("-", "_"))
+        group.add_argument(
+            flag, type=float, default=default, metavar="S", help=f"{text} (default {default:g})"
+        )
+
+
 def config_from(args: argparse.Namespace) -> HubConfig:
     from earlgate.broker import BROKER_FORMS, BROKER_SCHEMES
+    from earlgate.cluster.status import STATUS_ENV
 
     if not args.broker.startswith(BROKER_SCHEMES):
         raise UsageError(f"unknown broker {args.broker!r}: use {BROKER_FORMS}")
+    if args.workers > 1 and args.broker == "memory":
+        raise UsageError(
+            f"--workers {args.workers} needs --broker redis://HOST:PORT/DB or "
+            "redis-cluster://HOST:PORT[,...]: the memory broker cannot join worker processes"
+        )
     check_readable(args, "tls_cert", "tls_key")
     config = HubConfig(
         host=args.host,
@@ -136,7 +170,13 @@ def config_from(args: argparse.Namespace) -> HubConfig:
         max_connections_per_address=args.max_connections_per_address,
         max_retained_bytes=args.max_retained_bytes,
         durable_max_bytes=args.durable_max_bytes,
+        max_resume_subjects=args.max_resume_subjects,
         require_exp=args.require_exp,
+        workers=args.workers,
+        heartbeat_timeout=args.heartbeat_timeout,
+        restart_backoff_min=args.restart_backoff_min,
+        restart_backoff_max=args.restart_backoff_max,
+        supervisor_status=os.environ.get(STATUS_ENV),
     )
     try:
         config.validate()
@@ -148,8 +188,9 @@ def config_from(args: argparse.Namespace) -> HubConfig:
     return config
 
 
-def run(args: argparse.Namespace) -> int:
-    config = config_from(args)
+def run(args: argparse.Namespace, worker: HubConfig | None = None) -> int:
+    """``earlgate hub``; with ``worker``, one of the processes of ``--workers N``."""
+    config = worker or config_from(args)
     setup_logging(args.log_level)
     logging.getLogger("picows").setLevel(logging.WARNING)
     from earlgate.broker import BrokerError, make_broker
@@ -166,6 +207,10 @@ def run(args: argparse.Namespace) -> int:
         )
     except BrokerError as exc:
         raise UsageError(str(exc)) from None
+    if config.workers > 1:  # the supervisor; each worker makes its own broker
+        from earlgate.cluster.hubworkers import run_workers
+
+        return run_workers(config, lambda worker: run(args, worker))
 
     async def main() -> None:
         server = HubServer(config, broker)
@@ -179,8 +224,19 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(f"cannot listen on {config.host}:{config.port}: {exc}") from None
         scheme = "wss" if config.tls_cert else "ws"
-        print(f"earlgate hub listening on {scheme}://{config.host}:{server.port}/ws", flush=True)
+        if not config.reuse_port:  # a worker's supervisor prints it once for all
+            print(
+                f"earlgate hub listening on {scheme}://{config.host}:{server.port}/ws", flush=True
+            )
+        from earlgate.cluster.status import start_heartbeat
+
+        try:
+            heartbeat = start_heartbeat()  # when a supervisor watches this process
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         await server.serve_forever()
+        if heartbeat is not None:
+            heartbeat.close()
 
     run_event_loop(main(), args.uvloop)
     return 0

@@ -18,7 +18,6 @@ import random
 import ssl
 import time
 from collections import deque
-from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
 
@@ -32,6 +31,7 @@ from picows import (
     ws_connect,
 )
 
+from earlgate.client.subscription import Subscription as Subscription
 from earlgate.hub.subjects import check_pattern, check_subject, is_wildcard, matches
 
 logger = logging.getLogger(__name__)
@@ -56,83 +56,6 @@ class QueueFullError(HubClientError):
 
 class ClosedError(HubClientError):
     """The client was closed."""
-
-
-class Subscription:
-    """Messages of one pattern; iterate it with ``async for``.
-
-    ``recovered`` is the hub's answer to the last resume: ``False`` means
-    messages were missed (history lost or too old) and state must be reloaded.
-    """
-
-    def __init__(
-        self, client: HubClient, pattern: str, last: bool, since: int | None, maxsize: int
-    ) -> None:
-        self.client = client
-        self.pattern = pattern
-        self.last = last
-        self.offset = since  # last durable offset seen (exact subjects only)
-        self.epoch: str | None = None
-        self.recovered: bool | None = None
-        self.dropped = 0
-        self.closed = False
-        self._queue: deque[dict[str, Any]] = deque()
-        self._maxsize = maxsize
-        self._ready = asyncio.Event()
-
-    def __repr__(self) -> str:
-        return f"<Subscription {self.pattern!r} offset={self.offset}>"
-
-    def _push(self, message: dict[str, Any]) -> None:
-        offset = message.get("_offset")
-        if isinstance(offset, int) and not is_wildcard(self.pattern):
-            epoch = message.get("_epoch")
-            if self.offset is not None and offset <= self.offset and epoch == self.epoch:
-                return  # already seen: a replay overlapping what we had
-            self.offset = offset
-            self.epoch = epoch if isinstance(epoch, str) else self.epoch
-        if len(self._queue) >= self._maxsize:
-            self._queue.popleft()
-            self.dropped += 1
-        self._queue.append(message)
-        self._ready.set()
-
-    def _resubscribe_frame(self, frame_id: int) -> dict[str, Any]:
-        frame: dict[str, Any] = {"type": "subscribe", "subject": self.pattern, "id": frame_id}
-        if self.offset is not None:
-            frame["since"] = self.offset
-            if self.epoch is not None:
-                frame["epoch"] = self.epoch
-        elif self.last:
-            frame["last"] = True
-        return frame
-
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        return self
-
-    async def __anext__(self) -> dict[str, Any]:
-        while not self._queue:
-            if self.closed:
-                raise StopAsyncIteration
-            self._ready.clear()
-            await self._ready.wait()
-        return self._queue.popleft()
-
-    async def get(self) -> dict[str, Any]:
-        """The next message (wrap in ``asyncio.timeout`` to bound the wait)."""
-        return await self.__anext__()
-
-    def get_nowait(self) -> dict[str, Any] | None:
-        return self._queue.popleft() if self._queue else None
-
-    async def close(self) -> None:
-        await self.client.unsubscribe(self)
-
-    async def __aenter__(self) -> Subscription:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
 
 class _Listener(WSListener):
@@ -207,6 +130,7 @@ class HubClient:
         self.last_error: BaseException | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._acking: dict[int, Subscription] = {}  # subscribe frames awaiting their ack
         self._subscriptions: list[Subscription] = []
         self._outgoing: deque[bytes] = deque()
         self._listener: _Listener | None = None
@@ -349,16 +273,10 @@ class HubClient:
     def _expect(self, frame_id: int, sub: Subscription | None = None) -> asyncio.Future[Any]:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         if sub is not None:
-            future.add_done_callback(lambda f: self._resumed(sub, f))
+            self._acking[frame_id] = sub
+            future.add_done_callback(lambda _: self._acking.pop(frame_id, None))
         self._pending[frame_id] = future
         return future
-
-    @staticmethod
-    def _resumed(sub: Subscription, future: asyncio.Future[dict[str, Any]]) -> None:
-        if not future.cancelled() and future.exception() is None:
-            recovered = future.result().get("recovered")
-            if isinstance(recovered, bool):
-                sub.recovered = recovered
 
     async def _request(self, frame: dict[str, Any]) -> dict[str, Any]:
         frame_id = next(self._ids)
@@ -414,18 +332,23 @@ class HubClient:
         return time.perf_counter() - started
 
     async def subscribe(
-        self, pattern: str, *, last: bool = False, since: int | None = None
+        self, pattern: str, *, last: bool = False, since: int | None = None, resume: bool = False
     ) -> Subscription:
         """Start receiving messages on ``pattern``; returns an async iterator.
 
         ``since`` (exact subjects only) replays stored messages after that offset.
+        ``resume`` (any pattern over durable subjects) makes every reconnect
+        resume from the last message seen of each subject, including subjects
+        first published while disconnected.
         If connected, waits for the hub's ack and raises :class:`HubError` if it
         refused (bad subject, forbidden).
         """
         check_pattern(pattern)
         if since is not None and is_wildcard(pattern):
-            raise ValueError("since needs a single subject, not a wildcard pattern")
-        sub = Subscription(self, pattern, last, since, self.subscription_size)
+            raise ValueError("since needs a single subject: resume a pattern with resume=True")
+        if since is not None and resume:
+            raise ValueError("use since or resume, not both")
+        sub = Subscription(self, pattern, last, since, self.subscription_size, resume)
         self._subscriptions.append(sub)
         if self._listener is not None:
             frame_id = next(self._ids)
@@ -456,6 +379,9 @@ class HubClient:
         frame_id = message.get("id")
         if kind in ("ack", "pong", "error") and isinstance(frame_id, int):
             future = self._pending.get(frame_id)
+            sub = self._acking.pop(frame_id, None)
+            if sub is not None and kind == "ack":
+                sub._acked(message)  # now: replayed messages may follow in this same read
             if future is not None and not future.done():
                 if kind == "error":
                     future.set_exception(

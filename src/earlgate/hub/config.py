@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+MAX_WORKERS = 256  # hub worker processes on one port
+
 
 class SlowConsumerPolicy(StrEnum):
     """What the hub does when a subscriber's send buffer is over its limit.
@@ -48,9 +50,17 @@ class HubConfig:
     require_exp: bool = False  # refuse tokens without an ``exp`` claim
     max_retained_bytes: int = 256 * 1024 * 1024  # retained frames, all subjects together
     durable_max_bytes: int = 512 * 1024 * 1024  # durable history, all subjects together
+    max_resume_subjects: int = 1000  # durable subjects one resumable subscribe may cover
     # Frames up to this many times max_frame are read and answered with
     # ``too_large``; larger ones are cut off by the WebSocket parser (close 1009).
     oversize_factor: int = 4
+    # Supervised workers (docs/deploy.md, "Several workers on one port").
+    workers: int = 1  # processes sharing the port; > 1 runs them under a supervisor
+    heartbeat_timeout: float = 10.0  # a worker whose event loop is silent this long is replaced
+    restart_backoff_min: float = 0.1  # seconds before a restart; doubles per quick crash ...
+    restart_backoff_max: float = 10.0  # ... up to this
+    reuse_port: bool = False  # SO_REUSEPORT: one of several workers on the port
+    supervisor_status: str | None = None  # the supervisor's status file, shown on /healthz
 
     def validate(self) -> None:
         """Raise ValueError naming the first setting out of range."""
@@ -74,12 +84,19 @@ class HubConfig:
             ),
             (self.max_connections_per_address >= 0, "connections per address must be >= 0"),
             (self.publish_timeout > 0, "publish timeout must be positive"),
+            (self.max_resume_subjects >= 1, "max resume subjects must be at least 1"),
             (self.max_retained_bytes >= 65536, "max retained bytes must be at least 64 KiB"),
             (self.durable_max_bytes >= 65536, "durable max bytes must be at least 64 KiB"),
             ((self.tls_cert is None) == (self.tls_key is None), "TLS needs both cert and key"),
             (
                 self.auth_secret is None or len(self.auth_secret.encode()) >= 32,
                 "auth secret must be at least 32 bytes (RFC 7518 section 3.2)",
+            ),
+            (1 <= self.workers <= MAX_WORKERS, f"workers must be 1-{MAX_WORKERS}"),
+            (self.heartbeat_timeout >= 1.0, "heartbeat timeout must be at least 1 s"),
+            (
+                0 < self.restart_backoff_min <= self.restart_backoff_max,
+                "restart backoff needs 0 < min <= max",
             ),
         ]
         for ok, message in checks:

@@ -22,6 +22,7 @@ from earlgate.hub.auth import AuthError, TokenVerifier
 from earlgate.hub.config import HubConfig
 from earlgate.hub.frames import FrameError, FrameId
 from earlgate.hub.metrics import HubMetrics
+from earlgate.hub.resume import Resume, parse_resume, replay_pattern
 from earlgate.hub.session import Session
 from earlgate.hub.subjects import (
     SubjectError,
@@ -223,9 +224,17 @@ class Hub:
             code = frames.BAD_FRAME if not isinstance(raw_pattern, str) else frames.BAD_SUBJECT
             raise FrameError(code, str(exc), frame_id) from None
         last, since, epoch = frames.check_subscribe_fields(message)
+        resume: Resume | None = None
+        if "resume" in message:
+            if since is not None:
+                raise FrameError(frames.BAD_FRAME, "use 'resume' or 'since', not both", frame_id)
+            limit = self.config.max_resume_subjects
+            resume = parse_resume(message["resume"], pattern, limit, frame_id)
         if since is not None and is_wildcard(pattern):
             raise FrameError(
-                frames.BAD_FRAME, "'since' needs a single subject, not a wildcard pattern", frame_id
+                frames.BAD_FRAME,
+                "'since' needs a single subject; resume a pattern with 'resume'",
+                frame_id,
             )
         if session.grants is not None and not session.grants.may_subscribe(pattern):
             raise FrameError(frames.FORBIDDEN, f"not allowed to subscribe to {pattern!r}", frame_id)
@@ -242,13 +251,13 @@ class Hub:
             self._pattern_refs[pattern] += 1
             if self._pattern_refs[pattern] == 1:
                 self.broker.interest(pattern)
-        if not last and since is None and self.broker.is_subscribed(pattern):
+        if not last and since is None and resume is None and self.broker.is_subscribed(pattern):
             if frame_id is not None:
                 session.send(frames.ack_frame(frame_id))
             return
         session.begin_replay()
         task = asyncio.get_running_loop().create_task(
-            self._replay(session, pattern, frame_id, last, since, epoch)
+            self._replay(session, pattern, frame_id, last, since, epoch, resume)
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -261,8 +270,9 @@ class Hub:
         last: bool,
         since: int | None,
         epoch: str | None,
+        resume: Resume | None = None,
     ) -> None:
-        """Answer a subscribe with ``last``/``since``: ack, stored messages, then live.
+        """Answer a subscribe with ``last``/``since``/``resume``: ack, stored messages, then live.
 
         Also a plain subscribe while the broker is still subscribing across hubs:
         its ack waits until messages from other hubs flow, so none is missed.
@@ -270,7 +280,11 @@ class Hub:
         try:
             # Live messages must flow before stored ones are read: no gap.
             await self.broker.wait_subscribed(pattern)
-            if not last and since is None:
+            if resume is not None:
+                limit = self.config.max_resume_subjects
+                sent = await replay_pattern(self.broker, session, pattern, frame_id, resume, limit)
+                self.metrics.messages_out += sent
+            elif not last and since is None:
                 if frame_id is not None and not session.closed:
                     session.send(frames.ack_frame(frame_id))
             elif since is not None:
@@ -293,6 +307,10 @@ class Hub:
                 for raw in retained:
                     session.send(raw)
                 self.metrics.messages_out += len(retained)
+        except FrameError as exc:  # a resume the hub will not do: no subscription either
+            self._unsubscribe(session, pattern)
+            if not session.closed:
+                self.refuse(session, exc)
         except Exception as exc:  # the broker failed: tell the client, keep the session
             logger.warning("replay for %r failed: %s", pattern, exc)
             if not session.closed:

@@ -163,11 +163,16 @@ def error_frame(code: str, reason: str, frame_id: FrameId | None = None) -> byte
 
 
 def ack_frame(
-    frame_id: FrameId, recovered: bool | None = None, revoked: list[str] | None = None
+    frame_id: FrameId,
+    recovered: bool | None = None,
+    revoked: list[str] | None = None,
+    positions: dict[str, list[Any]] | None = None,
 ) -> bytes:
     frame: dict[str, Any] = {"type": "ack", "id": frame_id}
     if recovered is not None:
         frame["recovered"] = recovered
+    if positions is not None:
+        frame["positions"] = positions
     if revoked is not None:
         frame["revoked"] = revoked
     return orjson.dumps(frame)

@@ -221,6 +221,10 @@ class HubServer:
         self.metrics = self.hub.metrics
         self.listeners: set[HubListener] = set()
         self.registry = make_registry(self.metrics, self._gauges, self._counters)
+        if config.supervisor_status:  # a supervised worker: show the supervisor's view too
+            from earlgate.cluster.status import SupervisorCollector
+
+            self.registry.register(SupervisorCollector(config.supervisor_status))
         self.started = time.time()
         self._server: Listener | None = None
         self._timers: list[asyncio.TimerHandle] = []
@@ -243,6 +247,7 @@ class HubServer:
             tls,
             max_per_address=self.config.max_connections_per_address,
             tls_handshake_timeout=self.config.handshake_timeout,
+            reuse_port=self.config.reuse_port,
         )
         self.metrics.tick(time.time(), time.process_time())
         self._lag_due = loop.time() + LAG_INTERVAL
@@ -364,6 +369,10 @@ class HubServer:
             "broker": self.broker.name,
             "connections": self.metrics.connections_open,
         }
+        if self.config.supervisor_status:
+            from earlgate.cluster.status import supervision
+
+            body.update(supervision(self.config.supervisor_status))
         return HttpResponse.json(200 if healthy else 503, body)
 
     async def _stats(self, request: HttpRequest) -> HttpResponse:
