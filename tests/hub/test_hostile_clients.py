@@ -247,3 +247,19 @@ async def test_http_publish_is_counted_once() -> None:
         assert answer.startswith(b"HTTP/1.1 200") and b'"ack"' in answer
         writer.close()
         assert hub.metrics.http_requests == 1
+
+
+async def test_hub_client_refreshes_its_token() -> None:
+    from earlgate.client import HubClient, HubError
+
+    async with running_hub(auth_secret=SECRET) as hub:
+        token = make_token(SECRET, ["a/#"], ["a/#", "b/#"], ttl=1.0, now=time.time())
+        url = f"ws://127.0.0.1:{hub.port}/ws"
+        async with HubClient(url, token=token, reconnect=False) as client:
+            await client.subscribe("b/#")
+            with pytest.raises(HubError):
+                await client.refresh_token("not.a.jwt")
+            fresh = make_token(SECRET, ["a/#"], ["a/#"], ttl=60, now=time.time())
+            assert await client.refresh_token(fresh) == ["b/#"]
+            await asyncio.sleep(1.5)
+            assert await client.ping() < 1 and client.token == fresh

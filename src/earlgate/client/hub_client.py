@@ -325,6 +325,18 @@ class HubClient:
         else:
             self._send(orjson.dumps(frame))
 
+    async def refresh_token(self, token: str) -> list[str]:
+        """Give the hub a fresh token before the current one expires.
+
+        Used for reconnects from then on too. Returns the patterns the new
+        token no longer allows (the hub dropped those subscriptions); raises
+        :class:`HubError` (``forbidden``) when the hub refuses the token.
+        """
+        answer = await self._request({"type": "auth", "token": token})
+        self.token = token
+        revoked = answer.get("revoked", [])
+        return [p for p in revoked if isinstance(p, str)]
+
     async def ping(self) -> float:
         """Round-trip time to the hub in seconds."""
         started = time.perf_counter()
