@@ -8,6 +8,8 @@ firmly (SIGKILL) if it does not exit in time. The same steps everywhere, here.
 
 from __future__ import annotations
 
+import ctypes
+import os
 import re
 import signal
 import subprocess
@@ -17,7 +19,28 @@ from collections.abc import Iterable
 
 import psutil
 
-__all__ = ["cpu_seconds", "drain_in_background", "pin", "stop_processes", "wait_for_line"]
+__all__ = [
+    "cpu_seconds",
+    "die_with_parent",
+    "drain_in_background",
+    "pin",
+    "stop_processes",
+    "wait_for_line",
+]
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """In a child: a session of its own (a Ctrl-C in the terminal reaches only the
+    parent, which stops its children in order), and SIGTERM from the kernel should
+    the parent die without stopping it (``PR_SET_PDEATHSIG``, Linux)."""
+    os.setsid()
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
 
 
 def stop_processes(

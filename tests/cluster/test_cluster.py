@@ -86,8 +86,18 @@ def connections(cluster: ClusterProcess, index: int) -> int:
 
 async def test_killed_worker_is_marked_down_and_clients_resume_elsewhere() -> None:
     redis = RedisServer().start()  # an existing Redis: --redis URL
+    # The supervisor restarts the killed worker only after 5 s: HAProxy must route around it.
     cluster = start_cluster(
-        "--workers", "2", "--durable", "k/#", "--redis", redis.url, "--check-interval-ms", "500"
+        "--workers",
+        "2",
+        "--durable",
+        "k/#",
+        "--redis",
+        redis.url,
+        "--check-interval-ms",
+        "500",
+        "--restart-backoff-min",
+        "5",
     )
     try:
         workers = [c for c in cluster.children if "hub" in " ".join(c.cmdline())]

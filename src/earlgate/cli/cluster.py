@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 
 from earlgate.cli import UsageError
 from earlgate.cluster.haproxy import BALANCES, HaproxySettings, parse_server, render
+from earlgate.cluster.supervisor import Policy
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,7 +39,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     up.add_argument("--data-dir", help="where the started Redis keeps its append-only file")
     up.add_argument("--durable", action="append", default=[], metavar="PATTERN")
     up.add_argument("--retention", type=int, default=1000, help="messages per durable subject")
-    up.add_argument("--uvloop", action="store_true", help="run the hubs on uvloop")
+    up.add_argument(
+        "--uvloop",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run the hubs on uvloop where it is installed (default; --no-uvloop: asyncio's)",
+    )
+    _supervision(up)
     up.set_defaults(func=run_up)
 
     config = commands.add_parser(
@@ -61,6 +66,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="a hub worker (repeatable); replaces --workers/--worker-host/--worker-port",
     )
     config.set_defaults(func=run_config)
+
+
+def _supervision(parser: argparse.ArgumentParser) -> None:
+    """How the started processes are kept running (docs/deploy.md, Supervision)."""
+    defaults = Policy()
+    group = parser.add_argument_group("supervision (docs/deploy.md)")
+    for flag, field, text in [
+        (
+            "--heartbeat-timeout",
+            "heartbeat_timeout",
+            "restart a hub whose loop is silent this long",
+        ),
+        ("--restart-backoff-min", "backoff_min", "delay before a restart; doubles per quick crash"),
+        ("--restart-backoff-max", "backoff_max", "... up to this; after this long up, quick again"),
+        ("--grace", "grace", "when stopping, kill a process still running this long after SIGTERM"),
+    ]:
+        default = getattr(defaults, field)
+        group.add_argument(
+            flag, type=float, default=default, metavar="S", help=f"{text} (default {default:g})"
+        )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -110,6 +135,16 @@ def run_up(args: argparse.Namespace) -> int:
         raise UsageError("--workers must be at least 1")
     if args.redis and not args.redis.startswith(("redis://", "rediss://", "redis-cluster://")):
         raise UsageError(f"--redis {args.redis!r}: not a redis:// or redis-cluster:// URL")
+    policy = Policy(
+        heartbeat_timeout=args.heartbeat_timeout,
+        backoff_min=args.restart_backoff_min,
+        backoff_max=args.restart_backoff_max,
+        grace=args.grace,
+    )
+    try:
+        policy.validate()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     spec = ClusterSpec(
         workers=args.workers,
         port=args.port,
@@ -124,30 +159,21 @@ def run_up(args: argparse.Namespace) -> int:
         uvloop=args.uvloop,
         check_interval_ms=args.check_interval_ms,
         maxconn=args.maxconn,
+        policy=policy,
     )
-    stop = threading.Event()
-    previous = {
-        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
-    cluster = Cluster(spec)
+    cluster = Cluster(spec, notice=_notice)
     try:
-        try:
-            cluster.start()
-        except ClusterError as exc:
-            print(f"earlgate cluster: {exc}", file=sys.stderr)
-            return 1
-        print(f"earlgate cluster up: {spec.workers} hub workers behind HAProxy", flush=True)
-        for name, value in cluster.endpoints().items():
-            print(f"  {name:<12} {value}", flush=True)
-        reported: set[str] = set()
-        while not stop.wait(0.5):
-            for name in cluster.dead():
-                if name not in reported:
-                    reported.add(name)
-                    print(f"earlgate cluster: {name} exited", file=sys.stderr, flush=True)
-        print("earlgate cluster: stopping", flush=True)
-    finally:
-        cluster.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return 0
+        cluster.start()
+    except ClusterError as exc:
+        print(f"earlgate cluster: {exc}", file=sys.stderr)
+        return 1
+    print(f"earlgate cluster up: {spec.workers} hub workers behind HAProxy", flush=True)
+    for name, value in cluster.endpoints().items():
+        print(f"  {name:<12} {value}", flush=True)
+    status = cluster.run()
+    print("earlgate cluster: stopped", flush=True)
+    return status
+
+
+def _notice(text: str) -> None:
+    print(f"earlgate cluster: {text}", file=sys.stderr, flush=True)

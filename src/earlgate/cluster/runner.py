@@ -1,36 +1,44 @@
-"""``earlgate cluster up``: redis-server, N hub workers and HAProxy, started and stopped as one.
+"""``earlgate cluster up``: redis-server, N hub workers and HAProxy, kept running as one.
 
 The thesis's case 2 (sections 2.4.4-2.4.5) on one machine: HAProxy in front,
-hub workers behind it, joined through Redis. Every child runs in its own
-process group (a Ctrl-C in the terminal reaches only this supervisor, which
-stops them in order: HAProxy, then the hubs, which close their clients with
-1001, then Redis) and is asked by the kernel to exit should the supervisor
-die without stopping them (``PR_SET_PDEATHSIG``), so none is left behind.
+hub workers behind it, joined through Redis. Every child is supervised
+(:mod:`earlgate.cluster.supervise`, with the policy of
+:mod:`earlgate.cluster.supervisor`): one that exits, or a hub whose event
+loop stops beating, is started again with the same command after a backoff:
+a hub on its port, redis-server on its port and data directory (so an
+append-only file is read back), HAProxy with the same configuration on the
+same port. Every child runs in its own process group (a Ctrl-C in the
+terminal reaches only this supervisor, which stops them in order: HAProxy,
+then the hubs, which close their clients with 1001, then Redis) and is asked
+by the kernel to exit should the supervisor die without stopping them
+(``PR_SET_PDEATHSIG``), so none is left behind.
 """
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import resource
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from earlgate.children import stop_processes
+from earlgate.children import die_with_parent
 from earlgate.cluster.haproxy import HaproxySettings, render
+from earlgate.cluster.status import HEARTBEAT_ENV, STATUS_ENV
+from earlgate.cluster.supervise import Child, ProcessSupervisor
+from earlgate.cluster.supervisor import ChildSpec, Policy
 
 logger = logging.getLogger(__name__)
 
-_PR_SET_PDEATHSIG = 1
+# Stop order: no new clients first, then the hubs drain, then their broker goes.
+STOP_HAPROXY, STOP_HUBS, STOP_REDIS = 0, 1, 2
 
 
 class ClusterError(Exception):
@@ -44,20 +52,11 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    os.setsid()
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
-
-
-def wait_port(host: str, port: int, process: subprocess.Popen[bytes], what: str) -> None:
+def wait_port(host: str, port: int, process: Child, what: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise ClusterError(f"{what} exited with status {process.returncode}")
+            raise ClusterError(f"{what} exited with status {process.poll()}")
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return
@@ -78,9 +77,10 @@ class ClusterSpec:
     stats_port: int = 0  # 0 = any free port
     durable: Sequence[str] = ()
     retention: int = 1000
-    uvloop: bool = False
+    uvloop: bool = True
     check_interval_ms: int = 1000
     maxconn: int = 50_000
+    policy: Policy = field(default_factory=Policy)  # restarts, heartbeats, stop grace
 
 
 def fitting_maxconn(wanted: int) -> int:
@@ -93,22 +93,29 @@ def fitting_maxconn(wanted: int) -> int:
 
 @dataclass
 class Cluster:
-    """The running processes; :meth:`stop` ends them all."""
+    """The running processes: :meth:`start` them, :meth:`run` until a signal, or :meth:`stop`."""
 
     spec: ClusterSpec
+    notice: Callable[[str], None] = logger.warning
     redis_url: str = ""
     worker_ports: list[int] = field(default_factory=list)
     stats_port: int = 0
-    redis: subprocess.Popen[bytes] | None = None
-    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    haproxy: subprocess.Popen[bytes] | None = None
+    commands: dict[str, list[str]] = field(default_factory=dict)  # a restart runs the same
     folder: tempfile.TemporaryDirectory[str] = field(
         default_factory=lambda: tempfile.TemporaryDirectory(prefix="earlgate-cluster-")
     )
+    supervisor: ProcessSupervisor | None = None
 
     @property
     def config_path(self) -> Path:
         return Path(self.folder.name) / "haproxy.cfg"
+
+    @property
+    def status_path(self) -> Path:
+        return Path(self.folder.name) / "status.json"
+
+    def log_path(self, name: str) -> Path:
+        return Path(self.folder.name) / f"{name}.log"
 
     def endpoints(self) -> dict[str, str]:
         host = self.spec.host if self.spec.host not in ("0.0.0.0", "*", "") else "127.0.0.1"
@@ -121,7 +128,24 @@ class Cluster:
             "haproxy.cfg": str(self.config_path),
         }
 
-    def start(self) -> None:
+    def specs(self) -> list[ChildSpec]:
+        specs = [] if self.spec.redis_url else [ChildSpec("redis-server", stop_order=STOP_REDIS)]
+        for i in range(self.spec.workers):
+            specs.append(ChildSpec(f"hub{i + 1}", heartbeat=True, stop_order=STOP_HUBS))
+        return [*specs, ChildSpec("haproxy", stop_order=STOP_HAPROXY)]
+
+    def start(self) -> ProcessSupervisor:
+        """Start every child in order, each once the one before listens."""
+        self.supervisor = ProcessSupervisor(
+            self.specs(),
+            self.spec.policy,
+            self._launch,
+            status_path=self.status_path,
+            notice=self.notice,
+        )
+        # A SIGTERM or Ctrl-C from here on is the supervisor's: it stops everything in order
+        # (once all is started).
+        self.supervisor.install_signals()
         try:
             self._start_redis()
             self._start_workers()
@@ -129,15 +153,38 @@ class Cluster:
         except BaseException:
             self.stop()
             raise
+        return self.supervisor
 
-    def _spawn(self, command: list[str], log_name: str) -> subprocess.Popen[bytes]:
-        log = open(Path(self.folder.name) / log_name, "wb")  # noqa: SIM115 - child owns it
+    def run(self) -> int:
+        """Keep the children running until SIGTERM or SIGINT, then stop them in order."""
+        assert self.supervisor is not None, "start() first"
         try:
-            return subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
-            )
+            return self.supervisor.run()
         finally:
-            log.close()
+            self.folder.cleanup()
+
+    def _launch(self, name: str, heartbeat: int | None) -> Child:
+        env = dict(os.environ, **{STATUS_ENV: str(self.status_path)})
+        if heartbeat is not None:
+            env[HEARTBEAT_ENV] = str(heartbeat)
+        # Appended to: the output of a child that died is still there after its restart.
+        with open(self.log_path(name), "ab") as log:
+            return subprocess.Popen(
+                self.commands[name],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,
+                pass_fds=() if heartbeat is None else (heartbeat,),
+                env=env,
+            )
+
+    def _spawn(self, name: str, command: list[str]) -> Child:
+        assert self.supervisor is not None
+        self.commands[name] = command
+        child = self.supervisor.start_child(name)
+        if child is None:
+            raise ClusterError(f"{name} could not be started: {command[0]}")
+        return child
 
     def _start_redis(self) -> None:
         spec = self.spec
@@ -160,12 +207,13 @@ class Cluster:
             persistence = ["--appendonly", "no"]
         command = [program, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
         command += [*persistence, "--dir", data]
-        self.redis = self._spawn(command, "redis.log")
-        wait_port("127.0.0.1", port, self.redis, "redis-server")
+        redis = self._spawn("redis-server", command)
+        wait_port("127.0.0.1", port, redis, "redis-server")
         self.redis_url = f"redis://127.0.0.1:{port}/0"
 
     def _start_workers(self) -> None:
         spec = self.spec
+        started = []
         for i in range(spec.workers):
             port = free_port()
             command = [sys.executable, "-m", "earlgate", "hub", "--host", "127.0.0.1"]
@@ -173,11 +221,10 @@ class Cluster:
             command += ["--retention", str(spec.retention)]
             for pattern in spec.durable:
                 command += ["--durable", pattern]
-            if spec.uvloop:
-                command.append("--uvloop")
-            self.workers.append(self._spawn(command, f"hub{i + 1}.log"))
+            command.append("--uvloop" if spec.uvloop else "--no-uvloop")
+            started.append(self._spawn(f"hub{i + 1}", command))
             self.worker_ports.append(port)
-        for i, (process, port) in enumerate(zip(self.workers, self.worker_ports, strict=True)):
+        for i, (process, port) in enumerate(zip(started, self.worker_ports, strict=True)):
             wait_port("127.0.0.1", port, process, f"hub worker {i + 1}")
 
     def _start_haproxy(self) -> None:
@@ -202,27 +249,18 @@ class Cluster:
         if check.returncode != 0:
             raise ClusterError(f"haproxy refused the generated config: {check.stderr.strip()}")
         # -db: stay in the foreground, so that this process is HAProxy itself.
-        self.haproxy = self._spawn([program, "-db", "-f", str(self.config_path)], "haproxy.log")
+        haproxy = self._spawn("haproxy", [program, "-db", "-f", str(self.config_path)])
         connect_host = "127.0.0.1" if spec.host in ("0.0.0.0", "*", "") else spec.host
         try:
-            wait_port(connect_host, spec.port, self.haproxy, "haproxy")
+            wait_port(connect_host, spec.port, haproxy, "haproxy")
         except ClusterError as exc:
-            log = (Path(self.folder.name) / "haproxy.log").read_text(errors="replace")
+            log = self.log_path("haproxy").read_text(errors="replace")
             raise ClusterError(f"{exc}: {log.strip()[-500:]}") from None
 
-    def children(self) -> list[subprocess.Popen[bytes]]:
-        found = [self.haproxy, *self.workers, self.redis]
-        return [p for p in found if p is not None]
-
-    def dead(self) -> list[str]:
-        """Names of the children that exited on their own."""
-        names = {id(self.haproxy): "haproxy", id(self.redis): "redis-server"}
-        for i, worker in enumerate(self.workers):
-            names[id(worker)] = f"hub worker {i + 1}"
-        return [names[id(p)] for p in self.children() if p.poll() is not None]
-
     def stop(self, grace: float = 10.0) -> None:
-        """HAProxy first (no new clients), then the hubs (1001 to clients), then Redis."""
-        for group in ([self.haproxy], self.workers, [self.redis]):
-            stop_processes([p for p in group if p is not None], timeout=grace)
+        """Without the loop: HAProxy first (no new clients), then the hubs (1001 to
+        clients), then Redis."""
+        if self.supervisor is not None:
+            self.supervisor.stop_now(grace)
+            self.supervisor.close()
         self.folder.cleanup()
