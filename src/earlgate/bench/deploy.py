@@ -4,6 +4,8 @@
 - ``1tls``: the same hub serving ``wss://`` (the thesis's future work: TLS's cost);
 - ``1r``: one hub and a Redis server (the thesis's single server, which used Redis);
 - ``2``: two hub workers behind HAProxy, joined through Redis (``earlgate cluster up``);
+- ``2rp``: two hub workers on one port (``earlgate hub --workers 2``, SO_REUSEPORT:
+  no proxy), joined through Redis;
 - ``thesis-node`` / ``thesis-node-redis``: the thesis's Node.js server, without and with Redis.
 
 Every process of a case is pinned to the server cores, so the load generator
@@ -12,12 +14,14 @@ has its own; each case lists its processes so their CPU is sampled separately.
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 
 import psutil
@@ -25,7 +29,7 @@ import psutil
 from earlgate.bench.targets import TargetError, ensure_thesis_node, free_port
 from earlgate.children import pin, stop_processes
 
-CASES = ("1", "1tls", "1r", "2", "thesis-node", "thesis-node-redis")
+CASES = ("1", "1tls", "1r", "2", "2rp", "thesis-node", "thesis-node-redis")
 
 
 @dataclass
@@ -56,6 +60,20 @@ def _wait_port(port: int, process: subprocess.Popen[bytes], what: str, timeout: 
         except OSError:
             time.sleep(0.05)
     raise TargetError(f"{what} did not listen on port {port} within {timeout:.0f} s")
+
+
+def _wait_running(port: int, workers: int, timeout: float = 60) -> None:
+    """Until a worker's /healthz says that all ``workers`` of ``hub --workers`` run."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+                if json.loads(answer.read())["supervisor"]["states"]["running"] == workers:
+                    return
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.05)
+    raise TargetError(f"{workers} hub workers were not running on port {port} within {timeout} s")
 
 
 def _spawn(
@@ -186,6 +204,17 @@ def start_case(case: str, cpus: list[int] | None) -> Deployment:
                 else:
                     label = name if name not in deployment.processes else f"{name}-{child.pid}"
                 deployment.processes[label] = child
+        elif case == "2rp":
+            redis_port = _redis(deployment, cpus)
+            port = free_port()
+            command = [python, "-m", "earlgate", "hub", "--workers", "2", "--port", str(port)]
+            command += ["--broker", f"redis://127.0.0.1:{redis_port}/0", "--log-level", "WARNING"]
+            process = _spawn(deployment, "supervisor", command, cpus)
+            _wait_running(port, 2)
+            deployment.ws_url = f"ws://127.0.0.1:{port}/ws"
+            # The forked workers inherit the supervisor's pinning; watch each one.
+            for i, child in enumerate(psutil.Process(process.pid).children(), 1):
+                deployment.processes[f"hub-{i}"] = child
         else:
             folder = ensure_thesis_node()
             port = free_port()

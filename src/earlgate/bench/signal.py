@@ -175,7 +175,7 @@ def measure(name: str, pairs: int, window: int, duration: float, peers: int) -> 
     def start() -> ServerProcess:
         if name == "node-peer-server":
             return start_node_peer_server(SETTINGS, cpus=server_cpus)
-        extra = ["--uvloop"] if name == "earlgate-uvloop" else []
+        extra = ["--uvloop"] if name == "earlgate-uvloop" else ["--no-uvloop"]
         return start_earlgate_signal(SETTINGS, *extra, "--log-level", "WARNING", cpus=server_cpus)
 
     server = start()

@@ -1,6 +1,6 @@
 """Servers a benchmark can run against, each started as its own pinned process.
 
-``earlgate`` is our hub; ``earlgate-uvloop`` the same on uvloop;
+``earlgate`` is our hub on asyncio's own loop; ``earlgate-uvloop`` the same on uvloop;
 ``picows-naive`` and ``websockets-naive`` are the library probes of
 :mod:`earlgate.bench.naive_hubs`; ``thesis-node`` is the thesis's Node.js
 server (``../shared/peers/thesis-node`` or ``$EARLGATE_THESIS_NODE``),
@@ -93,7 +93,8 @@ class RunningTarget:
 def command_for(name: str, port: int, extra: list[str] | None = None) -> list[str]:
     python = sys.executable
     if name == "earlgate":
-        return [python, "-m", "earlgate", "hub", "--port", str(port), *(extra or [])]
+        hub = [python, "-m", "earlgate", "hub", "--no-uvloop", "--port", str(port)]
+        return [*hub, *(extra or [])]
     if name == "earlgate-uvloop":
         return [python, "-m", "earlgate", "hub", "--uvloop", "--port", str(port), *(extra or [])]
     if name in ("picows-naive", "websockets-naive"):
