@@ -46,6 +46,8 @@ class Subscription:
         self.positions: dict[str, tuple[int, str]] | None = {} if resume else None
         self._started = False  # the hub has acked the resumable subscription once
         self.recovered: bool | None = None
+        self.unrecovered = 0  # resumes the hub answered recovered=false
+        self.duplicates = 0  # frames dropped as already seen (a replay overlapping)
         self.dropped = 0
         self.closed = False
         self._queue: deque[dict[str, Any]] = deque()
@@ -62,12 +64,14 @@ class Subscription:
             subject, epoch = message["subject"], message.get("_epoch")
             known = positions.get(subject)
             if known is not None and known[1] == epoch and offset <= known[0]:
+                self.duplicates += 1
                 return  # already seen
             if isinstance(epoch, str):
                 positions[subject] = (offset, epoch)
         elif isinstance(offset, int) and not is_wildcard(self.pattern):
             epoch = message.get("_epoch")
             if self.offset is not None and offset <= self.offset and epoch == self.epoch:
+                self.duplicates += 1
                 return  # already seen: a replay overlapping what we had
             self.offset = offset
             self.epoch = epoch if isinstance(epoch, str) else self.epoch
@@ -82,6 +86,7 @@ class Subscription:
         recovered = ack.get("recovered")
         if isinstance(recovered, bool):
             self.recovered = recovered
+            self.unrecovered += not recovered
         positions = ack.get("positions")
         if self.positions is None or not isinstance(positions, dict):
             return
