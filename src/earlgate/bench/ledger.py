@@ -64,6 +64,7 @@ class Ledger:
     resent: int = 0
     subscribers: list[SubscriberLedger] = field(default_factory=list)
     events: list[tuple[float, str]] = field(default_factory=list)  # (seconds, what was done)
+    ack_times: list[float] = field(default_factory=list)  # seconds since the start, per ack
 
     def subscriber(self, name: str, covers: Callable[[str], bool]) -> SubscriberLedger:
         ledger = SubscriberLedger(name, covers)

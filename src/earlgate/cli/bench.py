@@ -137,6 +137,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     datachannel.add_argument("--update-benchmarks", action="store_true")
     datachannel.set_defaults(func=run_datachannel_command)
 
+    from earlgate.cli import bench_failures
+
+    bench_failures.register(benches)
     compare = benches.add_parser("compare", help="two ramp result folders side by side")
     compare.add_argument("first", type=Path)
     compare.add_argument("second", type=Path)

@@ -1,0 +1,86 @@
+"""``earlgate bench chaos`` and ``earlgate bench soak``: failures, and time."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from earlgate.cli import UsageError
+
+
+def register(benches: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    chaos = benches.add_parser(
+        "chaos",
+        help="a cluster under worker kills, stops, Redis and HAProxy restarts: a loss ledger",
+        description="cluster up with durable subjects; publishers that resend what was not "
+        "acked, subscribers that resume; faults on a schedule; fails when anything acked is lost.",
+    )
+    chaos.add_argument("--duration", type=float, default=120.0, help="seconds under faults")
+    chaos.add_argument("--quick", action="store_true", help="30 s, a fault every 1.5 s")
+    chaos.add_argument("--workers", type=int, default=2)
+    chaos.add_argument("--publishers", type=int, default=4)
+    chaos.add_argument("--rate", type=float, default=20.0, help="messages/s per publisher")
+    chaos.add_argument("--fault-every", type=float, default=3.0, help="seconds between faults")
+    chaos.add_argument(
+        "--no-aof",
+        action="store_true",
+        help="Redis without its append-only file: every resume must say recovered=false",
+    )
+    chaos.add_argument("--out", type=Path, help="results folder (default results/chaos-DATE)")
+    chaos.add_argument("--update-benchmarks", action="store_true")
+    chaos.set_defaults(func=run_chaos_command)
+
+
+def run_chaos_command(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from earlgate.bench.chaos import ChaosSettings, run_chaos
+    from earlgate.bench.failure_report import chaos_markdown, plot_chaos
+    from earlgate.bench.results import (
+        command_line,
+        machine_description,
+        results_dir,
+        utc_now,
+        write_run,
+    )
+
+    settings = ChaosSettings(
+        duration=30.0 if args.quick else args.duration,
+        fault_every=1.5 if args.quick else args.fault_every,
+        workers=args.workers,
+        publishers=args.publishers,
+        rate=args.rate,
+        aof=not args.no_aof,
+    )
+    if settings.duration <= 0 or settings.fault_every <= 0 or settings.rate <= 0:
+        raise UsageError("--duration, --fault-every and --rate must be positive")
+    if settings.workers < 2 or settings.publishers < 1:
+        raise UsageError("need --workers >= 2 (one is killed at a time) and --publishers >= 1")
+    console = Console()
+    with console.status("chaos: starting the cluster") as status:
+
+        def progress(line: str) -> None:
+            console.log(line)
+            status.update(f"chaos: {line}")
+
+        ledger, counts = run_chaos(settings, progress)
+    failures = ledger.failures(expect_unrecoverable=not settings.aof)
+    out = results_dir(args.out, "chaos")
+    out.mkdir(parents=True, exist_ok=True)
+    plot_chaos(ledger, out / "chaos.png")
+    report = chaos_markdown(
+        ledger, counts, failures, settings, command_line(), machine_description(), utc_now()
+    )
+    raw = {
+        "settings": vars(settings),
+        "counts": counts,
+        "rows": ledger.rows(),
+        "events": ledger.events,
+        "failures": failures,
+        "sent": ledger.sent,
+        "resent": ledger.resent,
+    }
+    section = "chaos" if settings.aof else "chaos without the append-only file"
+    write_run(out, section, "Chaos", raw, report, "chaos.png", args.update_benchmarks)
+    console.print(report)
+    return 1 if failures else 0
