@@ -7,6 +7,7 @@ from typing import Any
 
 from earlgate.bench.chaos import ChaosSettings
 from earlgate.bench.ledger import Ledger
+from earlgate.bench.soak import SoakResult
 
 COLUMNS = (
     "subscriber",
@@ -81,6 +82,68 @@ def plot_chaos(ledger: Ledger, path: Path) -> None:
     axes.set_ylabel("messages acked per second")
     axes.set_title("Chaos: publishing through faults")
     axes.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def soak_markdown(
+    result: SoakResult, failures: list[str], command: str, machine: str, when: str
+) -> str:
+    settings = result.settings
+    reference = result.reference_sample()
+    last = result.samples[-1] if result.samples else None
+    lines = [
+        f"Machine: {machine}. Date: {when}. Command: `{command}`.",
+        "",
+        f"One hub (memory broker, pinned to one core), {settings.connections} connections "
+        f"({settings.connections // 2} publishers at {1 / settings.period:g} Hz, one subscriber "
+        f"each) for {settings.duration:g} s, plus {settings.churn} short-lived clients a second "
+        f"({result.churned} in all, {result.churn_errors} failed). Deliveries: "
+        f"{result.received} of {result.sent} sent.",
+        "",
+        "| | seconds | RSS MiB | descriptors | CPU % | connections |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, sample in (("reference", reference), ("last", last)):
+        if sample is not None:
+            lines.append(
+                f"| {label} | {sample.seconds:.0f} | {sample.rss_mib:.1f} | {sample.fds} "
+                f"| {sample.cpu_percent:.1f} | {sample.connections} |"
+            )
+    lines.append("")
+    lines.append(
+        f"Memory change since the reference: {result.growth() * 100:+.2f} % "
+        f"(allowed ±{settings.tolerance * 100:g} %). Verdict: "
+        + ("**pass**." if not failures else "**FAIL**: " + "; ".join(failures))
+    )
+    return "\n".join(lines) + "\n"
+
+
+def plot_soak(result: SoakResult, path: Path) -> None:
+    """RSS, descriptors and CPU over time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    minutes = [s.seconds / 60 for s in result.samples]
+    figure, axes = plt.subplots(3, 1, figsize=(9, 7), sharex=True)
+    series = [
+        ("RSS MiB", [s.rss_mib for s in result.samples]),
+        ("descriptors", [float(s.fds) for s in result.samples]),
+        ("CPU %", [s.cpu_percent for s in result.samples]),
+    ]
+    for axis, (label, values) in zip(axes, series, strict=True):
+        axis.plot(minutes, values, marker=".", color="black")
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3)
+    reference = result.reference_sample()
+    if reference is not None:
+        band = result.settings.tolerance * reference.rss_mib
+        axes[0].axhspan(reference.rss_mib - band, reference.rss_mib + band, alpha=0.15)
+    axes[-1].set_xlabel("minutes")
+    axes[0].set_title(f"Soak: {result.settings.connections} connections")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

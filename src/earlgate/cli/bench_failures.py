@@ -30,6 +30,26 @@ def register(benches: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     chaos.add_argument("--update-benchmarks", action="store_true")
     chaos.set_defaults(func=run_chaos_command)
 
+    soak = benches.add_parser(
+        "soak",
+        help="one hub for a long time under steady load and churn: does anything grow?",
+        description="Publishers at 4 Hz with one subscriber each, plus connection churn; the "
+        "hub's memory, descriptors and CPU sampled regularly; fails when memory grows more "
+        "than the tolerance after the reference time, or on any error.",
+    )
+    soak.add_argument("--connections", type=int, default=8000, help="steady connections")
+    soak.add_argument("--duration", type=float, default=3600.0, help="seconds")
+    soak.add_argument("--churn", type=int, default=20, help="short-lived clients per second")
+    soak.add_argument("--sample-every", type=float, default=60.0, help="seconds")
+    soak.add_argument(
+        "--reference", type=float, default=300.0, help="seconds in: the memory compared with"
+    )
+    soak.add_argument("--tolerance", type=float, default=0.05, help="allowed memory change")
+    soak.add_argument("--processes", type=int, default=2, help="load generator processes")
+    soak.add_argument("--out", type=Path, help="results folder (default results/soak-DATE)")
+    soak.add_argument("--update-benchmarks", action="store_true")
+    soak.set_defaults(func=run_soak_command)
+
 
 def run_chaos_command(args: argparse.Namespace) -> int:
     from rich.console import Console
@@ -82,5 +102,61 @@ def run_chaos_command(args: argparse.Namespace) -> int:
     }
     section = "chaos" if settings.aof else "chaos without the append-only file"
     write_run(out, section, "Chaos", raw, report, "chaos.png", args.update_benchmarks)
+    console.print(report)
+    return 1 if failures else 0
+
+
+def run_soak_command(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from earlgate.bench.failure_report import plot_soak, soak_markdown
+    from earlgate.bench.results import (
+        command_line,
+        machine_description,
+        results_dir,
+        utc_now,
+        write_run,
+    )
+    from earlgate.bench.soak import SoakSettings, run_soak
+
+    settings = SoakSettings(
+        connections=args.connections,
+        duration=args.duration,
+        churn=args.churn,
+        sample_every=args.sample_every,
+        reference=args.reference,
+        tolerance=args.tolerance,
+        processes=args.processes,
+    )
+    if settings.connections < 2 or settings.duration <= 0 or settings.sample_every <= 0:
+        raise UsageError("need --connections >= 2, and a positive --duration and --sample-every")
+    if settings.churn < 0 or not 0 < settings.tolerance < 1 or settings.processes < 1:
+        raise UsageError("need --churn >= 0, 0 < --tolerance < 1 and --processes >= 1")
+    console = Console()
+    with console.status(f"soak: {settings.connections} connections for {settings.duration:g} s"):
+        result = run_soak(
+            settings,
+            lambda s: console.log(
+                f"{s.seconds:7.0f} s  RSS {s.rss_mib:8.1f} MiB  fds {s.fds:6d}  "
+                f"CPU {s.cpu_percent:5.1f} %  connections {s.connections}"
+            ),
+        )
+    out = results_dir(args.out, "soak")
+    out.mkdir(parents=True, exist_ok=True)
+    plot_soak(result, out / "soak.png")
+    failures = result.failures()
+    report = soak_markdown(result, failures, command_line(), machine_description(), utc_now())
+    raw = {
+        "settings": vars(settings),
+        "samples": [vars(s) for s in result.samples],
+        "churned": result.churned,
+        "churn_errors": result.churn_errors,
+        "hub_errors": result.hub_errors,
+        "tracebacks": result.tracebacks,
+        "sent": result.sent,
+        "received": result.received,
+        "failures": failures,
+    }
+    write_run(out, "soak", "Soak", raw, report, "soak.png", args.update_benchmarks)
     console.print(report)
     return 1 if failures else 0
