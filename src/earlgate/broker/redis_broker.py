@@ -45,14 +45,11 @@ from redis.retry import Retry
 
 from earlgate.broker.base import Broker, BrokerError, Position, PublishDone, Replay
 from earlgate.broker.memory import DurablePolicy
+from earlgate.broker.redis_positions import durable_positions
 from earlgate.broker.rediskeys import (
     PUBLISH_DURABLE,
     REPLAY,
     Keys,
-    meta_match,
-    meta_subject,
-    pattern_glob,
-    position_from,
     replay_from_reply,
     split_envelope,
 )
@@ -386,34 +383,14 @@ class RedisBroker(Broker):
         return replay_from_reply(since, epoch, reply)
 
     async def positions(self, pattern: str, limit: int) -> dict[str, Position]:
-        """One ``SCAN`` over the keyspace for the subjects' meta hashes, then one
-        pipelined ``HMGET`` each (see docs/hub.md, Resume on patterns)."""
         if not self.durable:
             return {}
         redis = self._redis
         if redis is None or not self._up:
             raise BrokerError("broker is unreachable")
-        prefix = self.keys.prefix
-        subjects: list[str] = []
-        async for key in redis.scan_iter(
-            match=meta_match(prefix, pattern_glob(pattern)), count=1000
-        ):
-            subject = meta_subject(prefix, key)
-            if matches(pattern, subject) and self.durable(subject):
-                subjects.append(subject)
-                if len(subjects) > limit:
-                    break
-        if not subjects:
-            return {}
-        pipe = redis.pipeline(transaction=False)
-        for subject in subjects:
-            pipe.hmget(self.keys.durable(subject)[0], "offset", "epoch")
-        found: dict[str, Position] = {}
-        for subject, reply in zip(subjects, await pipe.execute(), strict=True):
-            position = position_from(reply)
-            if position is not None:
-                found[subject] = position
-        return found
+        return await durable_positions(
+            redis, redis.pipeline(transaction=False), self.keys, pattern, limit, self.durable
+        )
 
     def statistics(self) -> dict[str, Any]:
         return {

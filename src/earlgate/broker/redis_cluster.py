@@ -48,13 +48,11 @@ from earlgate.broker.clusterkeys import (
     split_envelope,
 )
 from earlgate.broker.memory import DurablePolicy
+from earlgate.broker.redis_positions import durable_positions
 from earlgate.broker.rediskeys import (
     PUBLISH_DURABLE,
     REPLAY,
-    meta_match,
-    meta_subject,
     pattern_glob,
-    position_from,
     replay_from_reply,
 )
 from earlgate.hub.subjects import is_wildcard, matches
@@ -439,32 +437,12 @@ class RedisClusterBroker(Broker):
         return replay_from_reply(since, epoch, reply)
 
     async def positions(self, pattern: str, limit: int) -> dict[str, Position]:
-        """One ``SCAN`` over the keyspace for the subjects' meta hashes, then one
-        pipelined ``HMGET`` each (see docs/hub.md, Resume on patterns)."""
         if not self.durable:
             return {}
         redis = self._ready_cluster()
-        prefix = self.shards.prefix
-        subjects: list[str] = []
-        async for key in redis.scan_iter(
-            match=meta_match(prefix, pattern_glob(pattern)), count=1000
-        ):
-            subject = meta_subject(prefix, key)
-            if matches(pattern, subject) and self.durable(subject):
-                subjects.append(subject)
-                if len(subjects) > limit:
-                    break
-        if not subjects:
-            return {}
-        pipe = redis.pipeline()
-        for subject in subjects:
-            pipe.hmget(self.shards.durable(subject)[0], "offset", "epoch")
-        found: dict[str, Position] = {}
-        for subject, reply in zip(subjects, await pipe.execute(), strict=True):
-            position = position_from(reply)
-            if position is not None:
-                found[subject] = position
-        return found
+        return await durable_positions(
+            redis, redis.pipeline(), self.shards, pattern, limit, self.durable
+        )
 
     def statistics(self) -> dict[str, Any]:
         return {
