@@ -150,10 +150,10 @@ def test_leave_and_expire_to_absent_peers_are_dropped() -> None:
     assert len(router.queues) == 0 and router.dropped["dst_absent"] == 2
 
 
-def test_leave_without_dst_frees_the_id() -> None:
+def test_leave_without_dst_frees_the_id_and_closes_the_socket() -> None:
     router, _ = make()
     opened(router, "a")
-    assert router.receive(ConnId(1), msg(type="LEAVE")) == []
+    assert router.receive(ConnId(1), msg(type="LEAVE")) == [Close(ConnId(1), 1000, "left")]
     assert not router.is_connected("a")
     assert frames(router.open(ConnId(2), q("a", "other"))) == [{"type": "OPEN"}]
 

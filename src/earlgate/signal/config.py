@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from earlgate.signal.errors import ConfigError
+from earlgate.signal.messages import DEPTH_LIMIT, MAX_DEPTH
 
 __all__ = ["SignalConfig"]
 
@@ -33,6 +34,7 @@ class SignalConfig:
     expire_timeout: float = 5.0
     concurrent_limit: int = 5000
     max_frame: int = 64 * 1024  # bytes per client message; larger closes with 1009
+    max_depth: int = MAX_DEPTH  # nesting levels per client message; deeper is dropped
     send_buffer: int = 1024 * 1024  # bytes unsent to one client before a send fails
     max_queued_bytes: int = 16 * 1024 * 1024  # all queues together; past it, drop
     tls_cert: str | None = None
@@ -69,6 +71,7 @@ class SignalConfig:
             (self.expire_timeout > 0, "expire timeout must be positive"),
             (self.concurrent_limit >= 1, "concurrent limit must be at least 1"),
             (self.max_frame >= 1024, "max frame must be at least 1024 bytes"),
+            (1 <= self.max_depth <= DEPTH_LIMIT, f"max depth must be 1-{DEPTH_LIMIT}"),
             (self.send_buffer >= 4096, "send buffer must be at least 4096 bytes"),
             (self.max_queued_bytes >= 0, "max queued bytes must not be negative"),
             ((self.tls_cert is None) == (self.tls_key is None), "TLS needs both cert and key"),

@@ -5,12 +5,14 @@ Frames the server writes are built here, byte for byte as PeerServer's
 ``JSON.stringify`` writes them (keys in that order, absent keys left out), and
 frames clients send are read here into :class:`Message`, or refused with a
 :class:`MessageError` naming why, so that the router counts bad input instead
-of failing on it.
+of failing on it. Nesting is bounded (:data:`MAX_DEPTH`) and numbers must fit
+a double, so that whatever is read can be written again as JSON.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, NewType
@@ -20,7 +22,9 @@ import orjson
 from earlgate.signal.errors import SignalError
 
 __all__ = [
+    "DEPTH_LIMIT",
     "FORWARDED",
+    "MAX_DEPTH",
     "ErrorText",
     "Message",
     "MessageError",
@@ -33,6 +37,11 @@ __all__ = [
 ]
 
 PeerId = NewType("PeerId", str)
+
+# -- nesting (the message object itself is level 1) ----------------------------
+MAX_DEPTH = 64  # default: peerjs's own messages are 3 levels deep, metadata aside
+# orjson writes at most 254 levels; a deeper frame could not be relayed.
+DEPTH_LIMIT = 254
 
 
 class MessageType(StrEnum):
@@ -98,21 +107,30 @@ class Message:
 _TYPES: Final = {member.value: member for member in MessageType}
 
 
-def parse(data: bytes) -> Message:
+def parse(data: bytes, max_depth: int = MAX_DEPTH) -> Message:
     """Read one client frame (text, or binary holding the same JSON).
 
     PeerServer parses ``data.toString()`` whatever the frame's opcode, so a
     binary frame of JSON is a message too.
 
+    Args:
+        data: the frame's payload.
+        max_depth: arrays and objects nested deeper than this (the message
+            itself is level 1) are refused; at most :data:`DEPTH_LIMIT`.
+
     Raises:
-        MessageError: not JSON, not an object, or without a string ``type``.
+        MessageError: not JSON, nested too deep, a number past a double's
+            range, not an object, or without a string ``type``.
     """
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError:
-        value = _loads_lenient(data)
+        value = _loads_lenient(data, max_depth)
     if not isinstance(value, dict):
         raise MessageError("not_an_object", "a message must be a JSON object")
+    # A frame cannot nest deeper than it has brackets: most are read without a walk.
+    if data.count(b"[") + data.count(b"{") > max_depth and _deeper_than(value, max_depth):
+        raise _too_deep(max_depth)
     raw_type = value.get("type")
     if not isinstance(raw_type, str):
         raise MessageError("no_type", "a message needs a string type")
@@ -126,17 +144,65 @@ def parse(data: bytes) -> Message:
     )
 
 
-def _loads_lenient(data: bytes) -> Any:
-    # JSON.parse reads what orjson refuses: integers past 64 bits, lone
-    # surrogate escapes. The standard library reads those too.
+class _BadNumber(ValueError):
+    pass
+
+
+def _loads_lenient(data: bytes, max_depth: int) -> Any:
+    # JSON.parse reads what orjson refuses: lone surrogate escapes, integers
+    # orjson has no type for. The standard library reads those too.
     try:
-        return json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+        return json.loads(
+            data.decode("utf-8"),
+            parse_constant=_no_constant,
+            parse_float=_finite_float,
+            parse_int=_finite_int,
+        )
+    except _BadNumber as exc:
+        raise MessageError("bad_number", str(exc)) from None
+    except RecursionError:
+        # orjson stops at 1024 levels, the standard library near its recursion limit
+        raise _too_deep(max_depth) from None
     except (UnicodeDecodeError, ValueError):
         raise MessageError("not_json", "the frame is not JSON") from None
 
 
+def _too_deep(max_depth: int) -> MessageError:
+    return MessageError("too_deep", f"a message must not nest deeper than {max_depth} levels")
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")  # JSON.parse refuses NaN and Infinity too
+
+
+def _finite_float(text: str) -> float:
+    # JSON.parse reads 1e400 as Infinity, which JSON.stringify forwards as
+    # null; a number no peerjs client writes is refused instead.
+    value = float(text)
+    if not math.isfinite(value):
+        shown = text if len(text) <= 24 else text[:20] + "..."
+        raise _BadNumber(f"the number {shown} is past a double's range")
+    return value
+
+
+def _finite_int(text: str) -> int:
+    # Integers of up to 300 digits fit a double; past that the same test,
+    # which also keeps int() off its 4300-digit conversion limit.
+    if len(text) > 300:
+        _finite_float(text)
+    return int(text)
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays and objects in ``value`` nest past ``limit`` levels (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def dumps(value: dict[str, Any]) -> bytes:

@@ -11,9 +11,10 @@ carries ``relay``; when the I/O layer cannot deliver it, it calls
 
 State: the registry maps peer ids to clients (PeerServer's "realm"); each
 client has one current connection. A connection is *attached* to a client, or
-to nothing (refused at the handshake, replaced, or closed by the server), in
-which case what it sends is ignored. The router reads the time from the clock
-it was given and never sleeps, so tests drive it with a fake clock.
+to nothing (refused at the handshake, replaced, left with LEAVE, or closed by
+the server), in which case what it sends is ignored. The router reads the time
+from the clock it was given and never sleeps, so tests drive it with a fake
+clock.
 """
 
 from __future__ import annotations
@@ -222,7 +223,7 @@ class SignalingRouter:
             return []
         self.messages_received += 1
         try:
-            message = parse(data)
+            message = parse(data, self.config.max_depth)
         except MessageError as exc:
             self.dropped[exc.reason] += 1
             return []
@@ -240,15 +241,20 @@ class SignalingRouter:
         if not dst:
             if message.type is MessageType.LEAVE:
                 # TransmissionHandler: "else if (type === LEAVE && !dstId)
-                # realm.removeClientById(srcId)"; the socket stays open and may
-                # still send, but nobody can reach it and its id is free again.
-                self._unregister(client, "leave")
-                return []
+                # realm.removeClientById(srcId)". PeerServer leaves the socket
+                # open, still sending as that id once another client holds it;
+                # a socket that left has no id to send as, so it is closed.
+                return self._leave(client)
             self.dropped["no_dst"] += 1
             return []
         # "the server overwrites src with the sender's id and forwards {type,src,dst,payload}"
         frame = relay_frame(message.raw_type, src, dst, message.payload, message.has_payload)
         return self._route(src, dst, frame, message.type)
+
+    def _leave(self, client: _Client) -> list[Action]:
+        self._conns[client.conn] = None
+        self._unregister(client, "leave")
+        return [Close(client.conn, NORMAL, "left")]
 
     def _route(
         self, src: PeerId, dst: PeerId, frame: bytes, kind: MessageType | None
