@@ -1,10 +1,12 @@
 """The WebRTC gateway (thesis chapter 3), a pure core with thin I/O around it.
 
 Pure, no asyncio or aiortc: ``aggregate`` (the versioned mux message format),
-``mux`` (the multiplexer and demultiplexer state machines) and ``routes`` (the
-routes file). The I/O: ``service`` (:class:`~earlgate.gateway.service.Gateway`,
-``earlgate gateway``) with its per-destination ``outbox`` and ``metrics``;
-``peering`` (signaling URL and ICE options); ``mesh`` (``earlgate mesh``, the
-arm-probe mesh); ``bench`` (``earlgate bench rtc``). Importing this package
-loads none of them.
+``mux`` (the multiplexer and demultiplexer state machines), ``routes`` (the
+routes file), ``router`` (the routing state machine: events in, actions out)
+and ``stats`` (what the gateway counts). The I/O: ``service``
+(:class:`~earlgate.gateway.service.Gateway`, ``earlgate gateway``) with its
+per-destination ``outbox``, its mux ``lanes`` and ``metrics``; ``peering``
+(signaling URL and ICE options); ``mesh`` (``earlgate mesh``, the arm-probe
+mesh); ``bench`` (``earlgate bench rtc``). Importing this package loads none
+of them.
 """

@@ -82,7 +82,7 @@ def _part(index: int, raw: object) -> Part:
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
         raise AggregateError(f"{where}.seq: expected a non-negative integer")
     ts = raw.get("ts")
-    if not isinstance(ts, int | float) or isinstance(ts, bool) or not math.isfinite(ts):
+    if not isinstance(ts, int | float) or isinstance(ts, bool) or not _finite(ts):
         raise AggregateError(f"{where}.ts: expected a timestamp in milliseconds")
     if "data" not in raw:
         raise AggregateError(f"{where}.data: missing")
@@ -90,3 +90,10 @@ def _part(index: int, raw: object) -> Part:
     if dst is not None and (not isinstance(dst, str) or not dst):
         raise AggregateError(f"{where}.dst: expected a non-empty string")
     return Part(src, seq, float(ts), raw["data"], dst)
+
+
+def _finite(number: float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an int too large for a float
+        return False

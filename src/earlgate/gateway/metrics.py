@@ -1,18 +1,15 @@
-"""What the gateway counts, per route, and its Prometheus exposition.
+"""The gateway's Prometheus exposition of what it counts (:mod:`~earlgate.gateway.stats`).
 
 The message path updates plain integers and :class:`~earlgate.hub.histogram.Histogram`
 buckets; prometheus-client only reads them when ``/metrics`` is scraped (the
-hub's design, :mod:`earlgate.hub.exposition`). Routes are named by kind and
-position in the routes file: ``forward#1``, ``mux#2``, ``demux#1``, ``bridge#1``.
+hub's design, :mod:`earlgate.hub.exposition`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -23,50 +20,11 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from earlgate.gateway.stats import GatewayMetrics, RouteStats
 from earlgate.hub.exposition import histogram_buckets, labelled_counter
 from earlgate.hub.histogram import Histogram
 
 __all__ = ["GatewayMetrics", "RouteStats", "make_registry", "serve_metrics"]
-
-
-@dataclass
-class RouteStats:
-    """One route's counters.
-
-    ``messages_in``: messages the route took (an aggregate counts once for a
-    demux); ``messages_out``: messages it handed to DataChannels or to the hub
-    (a mux counts aggregates, ``parts_out`` their parts); ``latency``: time from
-    a message's arrival at the gateway to its hand-over (for a mux, from the
-    arrival of the aggregate's oldest part); ``processing``: time spent
-    building (mux) or splitting (demux) aggregates.
-    """
-
-    name: str
-    kind: str
-    messages_in: int = 0
-    messages_out: int = 0
-    parts_out: int = 0
-    lost: int = 0  # demux: gaps in the sources' sequence numbers
-    duplicates: int = 0  # demux: parts seen before, dropped
-    dropped: Counter[str] = field(default_factory=Counter)
-    latency: Histogram = field(default_factory=Histogram)
-    processing: Histogram = field(default_factory=Histogram)
-
-
-@dataclass
-class GatewayMetrics:
-    routes: dict[str, RouteStats] = field(default_factory=dict)
-    received: int = 0  # messages from peers, all routes
-    unrouted: int = 0  # messages from peers no route takes
-    connections_opened: int = 0
-    connections_closed: int = 0
-    dials: Counter[str] = field(default_factory=Counter)  # by result
-
-    def route(self, name: str, kind: str) -> RouteStats:
-        stats = self.routes.get(name)
-        if stats is None:
-            stats = self.routes[name] = RouteStats(name, kind)
-        return stats
 
 
 def _histogram(name: str, doc: str, labels: list[str]) -> HistogramMetricFamily:
@@ -146,6 +104,11 @@ class GatewayCollector(Collector):
             "Time to build (mux) or split (demux) one aggregate",
             labels,
         )
+        refused = CounterMetricFamily(
+            "earlgate_gateway_route_refused_peers",
+            "Bridge: peers whose id would change the rule's subjects, refused",
+            labels=labels,
+        )
         for stats in m.routes.values():
             key = [stats.name, stats.kind]
             inbound.add_metric(key, stats.messages_in)
@@ -155,12 +118,14 @@ class GatewayCollector(Collector):
             if stats.kind == "demux":
                 lost.add_metric(key, stats.lost)
                 dup.add_metric(key, stats.duplicates)
+            if stats.kind == "bridge":
+                refused.add_metric(key, stats.refused)
             for reason, count in sorted(stats.dropped.items()):
                 dropped.add_metric([*key, reason], count)
             _add(latency, key, stats.latency)
             if stats.kind in ("mux", "demux"):
                 _add(processing, key, stats.processing)
-        yield from (inbound, outbound, parts, lost, dup, dropped, latency, processing)
+        yield from (inbound, outbound, parts, lost, dup, refused, dropped, latency, processing)
         for gauge, level in sorted(self._gauges().items()):
             yield GaugeMetricFamily(
                 f"earlgate_gateway_{gauge}", gauge.replace("_", " "), value=level

@@ -1,9 +1,11 @@
 """The gateway: a long-running peer that applies the routes to DataChannel messages.
 
-A thin asyncio layer over the pure core (:mod:`~earlgate.gateway.routes`,
-:mod:`~earlgate.gateway.mux`, :mod:`~earlgate.gateway.aggregate`). Peers
-connect to the gateway (or the gateway dials a destination that has not);
-every message read from a connection goes through the routes of its source:
+A thin asyncio layer over the pure :class:`~earlgate.gateway.router.Router`
+(which applies :mod:`~earlgate.gateway.routes`): the service turns what
+happens on its connections and hub subscriptions into the router's events
+and performs the actions it returns. Peers connect to the gateway (or the
+gateway dials a destination that has not); every message read from a
+connection goes through the routes of its source:
 
 - **forward** (thesis 3.4, application-layer forwarding): the message, as the
   source sent it, to each destination. A destination that is a glob
@@ -16,7 +18,8 @@ every message read from a connection goes through the routes of its source:
   by a demux rule go nowhere else.
 - **bridge**: the message becomes a hub publish on the rule's subject, and
   the hub's messages on the rule's subscription (with the retained value)
-  are delivered to the peer as the hub's publish frames.
+  are delivered to the peer as the hub's publish frames. A peer whose id
+  would change a rule's subjects gets no bridge from it.
 
 Each destination has its own bounded :class:`~earlgate.gateway.outbox.Outbox`,
 so a slow or absent peer costs only its own queue. Connections come and go:
@@ -27,23 +30,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fnmatch
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from earlgate.client import HubClient
 from earlgate.client.hub_client import HubClientError, Subscription
-from earlgate.gateway.aggregate import AggregateError, is_aggregate
-from earlgate.gateway.metrics import GatewayMetrics, RouteStats, make_registry, serve_metrics
-from earlgate.gateway.mux import Batch, Demultiplexer, Multiplexer
+from earlgate.gateway.lanes import MuxLane
+from earlgate.gateway.metrics import make_registry, serve_metrics
 from earlgate.gateway.outbox import Item, Outbox
 from earlgate.gateway.peering import PeerOptions
-from earlgate.gateway.routes import Demux, Mux, Routes
+from earlgate.gateway.router import (
+    Action,
+    Drop,
+    Event,
+    HubMessage,
+    MuxInto,
+    PeerJoined,
+    PeerLeft,
+    PeerMessage,
+    Publish,
+    Refuse,
+    Router,
+    Send,
+    Subscribe,
+    Unsubscribe,
+)
+from earlgate.gateway.routes import Routes
+from earlgate.gateway.stats import GatewayMetrics
 from earlgate.rtc import DataConnection, DataConnectionError, Peer, PeerError
 
 __all__ = ["Gateway", "GatewayOptions"]
@@ -52,9 +69,6 @@ logger = logging.getLogger("earlgate.gateway")
 
 # Waits before dialing a destination again after a failed attempt, then the last.
 DIAL_BACKOFF = (1.0, 2.0, 5.0, 10.0)
-# Per-part overhead of the aggregate envelope (src, seq, ts keys), for the size limit.
-PART_OVERHEAD = 64
-GLOB_CHARS = frozenset("*?[")
 
 
 @dataclass
@@ -79,81 +93,12 @@ class GatewayOptions:
     connect_timeout: float = 15.0
 
 
-class MuxLane:
-    """One mux rule's multiplexer and its window timer."""
-
-    def __init__(self, gateway: Gateway, rule: Mux, stats: RouteStats) -> None:
-        options = gateway.options
-        self.gateway = gateway
-        self.rule = rule
-        self.stats = stats
-        self.loop = asyncio.get_running_loop()
-        self.mux = Multiplexer(
-            window=rule.window or options.mux_window,
-            max_parts=options.mux_max_parts,
-            max_bytes=options.mux_max_bytes,
-            clock=self.loop.time,
-        )
-        self._timer: asyncio.TimerHandle | None = None
-
-    def add(self, src: str, value: Any) -> None:
-        self.stats.messages_in += 1
-        ts = value.get("ts") if isinstance(value, dict) else None
-        if not isinstance(ts, int | float) or isinstance(ts, bool):
-            ts = None  # no sender timestamp: the part carries its arrival time
-        try:
-            size = len(value) if isinstance(value, bytes) else len(orjson.dumps(value))
-        except TypeError:
-            self.stats.dropped["unserializable"] += 1
-            return
-        batch = self.mux.add(src, value, ts=ts, size=size + len(src) + PART_OVERHEAD)
-        if batch is not None:
-            self._emit(batch)
-        self._arm()
-
-    def _arm(self) -> None:
-        deadline = self.mux.deadline()
-        if deadline is not None and self._timer is None:
-            self._timer = self.loop.call_at(deadline, self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        batch = self.mux.poll()
-        if batch is not None:
-            self._emit(batch)
-        self._arm()
-
-    def _emit(self, batch: Batch) -> None:
-        self.stats.processing.record(int(batch.build_s * 1e9))
-        self.stats.parts_out += batch.parts
-        arrived = time.perf_counter_ns() - int(batch.held_s * 1e9)
-        self.gateway.deliver(self.rule.to, Item(batch.message, self.stats, arrived))
-
-    def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        batch = self.mux.flush()
-        if batch is not None:
-            self._emit(batch)
-
-
 @dataclass
-class Plan:
-    """What the routes do with messages from one source (computed once per source)."""
+class Bridged:
+    """One hub subscription made for a peer: the task that reads it, once it is made."""
 
-    forwards: list[tuple[RouteStats, tuple[str, ...]]]
-    muxes: list[MuxLane]
-    demux: tuple[RouteStats, Demux] | None
-    publish: tuple[RouteStats, str] | None
-
-
-def _matches(patterns: tuple[str, ...], peer: str) -> bool:
-    return any(fnmatch.fnmatchcase(peer, pattern) for pattern in patterns)
-
-
-def is_glob(name: str) -> bool:
-    return not GLOB_CHARS.isdisjoint(name)
+    task: asyncio.Task[None] | None = None
+    sub: Subscription | None = None
 
 
 class Gateway:
@@ -167,34 +112,39 @@ class Gateway:
         self.options = options
         self.routes = options.routes
         self.metrics = GatewayMetrics()
+        # Without a hub there is nothing to bridge to.
+        routes = (
+            self.routes if options.hub is not None else dataclasses.replace(self.routes, bridges=[])
+        )
+        self.router = Router(routes, self.metrics)
         self.peer: Peer | None = None
         self.hub: HubClient | None = None
         self.metrics_port: int | None = None
         self._links: dict[str, list[DataConnection]] = {}
         self._outboxes: dict[str, Outbox] = {}
-        self._plans: dict[str, Plan] = {}
-        self._lanes: list[MuxLane] = []
-        self._demuxers: dict[tuple[str, str], Demultiplexer] = {}
-        self._bridges: dict[str, list[tuple[Subscription, asyncio.Task[None]]]] = {}
+        self._lanes: dict[str, MuxLane] = {}
+        self._bridges: dict[tuple[str, str], Bridged] = {}  # (peer, subject)
         self._dialing: dict[str, asyncio.Task[None]] = {}
         self._dial_after: dict[str, tuple[int, float]] = {}
-        self._glob_cache: dict[tuple[str, str], list[str]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._metrics_server: asyncio.Server | None = None
         self._links_changed = asyncio.Event()
         self._stopping = False
-        # Destinations the routes name (not globs): their queues outlive their connections.
-        self._named = {t for rule in self.routes.forwards for t in rule.to if not is_glob(t)}
-        self._named |= {rule.to for rule in self.routes.muxes}
-        self._named |= {t for rule in self.routes.demuxes for t in rule.to}
 
     # -- lifecycle --------------------------------------------------------------
 
     async def start(self) -> None:
         """Open the metrics endpoint, the hub client and the signaling socket."""
         options = self.options
-        for index, rule in enumerate(self.routes.muxes, 1):
-            self._lanes.append(MuxLane(self, rule, self.metrics.route(f"mux#{index}", "mux")))
+        for rule in self.routes.muxes:
+            self._lanes[rule.name] = MuxLane(
+                rule,
+                self.metrics.route(rule.name, "mux"),
+                self.deliver,
+                window=rule.window or options.mux_window,
+                max_parts=options.mux_max_parts,
+                max_bytes=options.mux_max_bytes,
+            )
         if options.metrics_port is not None:
             registry = make_registry(self.metrics, self._gauges, self._queues)
             self._metrics_server = await serve_metrics(
@@ -213,7 +163,7 @@ class Gateway:
         if self._stopping:
             return
         self._stopping = True
-        for lane in self._lanes:
+        for lane in self._lanes.values():
             lane.close()
         for outbox in self._outboxes.values():
             outbox.drain()
@@ -259,7 +209,6 @@ class Gateway:
             await self._links_changed.wait()
 
     def _on_links_changed(self) -> None:
-        self._glob_cache.clear()
         self._links_changed.set()
         self._links_changed = asyncio.Event()
 
@@ -283,6 +232,7 @@ class Gateway:
                 "parts_out": s.parts_out,
                 "lost": s.lost,
                 "duplicates": s.duplicates,
+                "refused": s.refused,
                 "dropped": dict(s.dropped),
                 "latency_ms": s.latency.summary_ms(),
                 "processing_ms": s.processing.summary_ms(),
@@ -327,10 +277,10 @@ class Gateway:
         self._dial_after.pop(peer, None)
         self._outbox(peer).attach(conn)
         if first:
-            self._bridge_up(peer)
+            await self._handle(PeerJoined(peer))
         try:
             async for value in conn:
-                await self._on_message(peer, value)
+                await self._handle(PeerMessage(peer, value))
         finally:
             self.metrics.connections_closed += 1
             links = self._links.get(peer, [])
@@ -344,28 +294,17 @@ class Gateway:
                     outbox.attach(links[-1])
             if not links:
                 self._links.pop(peer, None)
-                self._forget(peer)
-                await self._bridge_down(peer)
-
-    def _forget(self, peer: str) -> None:
-        """Forget what we kept about a peer that is gone; keep its queue if the routes name it.
-
-        A destination named in the routes keeps its bounded queue for its
-        return (and is dialed); any other (a demux part's ``dst``, a glob's
-        match) must not leave a queue behind for every id ever seen.
-        """
-        self._plans.pop(peer, None)
-        # A demultiplexer's sequence accounting is per connection: an upstream
-        # multiplexer that restarts counts from 0 again.
-        for key in [key for key in self._demuxers if key[1] == peer]:
-            del self._demuxers[key]
-        if self._drop_outbox(peer):
-            self._dial_after.pop(peer, None)
+                # A destination named in the routes keeps its bounded queue for its
+                # return (and is dialed); any other (a demux part's ``dst``, a glob's
+                # match) must not leave a queue behind for every id ever seen.
+                if self._drop_outbox(peer):
+                    self._dial_after.pop(peer, None)
+                await self._handle(PeerLeft(peer))
 
     def _drop_outbox(self, peer: str) -> bool:
         """Drop an unconnected queue the routes do not name, counting what it held."""
         outbox = self._outboxes.get(peer)
-        if outbox is None or outbox.conn is not None or peer in self._named:
+        if outbox is None or outbox.conn is not None or peer in self.router.named:
             return False
         for item in outbox.queue:
             item.route.dropped["peer_gone"] += 1
@@ -413,113 +352,36 @@ class Gateway:
         self.metrics.dials["opened"] += 1
         self._spawn(self._serve(conn))
 
-    # -- routing --------------------------------------------------------------------
+    # -- the router's actions ----------------------------------------------------------
 
-    def _plan(self, source: str) -> Plan:
-        plan = self._plans.get(source)
-        if plan is not None:
-            return plan
-        routes, metrics = self.routes, self.metrics
-        forwards: list[tuple[RouteStats, tuple[str, ...]]] = []
-        taken: set[str] = {source}
-        for index, rule in enumerate(routes.forwards, 1):
-            if _matches(rule.sources, source):
-                targets = tuple(t for t in rule.to if t not in taken)
-                taken.update(targets)
-                forwards.append((metrics.route(f"forward#{index}", "forward"), targets))
-        lanes = [lane for lane in self._lanes if _matches(lane.rule.sources, source)]
-        demux = next(
-            (
-                (metrics.route(f"demux#{index}", "demux"), rule)
-                for index, rule in enumerate(routes.demuxes, 1)
-                if _matches(rule.sources, source)
-            ),
-            None,
-        )
-        publish = next(
-            (
-                (metrics.route(f"bridge#{index}", "bridge"), subject)
-                for index, rule in enumerate(routes.bridges, 1)
-                if _matches(rule.peers, source)
-                and (subject := rule.publish_subject(source)) is not None
-            ),
-            None,
-        )
-        if self.hub is None:
-            publish = None
-        plan = self._plans[source] = Plan(forwards, lanes, demux, publish)
-        return plan
-
-    def _resolve(self, target: str, source: str) -> list[str]:
-        """A forward destination: an id, or a glob over the peers connected now."""
-        if not is_glob(target):
-            return [target]
-        key = (target, source)
-        found = self._glob_cache.get(key)
-        if found is None:
-            found = self._glob_cache[key] = [
-                peer
-                for peer, conns in self._links.items()
-                if conns and peer != source and fnmatch.fnmatchcase(peer, target)
-            ]
-        return found
-
-    async def _on_message(self, source: str, value: Any) -> None:
+    async def _handle(self, event: Event) -> None:
+        """Feed ``event`` to the router and perform what it says."""
         arrived = time.perf_counter_ns()
-        self.metrics.received += 1
-        plan = self._plan(source)
-        if plan.demux is not None and is_aggregate(value):
-            self._demux(source, value, arrived, *plan.demux)
-            return
-        routed = False
-        for stats, targets in plan.forwards:
-            stats.messages_in += 1
-            routed = True
-            for target in targets:
-                for peer in self._resolve(target, source):
-                    self.deliver(peer, Item(value, stats, arrived))
-        for lane in plan.muxes:
-            routed = True
-            lane.add(source, value)
-        if plan.publish is not None:
-            routed = True
-            await self._publish(source, value, arrived, *plan.publish)
-        if not routed:
-            self.metrics.unrouted += 1
+        for action in self.router.handle(event):
+            await self._perform(action, arrived)
 
-    def _demux(self, source: str, value: Any, arrived: int, stats: RouteStats, rule: Demux) -> None:
-        stats.messages_in += 1
-        demuxer = self._demuxers.get((stats.name, source))
-        if demuxer is None:
-            demuxer = self._demuxers[(stats.name, source)] = Demultiplexer()
-        lost, duplicates = _totals(demuxer)
-        try:
-            parts = demuxer.split(value)
-        except AggregateError as exc:
-            stats.dropped["malformed"] += 1
-            logger.info("bad aggregate from %s: %s", source, exc)
-            return
-        new_lost, new_duplicates = _totals(demuxer)
-        stats.lost += new_lost - lost
-        stats.duplicates += new_duplicates - duplicates
-        stats.processing.record(int(demuxer.last_split_s * 1e9))
-        for part in parts:
-            targets = (part.dst,) if part.dst is not None else rule.to
-            if not targets:
-                stats.dropped["no_destination"] += 1
-            for target in targets:
-                self.deliver(target, Item(part.data, stats, arrived))
+    async def _perform(self, action: Action, arrived: int) -> None:
+        if isinstance(action, Send):
+            self.deliver(action.peer, Item(action.data, self.router.stats(action.route), arrived))
+        elif isinstance(action, MuxInto):
+            self._lanes[action.route].add(action.src, action.data)
+        elif isinstance(action, Publish):
+            await self._publish(action, arrived)
+        elif isinstance(action, Subscribe):
+            entry = self._bridges[(action.peer, action.subject)] = Bridged()
+            entry.task = self._spawn(self._subscribe(action.peer, action.subject, entry))
+        elif isinstance(action, Unsubscribe):
+            await self._unsubscribe(action.peer, action.subject)
+        elif isinstance(action, Refuse):
+            logger.warning("%s: no bridge for %s: %s", action.route, action.peer, action.detail)
+        elif isinstance(action, Drop) and action.detail:
+            logger.info("%s: %s", action.route, action.detail)
 
-    async def _publish(
-        self, source: str, value: Any, arrived: int, stats: RouteStats, subject: str
-    ) -> None:
+    async def _publish(self, action: Publish, arrived: int) -> None:
         assert self.hub is not None
-        stats.messages_in += 1
-        published = value.get("ts") if isinstance(value, dict) else None
-        if not isinstance(published, int | float) or isinstance(published, bool):
-            published = None
+        stats = self.router.stats(action.route)
         try:
-            await self.hub.publish(subject, value, published=published)
+            await self.hub.publish(action.subject, action.data, published=action.published)
         except HubClientError:
             stats.dropped["hub_queue_full"] += 1
             return
@@ -529,55 +391,30 @@ class Gateway:
         stats.messages_out += 1
         stats.latency.record(time.perf_counter_ns() - arrived)
 
-    # -- the hub's side of the bridges -----------------------------------------------
-
-    def _bridge_up(self, peer: str) -> None:
-        if self.hub is None:
-            return
-        entries = self._bridges.setdefault(peer, [])
-        for index, rule in enumerate(self.routes.bridges, 1):
-            subject = rule.subscribe_subject(peer) if _matches(rule.peers, peer) else None
-            if subject is not None:
-                stats = self.metrics.route(f"bridge#{index}", "bridge")
-                self._spawn(self._subscribe(peer, subject, stats, entries))
-
-    async def _subscribe(
-        self,
-        peer: str,
-        subject: str,
-        stats: RouteStats,
-        entries: list[tuple[Subscription, asyncio.Task[None]]],
-    ) -> None:
+    async def _subscribe(self, peer: str, subject: str, entry: Bridged) -> None:
+        """Subscribe for ``peer`` and hand the hub's messages to the router until cancelled."""
         assert self.hub is not None
         try:
             sub = await self.hub.subscribe(subject, last=True)
         except (HubClientError, TimeoutError) as exc:
             logger.warning("cannot subscribe %s to %s: %s", peer, subject, exc)
             return
-        if self._bridges.get(peer) is not entries:
+        if self._bridges.get((peer, subject)) is not entry:
             await self.hub.unsubscribe(sub)  # the peer left meanwhile
             return
-        current = asyncio.current_task()
-        assert current is not None
-        entries.append((sub, current))
+        entry.sub = sub
         async for message in sub:
-            stats.messages_in += 1
-            self.deliver(peer, Item(message, stats, time.perf_counter_ns()))
+            await self._handle(HubMessage(peer, subject, message))
 
-    async def _bridge_down(self, peer: str) -> None:
-        entries = self._bridges.pop(peer, [])
-        for sub, task in entries:
-            task.cancel()
-            if self.hub is not None:
-                await self.hub.unsubscribe(sub)
-
-
-def _totals(demuxer: Demultiplexer) -> tuple[int, int]:
-    lost = duplicates = 0
-    for counters in demuxer.sources.values():
-        lost += counters.lost
-        duplicates += counters.duplicates
-    return lost, duplicates
+    async def _unsubscribe(self, peer: str, subject: str) -> None:
+        entry = self._bridges.pop((peer, subject), None)
+        # A subscription still being made sees it is no longer wanted and undoes itself.
+        if entry is None or entry.sub is None:
+            return
+        if entry.task is not None:
+            entry.task.cancel()
+        if self.hub is not None:
+            await self.hub.unsubscribe(entry.sub)
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:
