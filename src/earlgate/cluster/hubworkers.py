@@ -37,7 +37,7 @@ from earlgate.cluster.supervisor import ChildSpec, Policy
 from earlgate.hub.config import HubConfig
 from earlgate.hub.http import server_tls_context
 
-__all__ = ["DRAIN_MARGIN", "reserve_port", "run_workers"]
+__all__ = ["DRAIN_MARGIN", "listening", "reserve_port", "run_workers"]
 
 DRAIN_MARGIN = 2.0  # seconds past the hub's shutdown grace before a worker is killed
 
@@ -60,6 +60,18 @@ def reserve_port(host: str, port: int) -> socket.socket:
     return sock
 
 
+def listening(host: str, port: int) -> bool:
+    """Something accepts connections on ``host:port`` already (0: any port, so no)."""
+    if port == 0:
+        return False
+    wildcard = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}
+    try:
+        with socket.create_connection((wildcard.get(host, host), port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
 def supervisor_policy(config: HubConfig) -> Policy:
     return Policy(
         heartbeat_timeout=config.heartbeat_timeout,
@@ -80,10 +92,13 @@ def run_workers(config: HubConfig, serve: Callable[[HubConfig], int]) -> int:
         ) from None
     except OSError as exc:
         raise UsageError(f"--tls-cert/--tls-key: {exc}") from None
+    where = f"{config.host}:{config.port}"
+    if listening(config.host, config.port):  # SO_REUSEPORT would share it without a word
+        raise UsageError(f"cannot listen on {where}: another server listens there")
     try:
         reserved = reserve_port(config.host, config.port)
     except OSError as exc:
-        raise UsageError(f"cannot listen on {config.host}:{config.port}: {exc}") from None
+        raise UsageError(f"cannot listen on {where}: {exc}") from None
     with reserved, tempfile.TemporaryDirectory(prefix="earlgate-hub-") as folder:
         port: int = reserved.getsockname()[1]
         status = Path(folder) / "status.json"
