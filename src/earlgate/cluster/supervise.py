@@ -107,7 +107,8 @@ class ProcessSupervisor:
         for fd in (self._wake_r, self._wake_w):
             os.set_blocking(fd, False)
         self._selector.register(self._wake_r, selectors.EVENT_READ)
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, object] = {}  # signal → the handler it had
+        self._previous_wakeup: int | None = None
         self._published = (-1, 0.0)  # (policy changes, time) of the last status rewrite
 
     def own_fds(self) -> list[int]:
@@ -124,12 +125,12 @@ class ProcessSupervisor:
 
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
             self._previous[sig] = signal.signal(sig, note)
-        self._previous[-1] = signal.set_wakeup_fd(self._wake_w)
+        self._previous_wakeup = signal.set_wakeup_fd(self._wake_w)
 
     def restore_signals(self) -> None:
-        wakeup = self._previous.pop(-1, None)
-        if isinstance(wakeup, int):
-            signal.set_wakeup_fd(wakeup)
+        if self._previous_wakeup is not None:
+            signal.set_wakeup_fd(self._previous_wakeup)
+            self._previous_wakeup = None
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)  # type: ignore[arg-type]
         self._previous.clear()
