@@ -1,15 +1,20 @@
 """Bridges through the gateway in this process, with a real hub, signaling server and relay:
-rules that share a subscribe subject deliver each hub message once."""
+rules that share a subscribe subject deliver each hub message once; a peer id that
+would widen a subscription gets none."""
 
 from __future__ import annotations
 
+import logging
 import tomllib
 
+import pytest
 from gwpeers import join, peering, take
 from gwprocs import Process
 from rtcprocs import Turn
 
 from earlgate.client import HubClient
+from earlgate.gateway.peering import PeerOptions
+from earlgate.gateway.router import PeerJoined
 from earlgate.gateway.routes import parse_routes
 from earlgate.gateway.service import Gateway, GatewayOptions
 from hubproc import start_hub
@@ -59,3 +64,19 @@ async def test_two_bridges_on_one_subject_deliver_each_message_once(
                 await peer.destroy()
     finally:
         hub.stop()
+
+
+async def test_a_peer_whose_id_would_widen_a_subscription_gets_one_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    routes = parse_routes(tomllib.loads('[[bridge]]\npeer = "th-*"\nsubscribe = "c/{peer}"\n'))
+    options = GatewayOptions(
+        "rf-gw", PeerOptions("http://127.0.0.1:9/"), routes, hub="ws://127.0.0.1:9/ws"
+    )
+    gateway = Gateway(options)  # not started: joining needs no network when nothing is bridged
+    with caplog.at_level(logging.WARNING, logger="earlgate.gateway"):
+        await gateway._handle(PeerJoined("th-1/#"))
+    [record] = caplog.records
+    assert record.getMessage().startswith("bridge#1: no bridge for th-1/#: peer id 'th-1/#'")
+    assert gateway.statistics()["routes"]["bridge#1"]["refused"] == 1
+    assert not gateway._bridges
