@@ -70,6 +70,8 @@ class ClusterUnderTest:
             "--workers", str(settings.workers), "--port", str(self.port),
             "--durable", "chaos/#", "--retention", "100000",
             "--data-dir", str(folder), "--check-interval-ms", "500",
+            # A stopped worker is replaced after 3 s; restarts never wait over 2 s.
+            "--heartbeat-timeout", "3", "--restart-backoff-max", "2",
         ]  # fmt: skip
         if settings.aof:
             command.append("--redis-aof")

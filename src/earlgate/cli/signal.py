@@ -64,6 +64,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="BYTES",
         help="bytes held for absent peers, all queues together",
     )
+    parser.add_argument(
+        "--max-depth",
+        type=int,
+        default=defaults.max_depth,
+        help=f"nesting levels per client message; deeper is dropped (default {defaults.max_depth})",
+    )
+    for flag, text in [
+        ("--handshake-timeout", "WebSocket handshake, and each HTTP request's head and body"),
+        ("--idle-timeout", "close a keep-alive HTTP connection idle this long"),
+    ]:
+        default = getattr(defaults, flag[2:].replace("-", "_"))
+        parser.add_argument(
+            flag, type=float, default=default, metavar="S", help=f"{text} (default {default:g})"
+        )
+    parser.add_argument(
+        "--max-connections-per-address",
+        type=int,
+        default=defaults.max_connections_per_address,
+        metavar="N",
+        help="connections per source IP (default 0: unlimited)",
+    )
     parser.add_argument("--tls-cert", metavar="FILE")
     parser.add_argument("--tls-key", metavar="FILE")
     parser.add_argument(
@@ -89,6 +110,10 @@ def config_from(args: argparse.Namespace) -> SignalConfig:
         max_frame=args.max_frame,
         send_buffer=args.send_buffer,
         max_queued_bytes=args.max_queued,
+        max_depth=args.max_depth,
+        handshake_timeout=args.handshake_timeout,
+        idle_timeout=args.idle_timeout,
+        max_connections_per_address=args.max_connections_per_address,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
     )

@@ -39,7 +39,9 @@ class SignalConfig:
     max_queued_bytes: int = 16 * 1024 * 1024  # all queues together; past it, drop
     tls_cert: str | None = None
     tls_key: str | None = None
-    handshake_timeout: float = 10.0
+    handshake_timeout: float = 10.0  # WebSocket handshake, and each HTTP request's head and body
+    idle_timeout: float = 15.0  # an HTTP keep-alive connection between requests
+    max_connections_per_address: int = 0  # per source IP address; 0 = unlimited
     shutdown_grace: float = 5.0
 
     @property
@@ -76,6 +78,8 @@ class SignalConfig:
             (self.max_queued_bytes >= 0, "max queued bytes must not be negative"),
             ((self.tls_cert is None) == (self.tls_key is None), "TLS needs both cert and key"),
             (self.handshake_timeout > 0, "handshake timeout must be positive"),
+            (self.idle_timeout > 0, "idle timeout must be positive"),
+            (self.max_connections_per_address >= 0, "connections per address must be >= 0"),
             (self.shutdown_grace >= 0, "shutdown grace must not be negative"),
         ]
         for ok, message in checks:

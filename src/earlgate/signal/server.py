@@ -183,7 +183,12 @@ class SignalServer:
             OSError: the address cannot be bound, or the TLS files are wrong.
         """
         self._server, self.port = await listen(
-            self._make_front, self.config.host, self.config.port, make_ssl_context(self.config)
+            self._make_front,
+            self.config.host,
+            self.config.port,
+            make_ssl_context(self.config),
+            max_per_address=self.config.max_connections_per_address,
+            tls_handshake_timeout=self.config.handshake_timeout,
         )
         self._schedule("expire", self.config.expire_check_interval, self._expire)
         self._schedule("liveness", self.config.alive_check_interval, self._liveness)
@@ -261,6 +266,7 @@ class SignalServer:
             self._upgrade,
             max_body=self.config.max_frame,
             head_timeout=self.config.handshake_timeout,
+            idle_timeout=self.config.idle_timeout,
         )
 
     def _upgrade(self, transport: asyncio.Transport, raw: bytes) -> None:
