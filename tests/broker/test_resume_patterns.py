@@ -152,3 +152,27 @@ async def test_resume_frames_that_are_wrong_are_refused(hub_factory) -> None:
         assert too_many["code"] == "bad_frame" and "--max-resume-subjects" in too_many["reason"]
         await client.request({"type": "publish", "subject": "d/0", "id": 200})
         await client.nothing()  # the refused subscription was not left in place
+
+
+async def test_a_store_that_lost_its_history_is_noticed_while_connected(
+    redis: RedisServer,
+) -> None:
+    from brokertools import wait_health
+
+    hub = start_hub("--broker", redis.url, "--durable", "d/#")
+    try:
+        async with HubClient(hub.ws_url) as client:
+            exact = await client.subscribe("d/x", since=0)
+            pattern = await client.subscribe("d/+", resume=True)
+            await client.publish("d/x", 1, ack=True)
+            assert len(await collect(exact, 1)) == len(await collect(pattern, 1)) == 1
+            redis.stop()  # no append-only file: the history is gone
+            redis.start()
+            await wait_health(hub, 200, within=5)
+            await client.publish("d/x", 2, ack=True)  # offset 1 again, in a new epoch
+            assert [m["data"] for m in await collect(exact, 1)] == [2]
+            assert [m["data"] for m in await collect(pattern, 1)] == [2]
+            for sub in (exact, pattern):
+                assert sub.recovered is False and sub.unrecovered == 1 and sub.duplicates == 0
+    finally:
+        hub.stop()

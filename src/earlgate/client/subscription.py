@@ -46,7 +46,8 @@ class Subscription:
         self.positions: dict[str, tuple[int, str]] | None = {} if resume else None
         self._started = False  # the hub has acked the resumable subscription once
         self.recovered: bool | None = None
-        self.unrecovered = 0  # resumes the hub answered recovered=false
+        # Resumes answered recovered=false, and live messages of a new epoch.
+        self.unrecovered = 0
         self.duplicates = 0  # frames dropped as already seen (a replay overlapping)
         self.dropped = 0
         self.closed = False
@@ -66,6 +67,8 @@ class Subscription:
             if known is not None and known[1] == epoch and offset <= known[0]:
                 self.duplicates += 1
                 return  # already seen
+            if known is not None and isinstance(epoch, str) and known[1] != epoch:
+                self._history_lost()
             if isinstance(epoch, str):
                 positions[subject] = (offset, epoch)
         elif isinstance(offset, int) and not is_wildcard(self.pattern):
@@ -73,6 +76,8 @@ class Subscription:
             if self.offset is not None and offset <= self.offset and epoch == self.epoch:
                 self.duplicates += 1
                 return  # already seen: a replay overlapping what we had
+            if self.epoch is not None and isinstance(epoch, str) and epoch != self.epoch:
+                self._history_lost()
             self.offset = offset
             self.epoch = epoch if isinstance(epoch, str) else self.epoch
         if len(self._queue) >= self._maxsize:
@@ -81,12 +86,20 @@ class Subscription:
         self._queue.append(message)
         self._ready.set()
 
+    def _history_lost(self) -> None:
+        """A live message of a new epoch: the store lost its history (a Redis restarted
+        without its append-only file), so messages may be missing."""
+        self.recovered = False
+        self.unrecovered += 1
+
     def _acked(self, ack: dict[str, Any]) -> None:
         """The hub's answer to (re)subscribing, before any message it replays."""
         recovered = ack.get("recovered")
         if isinstance(recovered, bool):
             self.recovered = recovered
             self.unrecovered += not recovered
+            if not recovered and self.positions is None:
+                self.epoch = None  # the replay that follows is in the new epoch
         positions = ack.get("positions")
         if self.positions is None or not isinstance(positions, dict):
             return
