@@ -18,15 +18,23 @@ are refused, so a typo is not silently ignored. A ``data`` that is a string is
 read as JSON text (what bridges that forward raw payloads send); text that is
 not JSON is refused with the code ``bad_json``. :data:`COMMAND_SCHEMA` is the
 same contract as a JSON Schema; :func:`parse_command` checks it in plain code.
-Pure: nothing here does I/O.
+
+Whatever ``data`` holds, :func:`parse_command` returns a command or raises
+:class:`CommandError`; its reason is short, valid UTF-8 whatever the input
+(values are quoted through :func:`preview`), and a command's ``id`` is one the
+answer can carry back: JSON clients read it exactly and the hub's encoder
+takes it. Pure: nothing here does I/O.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+
+import orjson
 
 from earlgate.led.module import LedModule, LedState
 
@@ -35,13 +43,29 @@ __all__ = [
     "COMMAND_SCHEMA",
     "CommandError",
     "LedCommand",
+    "MAX_DEPTH",
+    "MAX_ID_INTEGER",
+    "MAX_ID_LENGTH",
+    "deeper_than",
     "execute",
     "parse_command",
+    "preview",
 ]
 
 ACTIONS: Final = ("set", "blink", "off", "up", "down")
 _KEYS: Final = frozenset({"id", "led", "color", "blink", "off", "brightness", "strict"})
 _BLINK_KEYS: Final = frozenset({"on_ms", "off_ms", "fade_ms", "once"})
+
+# Limits on a command (docs/led.md, "Commands"). Nesting: arrays and objects
+# inside one another; a valid command has two levels (the command, its color
+# or blink).
+MAX_DEPTH: Final = 16
+MAX_ID_LENGTH: Final = 256  # characters of a string id
+# An integer id comes back exactly in every JSON client (JavaScript included)
+# only up to 2^53 - 1, the bound the hub puts on its own frame ids.
+MAX_ID_INTEGER: Final = 2**53 - 1
+# Characters of a value quoted in an error's reason.
+PREVIEW_CHARS: Final = 60
 
 _LEVEL: Final = {"type": "integer", "minimum": 0, "maximum": 15}
 _MS: Final = {"type": "number", "minimum": 0}
@@ -127,13 +151,73 @@ def _json_type(value: Any) -> str:
         return "a boolean"
     if isinstance(value, int | float):
         return "a number"
+    if value is None:
+        return "null"
     if isinstance(value, list):
         return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, str):
+        return "a string"
     return f"a {type(value).__name__}"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
+    """``value`` as short JSON text for an error's reason.
+
+    At most ``limit`` characters and always valid UTF-8, whatever was sent: a
+    value the encoder refuses (a lone surrogate, an integer beyond 64 bits,
+    deep nesting) is named by its type.
+    """
+    if isinstance(value, float):
+        return _clip(repr(value), limit)  # nan and inf are not JSON: say what was sent
+    try:
+        return _clip(orjson.dumps(value).decode(), limit)
+    except TypeError:  # orjson.JSONEncodeError is one
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"an integer of {value.bit_length()} bits"
+        return _json_type(value)
+
+
+def _names(keys: Iterable[str]) -> str:
+    """Keys for a reason: a few, each short, lone surrogates as escapes."""
+    ordered = sorted(keys)
+    shown = [_clip(key.encode(errors="backslashreplace").decode(), 40) for key in ordered[:5]]
+    more = len(ordered) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more else "")
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate, from a "\ud800" escape
+        return False
+    return True
+
+
+def deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` levels in ``value``."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _ms(blink: dict[str, Any], key: str, default: float | None = None) -> float:
@@ -142,24 +226,62 @@ def _ms(blink: dict[str, Any], key: str, default: float | None = None) -> float:
             raise CommandError(f"blink.{key} is required")
         return default
     value = blink[key]
-    if not _is_number(value) or not value >= 0 or value == float("inf"):
-        raise CommandError(f"blink.{key} must be a number of ms >= 0, got {value!r}")
-    return float(value)
+    if _is_number(value):
+        try:
+            ms = float(value)
+        except OverflowError:  # an integer beyond the floats, e.g. 10**400
+            ms = math.inf
+        if ms >= 0 and ms != math.inf:
+            return ms
+    raise CommandError(f"blink.{key} must be a number of ms >= 0, finite, got {preview(value)}")
 
 
-def parse_command(data: Any, leds: Sequence[str]) -> LedCommand:
+def _check_id(command_id: Any, max_length: int) -> str | int | float | None:
+    """The ``id`` if the answer can carry it back unchanged; else why not."""
+    if command_id is None:
+        return None
+    if isinstance(command_id, str):
+        if len(command_id) > max_length:
+            raise CommandError(f"id must be at most {max_length} characters, got {len(command_id)}")
+        if not _is_utf8(command_id):
+            raise CommandError("id must be valid Unicode text, got a lone surrogate")
+        return command_id
+    if isinstance(command_id, bool) or not isinstance(command_id, int | float):
+        raise CommandError(f"id must be a string or a number, got {_json_type(command_id)}")
+    if isinstance(command_id, int) and not -MAX_ID_INTEGER <= command_id <= MAX_ID_INTEGER:
+        raise CommandError(
+            "an integer id must be between -(2^53-1) and 2^53-1 to come back exactly, "
+            f"got one of {command_id.bit_length()} bits"
+        )
+    if isinstance(command_id, float) and not math.isfinite(command_id):
+        raise CommandError(f"id must be a finite number, got {command_id!r}")
+    return command_id
+
+
+def parse_command(
+    data: Any,
+    leds: Sequence[str],
+    *,
+    max_depth: int = MAX_DEPTH,
+    max_id_length: int = MAX_ID_LENGTH,
+) -> LedCommand:
     """Check one command against the schema.
 
     Args:
         data: the publish frame's ``data`` (an object, or JSON text of one).
         leds: the layout's LED names.
+        max_depth: arrays and objects may nest this many levels in ``data``.
+        max_id_length: the longest string ``id``, in characters.
 
     Raises:
         CommandError: the command is malformed; the reason names the field.
     """
+    too_deep = f"data nests arrays and objects more than {max_depth} levels deep"
     if isinstance(data, str):
         try:
             data = json.loads(data)
+        except RecursionError:  # far deeper than any limit: the decoder's own
+            raise CommandError(too_deep) from None
         except ValueError as exc:
             raise CommandError(f"data is a string but not JSON: {exc}", code="bad_json") from None
     if data is None:
@@ -168,11 +290,9 @@ def parse_command(data: Any, leds: Sequence[str]) -> LedCommand:
         )
     if not isinstance(data, dict):
         raise CommandError(f"a command is a JSON object, got {_json_type(data)}")
-    command_id = data.get("id")
-    if command_id is not None and (
-        isinstance(command_id, bool) or not isinstance(command_id, str | int | float)
-    ):
-        raise CommandError("id must be a string or a number")
+    if deeper_than(data, max_depth):
+        raise CommandError(too_deep)
+    command_id = _check_id(data.get("id"), max_id_length)
     try:
         return _parse(data, leds, command_id)
     except CommandError as exc:
@@ -181,11 +301,9 @@ def parse_command(data: Any, leds: Sequence[str]) -> LedCommand:
 
 
 def _parse(data: dict[str, Any], leds: Sequence[str], command_id: Any) -> LedCommand:
-    unknown = sorted(set(data) - _KEYS)
+    unknown = set(data) - _KEYS
     if unknown:
-        raise CommandError(
-            f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_KEYS))}"
-        )
+        raise CommandError(f"unknown key(s) {_names(unknown)}; allowed: {', '.join(sorted(_KEYS))}")
     led = data.get("led")
     if not isinstance(led, str):
         raise CommandError("led is required: " + " or ".join(repr(n) for n in (*leds, "all")))
@@ -198,7 +316,9 @@ def _parse(data: dict[str, Any], leds: Sequence[str], command_id: Any) -> LedCom
     if "blink" in data and actions != ["color"]:
         raise CommandError("blink needs a color")
     if led not in leds and not (led == "all" and actions == ["off"]):
-        raise CommandError(f"unknown led {led!r}; this module has {', '.join(leds)}")
+        raise CommandError(
+            f"unknown led {_clip(repr(led), PREVIEW_CHARS)}; this module has {', '.join(leds)}"
+        )
     common = {"led": led, "strict": strict, "id": command_id}
     if actions == ["off"]:
         if data["off"] is not True:
@@ -215,15 +335,15 @@ def _parse(data: dict[str, Any], leds: Sequence[str], command_id: Any) -> LedCom
         or len(color) != 3
         or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 15 for v in color)
     ):
-        raise CommandError(f"color must be three integers 0-15, got {color!r}")
+        raise CommandError(f"color must be three integers 0-15, got {preview(color)}")
     if "blink" not in data:
         return LedCommand("set", color=tuple(color), **common)
     blink = data["blink"]
     if not isinstance(blink, dict):
         raise CommandError("blink must be an object with on_ms and off_ms")
-    extra = sorted(set(blink) - _BLINK_KEYS)
+    extra = set(blink) - _BLINK_KEYS
     if extra:
-        raise CommandError(f"unknown blink key(s) {', '.join(extra)}")
+        raise CommandError(f"unknown blink key(s) {_names(extra)}")
     once = blink.get("once", False)
     if not isinstance(once, bool):
         raise CommandError("blink.once must be true or false")
