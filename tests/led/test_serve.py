@@ -75,8 +75,12 @@ async def test_applies_and_publishes_state_with_latency(
     assert state["written_at"] == 1_000_000.0
     assert state["latency_ms"] == {"receive_to_written": 2.0, "command_to_written": 10.0}
     assert server.statistics() == {
+        "received": 1,
         "applied": 1,
         "refused": 0,
+        "superseded": 0,
+        "overloaded": 0,
+        "waiting": 0,
         "command_to_written": {"count": 1, "median": 10.0, "p99": 10.0, "max": 10.0},
         "receive_to_written": {"count": 1, "median": 2.0, "p99": 2.0, "max": 2.0},
     }

@@ -11,16 +11,17 @@ import argparse
 import asyncio
 import contextlib
 import json
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from earlgate.bench.results import command_line, results_dir, utc_now
 from earlgate.cli import UsageError
+from earlgate.cli._led_serve import EXIT_FAILED
+from earlgate.cli._led_serve import add_arguments as add_serve_arguments
 from earlgate.led import (
     BALL_PROBE,
     TCA6507,
@@ -35,17 +36,10 @@ from earlgate.led.registers import ADDRESS
 from earlgate.led.simstate import default_state_path, load_simulator, save_simulator
 from earlgate.led.tracking import DEFAULT_LEVELS
 
-if TYPE_CHECKING:
-    from earlgate.client import HubClient
-
-# Exit statuses besides 0 and 2 (usage).
-EXIT_FAILED = 1
+# Exit status besides 0, 1 (EXIT_FAILED: bus or hub failure) and 2 (usage).
 EXIT_REFUSED = 3
 
 LEDS = tuple(BALL_PROBE.leds)
-DEFAULT_SUBJECT = "earl/ball-01/led"
-# How long ``serve`` waits for the hub before saying that it keeps trying.
-HUB_WAIT_NOTICE_S = 5.0
 
 
 def _address(text: str) -> int:
@@ -165,17 +159,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         _cmd_serve,
         loose,
     )
-    p.add_argument(
-        "--hub", default="ws://127.0.0.1:8080/ws", help="hub URL (default ws://127.0.0.1:8080/ws)"
-    )
-    p.add_argument(
-        "--subject",
-        default=DEFAULT_SUBJECT,
-        help=f"command subject (default {DEFAULT_SUBJECT}); state on SUBJECT/state, "
-        "errors on SUBJECT/error",
-    )
-    p.add_argument("--token", help="bearer token (JWT) for a hub with auth")
-    p.add_argument("--duration", type=_positive, help="stop after this many seconds")
+    add_serve_arguments(p)
 
     p = add(
         "plot", "plot each port's waveform (simulated, or modelled from the registers)", _cmd_plot
@@ -392,25 +376,8 @@ def _cmd_show(args: argparse.Namespace, session: _Session) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace, session: _Session) -> int:
-    return asyncio.run(_serve(args, session))
+    from earlgate.cli._led_serve import serve
 
-
-async def _serve(args: argparse.Namespace, session: _Session) -> int:
-    from earlgate.client import HubClient, HubClientError
-    from earlgate.hub.subjects import SubjectError, check_subject
-    from earlgate.led.serve import LedServer
-
-    try:
-        check_subject(args.subject)
-    except SubjectError as exc:
-        raise UsageError(f"--subject: {exc}") from None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    if args.duration:
-        loop.call_later(args.duration, stop.set)
     on_change = None
     if session.sim is not None:
         sim, path = session.sim, args.state_file or default_state_path()
@@ -418,49 +385,7 @@ async def _serve(args: argparse.Namespace, session: _Session) -> int:
         def on_change() -> None:
             save_simulator(sim, path)
 
-    client = HubClient(args.hub, token=args.token)
-    try:
-        if not await _wait_for_hub(client, stop):
-            print(f"earlgate led: stopped before {args.hub} answered", file=sys.stderr)
-            return EXIT_FAILED
-        subscription = await client.subscribe(args.subject)
-        server = LedServer(client, _module(args, session), args.subject, on_change=on_change)
-        print(
-            f"earlgate led: serving {args.subject} on {args.hub} "
-            f"(state on {server.state_subject}, errors on {server.error_subject})",
-            flush=True,
-        )
-        await server.run(subscription, stop)
-    except HubClientError as exc:
-        print(f"earlgate led: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    finally:
-        await client.close()
-    print(f"earlgate led: {json.dumps(server.statistics())}", flush=True)
-    return 0
-
-
-async def _wait_for_hub(client: HubClient, stop: asyncio.Event) -> bool:
-    """Connect, retrying until the hub answers; ``False`` if stopped first."""
-    await client.connect(wait=False)
-    connected = asyncio.ensure_future(client.connected.wait())
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        done, _ = await asyncio.wait(
-            {connected, stopped}, timeout=HUB_WAIT_NOTICE_S, return_when=asyncio.FIRST_COMPLETED
-        )
-        if not done:
-            print(
-                f"earlgate led: no answer from {client.url} yet ({client.last_error}); "
-                "still trying",
-                file=sys.stderr,
-                flush=True,
-            )
-            await asyncio.wait({connected, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        return connected.done()
-    finally:
-        for waiter in (connected, stopped):
-            waiter.cancel()
+    return serve(args, _module(args, session), on_change)
 
 
 def _cmd_plot(args: argparse.Namespace, session: _Session) -> int:
