@@ -11,6 +11,7 @@ Layers, pure core first:
 - ``simulator``: :class:`SimulatedTCA6507`, a fake bus that is the chip.
 - ``module``: :class:`LedModule`, RGB LEDs by name and colour.
 - ``commands``: the JSON commands of ``earlgate led serve``, checked (pure).
+- ``coalesce``: the commands waiting for the chip, the latest per LED winning (pure).
 - ``serve``: :class:`LedServer`, the module driven from a hub subject.
 - ``sensor``: a simulated light sensor looking at a simulated LED.
 - ``tracking`` and ``loop``: the servo loop through a hub and its statistics
