@@ -5,10 +5,11 @@ from __future__ import annotations
 from earlgate.bench.ledger import Ledger
 
 
-def frame(subject: str, p: str, n: int, offset: int | None) -> dict:
+def frame(subject: str, p: str, n: int, offset: int | None, epoch: str = "e1") -> dict:
     message: dict = {"type": "publish", "subject": subject, "data": {"p": p, "n": n}}
     if offset is not None:
         message["_offset"] = offset
+        message["_epoch"] = epoch
     return message
 
 
@@ -68,3 +69,13 @@ def test_lost_history_must_be_told() -> None:
     sub.unrecoverable = 1
     assert ledger.failures(expect_unrecoverable=True) == []
     assert ledger.failures() == ["one: 1 acked messages lost", "one: told recovered=false 1 times"]
+
+
+def test_offsets_of_a_new_epoch_start_again() -> None:
+    ledger = Ledger()
+    sub = ledger.subscriber("one", lambda s: True)
+    for n in range(2):
+        ledger.ack("p0", n, "c/0")
+    sub.record(frame("c/0", "p0", 0, 1, "e1"))
+    sub.record(frame("c/0", "p0", 1, 1, "e2"))  # the store lost its history: offset 1 again
+    assert ledger.failures() == []

@@ -9,8 +9,9 @@ over, and the frames the library dropped as already seen. The verdict per
 subscriber:
 
 - **lost**: acked messages on its subjects it never got, after the drain;
-- **duplicated**: frames with an ``(subject, offset)`` it had already got;
-- **out of order**: frames whose offset is below one already got on that subject;
+- **duplicated**: frames with a ``(subject, epoch, offset)`` it had already got;
+- **out of order**: frames whose offset is below one already got on that
+  subject in that epoch;
 - **unrecoverable**: resumes the hub answered ``recovered: false``.
 """
 
@@ -28,8 +29,10 @@ class SubscriberLedger:
     name: str
     covers: Callable[[str], bool]  # whether a subject is one this subscriber should get
     got: set[MessageKey] = field(default_factory=set)
-    offsets: dict[str, int] = field(default_factory=dict)  # subject -> highest offset got
-    seen: set[tuple[str, int]] = field(default_factory=set)  # (subject, offset)
+    # Offsets count within a subject's epoch (a store that lost its history
+    # starts again at 1 in a new epoch).
+    offsets: dict[tuple[str, str], int] = field(default_factory=dict)  # highest offset got
+    seen: set[tuple[str, str, int]] = field(default_factory=set)  # (subject, epoch, offset)
     frames: int = 0
     duplicated: int = 0
     out_of_order: int = 0
@@ -42,16 +45,18 @@ class SubscriberLedger:
         subject = message.get("subject")
         data = message.get("data")
         offset = message.get("_offset")
+        epoch = str(message.get("_epoch"))
         if not isinstance(subject, str) or not isinstance(data, dict):
             return
         if isinstance(offset, int):
-            if (subject, offset) in self.seen:
+            if (subject, epoch, offset) in self.seen:
                 self.duplicated += 1
                 return
-            self.seen.add((subject, offset))
-            if offset < self.offsets.get(subject, 0):
+            self.seen.add((subject, epoch, offset))
+            stream = (subject, epoch)
+            if offset < self.offsets.get(stream, 0):
                 self.out_of_order += 1
-            self.offsets[subject] = max(offset, self.offsets.get(subject, 0))
+            self.offsets[stream] = max(offset, self.offsets.get(stream, 0))
         self.got.add((str(data.get("p")), int(data.get("n", -1))))
 
 
