@@ -29,6 +29,12 @@ def run_hub(*args: str) -> subprocess.CompletedProcess[str]:
         (["--port", "70000"], "port must be 0-65535"),
         (["--max-frame", "-5"], "max frame"),
         (["--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.pem"], "not readable"),
+        (["--log-level", "chatty"], "--log-level 'chatty': use one of DEBUG"),
+        (["--idle-timeout", "0"], "idle timeout must be positive"),
+        (["--ping-interval", "5", "--ping-timeout", "9"], "must not exceed the ping interval"),
+        (["--max-retained-bytes", "10"], "max retained bytes"),
+        (["--max-resume-subjects", "0"], "max resume subjects"),
+        (["--max-connections-per-address", "-1"], "connections per address"),
     ],
 )
 def test_bad_options_exit_2(args, message):

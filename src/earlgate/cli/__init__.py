@@ -42,8 +42,13 @@ def check_readable(args: argparse.Namespace, *options: str) -> None:
             raise UsageError(f"--{option.replace('_', '-')} {path}: file not readable")
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 def setup_logging(level: str) -> None:
-    """The servers' log format, at ``--log-level``."""
+    """The servers' log format, at ``--log-level`` (a usage error when unknown)."""
+    if level.upper() not in LOG_LEVELS:
+        raise UsageError(f"--log-level {level!r}: use one of {', '.join(LOG_LEVELS)}")
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
