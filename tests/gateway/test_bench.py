@@ -8,8 +8,8 @@ from pathlib import Path
 from gwprocs import Process
 from rtcprocs import TURN_PASS, TURN_USER, Turn
 
+from earlgate.bench.gateway.options import delay_stats, histogram_stats
 from earlgate.cli import main
-from earlgate.gateway.bench import delay_stats, histogram_stats
 from earlgate.gateway.mesh import message_for
 from earlgate.gateway.metrics import GatewayMetrics, make_registry
 

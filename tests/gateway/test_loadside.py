@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from earlgate.gateway.loadside import LoadPlan, Recorder, split
+from earlgate.bench.gateway.loadplan import LoadPlan, split
+from earlgate.bench.gateway.loadside import Recorder
 
 
 def test_plan_round_trips_through_json() -> None:
@@ -37,7 +38,7 @@ def test_bad_plan_file_exits_2(content: str | None, named: str, tmp_path: Path) 
     if content is not None:
         plan.write_text(content)
     result = subprocess.run(
-        [sys.executable, "-m", "earlgate.gateway.loadside", str(plan)],
+        [sys.executable, "-m", "earlgate.bench.gateway.loadside", str(plan)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from earlgate.gateway.bench import BenchOptions, StepResult
-from earlgate.gateway.netbench import (
+from earlgate.bench.gateway.network import (
     LayerStep,
     NetworkRun,
     interface_bytes,
     markdown,
     per_second,
 )
+from earlgate.bench.gateway.options import BenchOptions, StepResult
 from earlgate.gateway.peering import PeerOptions
 
 

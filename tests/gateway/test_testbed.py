@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from earlgate.bench.gateway import testbed
+from earlgate.bench.gateway.testbed import NamespaceBed
 from earlgate.cli import main
-from earlgate.gateway import testbed
-from earlgate.gateway.testbed import NamespaceBed
 
 
 def test_names_and_addresses() -> None:

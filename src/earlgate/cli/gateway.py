@@ -13,8 +13,8 @@ from earlgate.bench.results import command_line, results_dir, utc_now
 from earlgate.cli import UsageError, setup_logging
 
 if TYPE_CHECKING:  # aiortc is imported only when a command runs, not for --help
+    from earlgate.bench.gateway.options import BenchOptions
     from earlgate.bench.signalprocs import ServerProcess
-    from earlgate.gateway.bench import BenchOptions
     from earlgate.gateway.peering import PeerOptions
     from earlgate.gateway.service import GatewayOptions
     from earlgate.rtc.turn import TurnServer
@@ -171,7 +171,7 @@ def run_rtc_bench(args: argparse.Namespace) -> int:
 
 
 def _bench_options(args: argparse.Namespace, kind: str, peering: PeerOptions) -> BenchOptions:
-    from earlgate.gateway.bench import BenchOptions
+    from earlgate.bench.gateway.options import BenchOptions
 
     return BenchOptions(
         kind,
@@ -187,7 +187,8 @@ def _bench_options(args: argparse.Namespace, kind: str, peering: PeerOptions) ->
 
 
 def _run_rtc_bench(args: argparse.Namespace) -> int:
-    from earlgate.gateway.bench import run_bench, write_report
+    from earlgate.bench.gateway.report import write_report
+    from earlgate.bench.gateway.steps import run_bench
 
     options = _bench_options(args, args.kind, peering_from(args))
     out = results_dir(args.out, f"rtc-{args.kind}")
@@ -226,9 +227,9 @@ def _parse_cpus(text: str) -> tuple[int, int] | None:
 
 def _run_network_bench(args: argparse.Namespace) -> int:
     """Kernel forwarding vs ``earlgate gateway`` in a namespace test bed it builds itself."""
+    from earlgate.bench.gateway import testbed
+    from earlgate.bench.gateway.network import placement, run_network_bench, write_report
     from earlgate.bench.signalprocs import PeerServerError, SignalSettings, start_earlgate_signal
-    from earlgate.gateway import testbed
-    from earlgate.gateway.netbench import placement, run_network_bench, write_report
     from earlgate.gateway.peering import PeerOptions
 
     try:

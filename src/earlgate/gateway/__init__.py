@@ -7,6 +7,6 @@ and ``stats`` (what the gateway counts). The I/O: ``service``
 (:class:`~earlgate.gateway.service.Gateway`, ``earlgate gateway``) with its
 per-destination ``outbox``, its mux ``lanes`` and ``metrics``; ``peering``
 (signaling URL and ICE options); ``mesh`` (``earlgate mesh``, the arm-probe
-mesh); ``bench`` (``earlgate bench rtc``). Importing this package loads none
-of them.
+mesh). Importing this package loads none of them. The benches of the gateway
+(``earlgate bench rtc``) live in :mod:`earlgate.bench.gateway`.
 """

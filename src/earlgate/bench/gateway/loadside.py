@@ -3,7 +3,7 @@
 Hundreds of aiortc peers in the bench's own process made the bench, not the
 gateway, the bottleneck: every message is encrypted, framed and timed by
 Python on the load side too. So each side of a step runs in its own
-process (``python -m earlgate.gateway.loadside PLAN_FILE``), optionally
+process (``python -m earlgate.bench.gateway.loadside PLAN_FILE``), optionally
 inside a network namespace (``ip netns exec``) for the network-layer test
 bed. The plan is a JSON file; the parent drives the child with one word
 per line on stdin and reads one JSON object per line on stdout:
@@ -29,113 +29,21 @@ from __future__ import annotations
 import array
 import asyncio
 import contextlib
-import os
 import sys
-import tempfile
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
-import psutil
 
-from earlgate.children import cpu_seconds
+from earlgate.bench.gateway.loadplan import LoadPlan
 from earlgate.gateway.aggregate import Part, decode, encode, is_aggregate
 from earlgate.gateway.mesh import MeshOptions, MeshResult, message_for, run_mesh
-from earlgate.gateway.peering import PeerOptions
 from earlgate.rtc import DataConnection, DataConnectionError, PeerError
 
-__all__ = ["ROLES", "LoadPlan", "LoadProcess", "LoadSideError", "Recorder", "main", "split"]
+__all__ = ["Recorder", "main", "run"]
 
-ROLES = ("send", "receive", "send-aggregates", "mesh")
 CONNECT_CONCURRENCY = 8  # data connections being negotiated at once per process
-
-
-@dataclass
-class LoadPlan:
-    """What one child process runs."""
-
-    role: str
-    signal: str
-    names: list[str]
-    # Peer each local peer dials; a local peer without an entry waits to be dialed.
-    dial: dict[str, str] = field(default_factory=dict)
-    key: str = "peerjs"
-    ice_servers: list[str] = field(default_factory=list)
-    ice_username: str | None = None
-    ice_credential: str | None = None
-    relay_only: bool = False
-    rate: float = 4.0
-    size: int = 100
-    duration: float = 60.0
-    connect_timeout: float = 60.0
-    # send-aggregates: the receivers the parts are for, this many parts to an aggregate
-    parts_for: list[str] = field(default_factory=list)
-    parts_per_aggregate: int = 10
-    # mesh: this process runs ``names`` (PREFIX-i) of a full mesh of mesh_peers peers
-    mesh_peers: int = 0
-    delays_file: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.role not in ROLES:
-            raise ValueError(f"role {self.role!r}: expected one of {', '.join(ROLES)}")
-        if not self.names:
-            raise ValueError("a plan needs at least one peer name")
-        if not self.rate > 0 or not self.duration > 0 or self.size < 1:
-            raise ValueError("rate and duration must be > 0 and size >= 1")
-        if self.parts_per_aggregate < 1:
-            raise ValueError("parts_per_aggregate must be >= 1")
-        if self.role == "mesh":
-            self.mesh_indices()
-
-    def mesh_indices(self) -> tuple[str, tuple[int, ...]]:
-        """The mesh's id prefix and this process's indices, from ``names``."""
-        prefixes, indices = set(), []
-        for name in self.names:
-            prefix, _, index = name.rpartition("-")
-            if not prefix or not index.isdigit() or int(index) >= self.mesh_peers:
-                raise ValueError(f"mesh peer {name!r}: expected PREFIX-i, i < {self.mesh_peers}")
-            prefixes.add(prefix)
-            indices.append(int(index))
-        if len(prefixes) != 1:
-            raise ValueError(f"mesh peers of one mesh share a prefix, not {sorted(prefixes)}")
-        return prefixes.pop(), tuple(indices)
-
-    def to_json(self) -> str:
-        return orjson.dumps(asdict(self)).decode()
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> LoadPlan:
-        data = orjson.loads(text)
-        if not isinstance(data, dict):
-            raise ValueError("a plan is a JSON object")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise ValueError(f"bad plan: {exc}") from None
-
-    def peering(self) -> PeerOptions:
-        return PeerOptions(
-            self.signal,
-            key=self.key,
-            ice_servers=tuple(self.ice_servers),
-            ice_username=self.ice_username,
-            ice_credential=self.ice_credential,
-            relay_only=self.relay_only,
-        )
-
-
-def split(names: list[str], processes: int) -> list[list[str]]:
-    """``names`` in ``processes`` contiguous, nearly equal, non-empty slices."""
-    processes = max(1, min(processes, len(names)))
-    size, extra = divmod(len(names), processes)
-    slices, start = [], 0
-    for index in range(processes):
-        end = start + size + (1 if index < extra else 0)
-        slices.append(names[start:end])
-        start = end
-    return slices
 
 
 class Recorder:
@@ -254,94 +162,6 @@ class _LoadSide:
         await asyncio.gather(*(peer.destroy() for peer in self.peers.values()))
 
 
-class LoadProcess:
-    """The parent's handle on one load-side child: start, ``go``, ``stop``, results."""
-
-    def __init__(self, plan: LoadPlan, prefix: list[str] | None = None) -> None:
-        self.plan = plan
-        self.prefix = prefix or []  # e.g. ["ip", "netns", "exec", NS] or ["taskset", "-c", "1"]
-        self.proc: asyncio.subprocess.Process | None = None
-        self.stderr = b""
-        self._stderr_task: asyncio.Task[None] | None = None
-        self._plan_file: Path | None = None
-
-    async def start(self) -> None:
-        handle, name = tempfile.mkstemp(prefix="earlgate-load-", suffix=".json")
-        with os.fdopen(handle, "w") as out:
-            out.write(self.plan.to_json())
-        self._plan_file = Path(name)
-        self.proc = await asyncio.create_subprocess_exec(
-            *self.prefix,
-            sys.executable,
-            "-m",
-            "earlgate.gateway.loadside",
-            name,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        self._stderr_task = asyncio.create_task(self._read_stderr())
-
-    async def _read_stderr(self) -> None:
-        assert self.proc is not None and self.proc.stderr is not None
-        while chunk := await self.proc.stderr.read(65536):
-            self.stderr = (self.stderr + chunk)[-4000:]
-
-    async def event(self, within: float) -> dict[str, Any]:
-        """The child's next event; an ``error`` event or silence raises LoadSideError."""
-        assert self.proc is not None and self.proc.stdout is not None
-        try:
-            async with asyncio.timeout(within):
-                line = await self.proc.stdout.readline()
-        except TimeoutError:
-            raise LoadSideError(f"{self}: no answer within {within:g} s") from None
-        if not line:
-            await self.proc.wait()
-            tail = self.stderr.decode(errors="replace").strip().splitlines()[-3:]
-            raise LoadSideError(f"{self} exited ({self.proc.returncode}): {' / '.join(tail)}")
-        event: dict[str, Any] = orjson.loads(line)
-        if event.get("event") == "error":
-            raise LoadSideError(f"{self}: {event.get('message')}")
-        return event
-
-    def command(self, word: str) -> None:
-        assert self.proc is not None and self.proc.stdin is not None
-        self.proc.stdin.write(word.encode() + b"\n")
-
-    def cpu_s(self) -> float:
-        """CPU-seconds of the child (through ``ip netns exec``/``taskset``, which exec)."""
-        assert self.proc is not None
-        with contextlib.suppress(psutil.Error):
-            return cpu_seconds(self.proc.pid)
-        return 0.0
-
-    async def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.returncode is None:
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                self.command("quit")
-                assert self.proc.stdin is not None
-                self.proc.stdin.close()
-            try:
-                async with asyncio.timeout(15):
-                    await self.proc.wait()
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-        if self._stderr_task is not None:
-            await self._stderr_task
-        if self._plan_file is not None:
-            self._plan_file.unlink(missing_ok=True)
-
-    def __str__(self) -> str:
-        return f"load side {self.plan.role} {self.plan.names[0]}..{self.plan.names[-1]}"
-
-
-class LoadSideError(Exception):
-    """A load-side child could not set up or stopped answering; the message says why."""
-
-
 def _say(**event: Any) -> None:
     sys.stdout.write(orjson.dumps(event).decode() + "\n")
     sys.stdout.flush()
@@ -445,12 +265,12 @@ async def run(plan: LoadPlan) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m earlgate.gateway.loadside PLAN_FILE", file=sys.stderr)
+        print("usage: python -m earlgate.bench.gateway.loadside PLAN_FILE", file=sys.stderr)
         return 2
     try:
         plan = LoadPlan.from_json(Path(args[0]).read_bytes())
     except (OSError, ValueError) as exc:
-        print(f"earlgate.gateway.loadside: {exc}", file=sys.stderr)
+        print(f"earlgate.bench.gateway.loadside: {exc}", file=sys.stderr)
         return 2
     return asyncio.run(run(plan))
 

@@ -1,7 +1,7 @@
 """``earlgate bench rtc network``: network-layer vs application-layer forwarding (3.7.1).
 
 The thesis's first WebRTC experiment, on the namespaces of
-:mod:`earlgate.gateway.testbed`. At each step the same traffic (K senders on
+:mod:`earlgate.bench.gateway.testbed`. At each step the same traffic (K senders on
 the sender host, each with a receiver on the receiver host, 100 characters
 at 4 Hz) crosses the gateway host twice over:
 
@@ -27,9 +27,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from earlgate.gateway.bench import BenchOptions, Placement, StepResult, forward_step
-from earlgate.gateway.loadside import LoadSideError
-from earlgate.gateway.testbed import NamespaceBed, exec_prefix, set_forwarding
+from earlgate.bench.gateway.loadprocess import LoadSideError
+from earlgate.bench.gateway.options import BenchOptions, Placement, StepResult
+from earlgate.bench.gateway.steps import forward_step
+from earlgate.bench.gateway.testbed import NamespaceBed, exec_prefix, set_forwarding
 from earlgate.rtc.errors import PeerError
 
 __all__ = [

@@ -1,0 +1,13 @@
+"""``earlgate bench rtc``: the thesis's WebRTC gateway experiments (3.7).
+
+- ``options``: the bench's options, step results and their statistics (pure).
+- ``steps``: one step of forward, mux, demux or mesh, and the ramp of steps.
+- ``gatewayproc``: ``earlgate gateway`` in a child process, and its routes.
+- ``loadplan``, ``loadprocess``, ``loadside``: the sending and receiving peers
+  in child processes of their own (the plan, the parent's handle, the child).
+- ``report``: the step tables, plots and raw JSON.
+- ``testbed`` and ``network``: the namespace test bed of 3.7.1 and
+  ``earlgate bench rtc network`` on it.
+
+Importing this package loads none of them.
+"""

@@ -1,0 +1,299 @@
+"""``earlgate bench rtc``: the thesis's WebRTC gateway experiments (3.7), step by step.
+
+The procedure of 3.7: peers are added 5 at a time, each sending a message of
+100 characters at 4 Hz, and each step is measured on its own:
+
+- ``forward`` (3.7.1, application-layer forwarding): K senders ``s-i``, each
+  forwarded by the gateway to its receiver ``r-i``.
+- ``mux`` (3.7.2.1): K senders multiplexed by the gateway into one channel to
+  a sink, one aggregate per 250 ms window.
+- ``demux`` (3.7.2.2): one upstream peer sends, every 250 ms, aggregates of
+  10 parts (the thesis's size) for K receivers; the gateway splits them.
+- ``mesh`` (3.1.2): K peers in a full mesh, no gateway.
+
+Per step: one-way delay (mean ± sd, median, p99) from the senders'
+timestamps, bytes per second into and out of the gateway, the mux/demux
+processing delay (from the gateway's histogram), the gateway process's CPU
+and CPU-seconds per message it handled. The energy figures are a **model**,
+not a measurement: the thesis's Nexus 4 drew 1195 mW idle and about 3 W more
+per fully busy core (Tables 3.8/3.9: +500 mW at 17% CPU), from an 8 Wh
+battery; we apply it to our CPU figures to estimate battery hours.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from earlgate.bench.gateway.gatewayproc import GATEWAY_ID, GatewayProcess, routes_for
+from earlgate.bench.gateway.loadplan import LoadPlan, split
+from earlgate.bench.gateway.loadprocess import LoadProcess, LoadSideError
+from earlgate.bench.gateway.options import (
+    KINDS,
+    BenchOptions,
+    Placement,
+    StepResult,
+    cpu_figures,
+    delay_stats,
+    histogram_stats,
+)
+from earlgate.rtc.errors import PeerError
+
+__all__ = ["forward_step", "run_bench"]
+
+DEMUX_PARTS = 10  # parts per aggregate in the demux bench (thesis 3.7.2.2)
+SETUP_ANSWER_S = 30.0  # beyond the connect timeout, for a child to say it is ready
+
+
+def _plans(
+    options: BenchOptions,
+    placement: Placement,
+    senders: list[str],
+    receivers: list[str],
+    dial: dict[str, str],
+    workdir: Path,
+) -> list[tuple[LoadPlan, tuple[str, ...]]]:
+    """The load-side children of a step: receivers first, each side split in processes."""
+    p = options.peering
+    common = _load_settings(options)
+    plans = []
+    for index, names in enumerate(split(receivers, options.load_processes)):
+        plans.append(
+            (
+                LoadPlan(
+                    "receive",
+                    placement.receiver_signal or p.signal,
+                    names,
+                    {n: dial[n] for n in names if n in dial},
+                    delays_file=str(workdir / f"delays-{index}.f64"),
+                    **common,
+                ),
+                placement.receiver_prefix,
+            )
+        )
+    role = "send-aggregates" if options.kind == "demux" else "send"
+    for names in split(senders, options.load_processes):
+        plans.append(
+            (
+                LoadPlan(
+                    role,
+                    placement.sender_signal or p.signal,
+                    names,
+                    {n: dial[n] for n in names if n in dial},
+                    parts_for=receivers if role == "send-aggregates" else [],
+                    parts_per_aggregate=DEMUX_PARTS,
+                    **common,
+                ),
+                placement.sender_prefix,
+            )
+        )
+    return plans
+
+
+def _load_settings(options: BenchOptions) -> dict[str, Any]:
+    """What every load-side plan of a step shares: ICE, rate, size, duration."""
+    p = options.peering
+    return {
+        "key": p.key,
+        "ice_servers": list(p.ice_servers),
+        "ice_username": p.ice_username,
+        "ice_credential": p.ice_credential,
+        "relay_only": p.relay_only,
+        "rate": options.rate,
+        "size": options.size,
+        "duration": options.step_duration,
+        "connect_timeout": options.connect_timeout,
+    }
+
+
+async def forward_step(
+    options: BenchOptions,
+    peers: int,
+    workdir: Path,
+    placement: Placement | None = None,
+    *,
+    through_gateway: bool = True,
+    probe: Callable[[], Coroutine[Any, Any, None]] | None = None,
+) -> StepResult:
+    """One step of forward/mux/demux; ``through_gateway=False``: senders dial receivers.
+
+    Without the gateway (the network-layer baseline), sender ``s-i`` opens a
+    DataConnection straight to receiver ``r-i`` and whatever routes the
+    packets between them is what is measured. ``probe`` runs while the
+    senders send (e.g. sampling interface counters) and is cancelled after.
+    """
+    placement = placement or Placement()
+    kind = options.kind
+    if kind == "forward":
+        senders = [f"s-{i}" for i in range(peers)]
+        receivers = [f"r-{i}" for i in range(peers)]
+    elif kind == "mux":
+        senders, receivers = [f"s-{i}" for i in range(peers)], ["sink"]
+    else:
+        senders, receivers = ["cloud"], [f"r-{i}" for i in range(peers)]
+    gateway: GatewayProcess | None = None
+    if through_gateway:
+        routes = workdir / f"routes-{kind}-{peers}.toml"
+        routes.write_text(routes_for(kind, peers))
+        gateway = GatewayProcess(options.peering, routes, placement)
+        await gateway.start()
+        dial = {name: GATEWAY_ID for name in senders + receivers}
+    elif kind == "forward":
+        dial = dict(zip(senders, receivers, strict=True))
+    else:
+        raise ValueError(f"{kind} needs the gateway")
+    step_dir = workdir / f"{kind}-{peers}-{'gateway' if through_gateway else 'direct'}"
+    step_dir.mkdir(parents=True, exist_ok=True)
+    children = [
+        LoadProcess(plan, list(prefix))
+        for plan, prefix in _plans(options, placement, senders, receivers, dial, step_dir)
+    ]
+    receiving = [c for c in children if c.plan.role == "receive"]
+    sending = [c for c in children if c.plan.role != "receive"]
+    try:
+        # Receivers first: without the gateway the senders dial them.
+        for group in (receiving, sending):
+            await asyncio.gather(*(child.start() for child in group))
+            await asyncio.gather(
+                *(child.event(options.connect_timeout + SETUP_ANSWER_S) for child in group)
+            )
+        # The gateway's side of each connection opens as ours does; give it a moment.
+        await asyncio.sleep(0.5)
+        result = StepResult(peers, options.step_duration)
+        cpu_before = gateway.cpu_s() if gateway else 0.0
+        load_before = sum(child.cpu_s() for child in children)
+        started = time.monotonic()
+        for child in receiving + sending:
+            child.command("go")
+        probing = asyncio.create_task(probe()) if probe is not None else None
+        try:
+            answers = await asyncio.gather(
+                *(child.event(options.step_duration + SETUP_ANSWER_S) for child in sending)
+            )
+        finally:
+            if probing is not None:
+                probing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await probing
+        await asyncio.sleep(1.0)  # in flight, and the last mux window
+        for child in receiving:
+            child.command("stop")
+        got = await asyncio.gather(*(child.event(SETUP_ANSWER_S) for child in receiving))
+        elapsed = time.monotonic() - started
+        cpu = gateway.cpu_s() - cpu_before if gateway else 0.0
+        result.load_cpu_percent = round(
+            100.0 * (sum(child.cpu_s() for child in children) - load_before) / elapsed, 1
+        )
+        delays = array.array("d")
+        for child in receiving:
+            assert child.plan.delays_file is not None
+            delays.frombytes(await asyncio.to_thread(Path(child.plan.delays_file).read_bytes))
+        result.sent = sum(int(a["sent"]) for a in answers)
+        result.received = sum(int(g["received"]) for g in got)
+        sent_bytes = sum(int(a["bytes"]) for a in answers)
+        result.bytes_in_per_s = round(sent_bytes / options.step_duration, 1)
+        result.bytes_out_per_s = round(sum(int(g["bytes"]) for g in got) / options.step_duration, 1)
+        result.delay_ms = delay_stats(list(delays))
+        if gateway is not None and kind in ("mux", "demux"):
+            result.processing_ms = histogram_stats(
+                await gateway.scrape(), "earlgate_gateway_route_processing_seconds"
+            )
+        cpu_figures(result, cpu, elapsed, max(1, result.sent))
+        return result
+    finally:
+        await asyncio.gather(*(child.stop() for child in children))
+        if gateway is not None:
+            await gateway.stop()
+
+
+MESH_START_DELAY = 0.5  # s from "go" to the shared start, for every part to hear it
+
+
+async def _mesh_step(options: BenchOptions, peers: int, workdir: Path) -> StepResult:
+    """A full mesh of ``peers``, its peers spread over ``load_processes`` processes."""
+    prefix = f"bm{peers}"
+    step_dir = workdir / f"mesh-{peers}"
+    step_dir.mkdir(parents=True, exist_ok=True)
+    children = [
+        LoadProcess(
+            LoadPlan(
+                "mesh",
+                options.peering.signal,
+                names,
+                mesh_peers=peers,
+                delays_file=str(step_dir / f"delays-{index}.f64"),
+                **_load_settings(options),
+            )
+        )
+        for index, names in enumerate(
+            split([f"{prefix}-{i}" for i in range(peers)], options.load_processes)
+        )
+    ]
+    try:
+        await asyncio.gather(*(child.start() for child in children))
+        await asyncio.gather(
+            *(child.event(options.connect_timeout + SETUP_ANSWER_S) for child in children)
+        )
+        cpu_before = sum(child.cpu_s() for child in children)
+        started = time.monotonic()
+        start_epoch = time.time() + MESH_START_DELAY
+        for child in children:
+            child.command(f"go {start_epoch:.6f}")
+        answers = await asyncio.gather(
+            *(child.event(options.step_duration + SETUP_ANSWER_S) for child in children)
+        )
+        elapsed = time.monotonic() - started
+        cpu = sum(child.cpu_s() for child in children) - cpu_before
+        delays = array.array("d")
+        for child in children:
+            assert child.plan.delays_file is not None
+            delays.frombytes(await asyncio.to_thread(Path(child.plan.delays_file).read_bytes))
+    finally:
+        await asyncio.gather(*(child.stop() for child in children))
+    result = StepResult(
+        peers,
+        options.step_duration,
+        sum(int(a["sent"]) for a in answers),
+        sum(int(a["received"]) for a in answers),
+    )
+    result.delay_ms = delay_stats(list(delays))
+    cpu_figures(result, cpu, elapsed, max(1, result.sent))
+    return result
+
+
+async def run_bench(options: BenchOptions, workdir: Path) -> list[StepResult]:
+    if options.kind not in KINDS:
+        raise ValueError(f"unknown bench {options.kind!r}; expected one of {', '.join(KINDS)}")
+    results = []
+    for peers in options.steps():
+        try:
+            if options.kind == "mesh":
+                result = await _mesh_step(options, peers, workdir)
+            else:
+                result = await forward_step(options, peers, workdir)
+        except (LoadSideError, PeerError, TimeoutError, OSError) as exc:
+            # This step could not be set up (e.g. peers without ICE candidates):
+            # the bench stops here and the report says so.
+            options.failure = f"the step at {peers} peers could not run: {exc}"
+            print(f"  {options.kind} {peers:4d} peers: {options.failure}", flush=True)
+            break
+        results.append(result)
+        print(f"  {options.kind} {peers:4d} peers: {_line(result)}", flush=True)
+    return results
+
+
+def _line(result: StepResult) -> str:
+    d = result.delay_ms
+    text = (
+        f"sent {result.sent}, received {result.received}, delay "
+        f"{d.get('mean', 0):.2f} ± {d.get('sd', 0):.2f} ms (median {d.get('median', 0):.2f}, "
+        f"p99 {d.get('p99', 0):.2f}), CPU {result.cpu_percent:.1f}%"
+    )
+    if result.processing_ms.get("count"):
+        text += f", processing p99 {result.processing_ms['p99']:.3f} ms"
+    return text
