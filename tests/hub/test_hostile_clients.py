@@ -20,6 +20,7 @@ from earlgate.hub.auth import make_token
 from earlgate.hub.config import HubConfig
 from earlgate.hub.server import HubServer
 from hubproc import LISTEN_LINE
+from unread import pipeline_unread
 from wsclient import WsClient
 
 SECRET = "a-test-secret-of-at-least-32-bytes!!"
@@ -196,7 +197,10 @@ def test_out_of_descriptors_pauses_accepting_and_recovers() -> None:
         assert process.stdout is not None
         process.stdout.close()
     log = b"".join(output).decode()
-    assert log.count("accept paused") == 1, log[-2000:]
+    # One line per episode at the limit (not one per failed accept): the hub
+    # may reach the limit again once its 10 s head timeout frees descriptors.
+    pauses, resumes = log.count("accept paused"), log.count("accepting connections again")
+    assert 1 <= pauses <= resumes + 1 and pauses <= 3, log[-2000:]
     assert "Traceback" not in log
 
 
@@ -207,17 +211,8 @@ def test_pipelined_requests_never_read_do_not_grow_memory() -> None:
     try:
         hub = psutil.Process(process.pid)
         before = hub.memory_info().rss
-        with socket.create_connection(("127.0.0.1", port)) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            sock.setblocking(False)
-            request = b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n"
-            burst = request * 30_000
-            sent = 0
-            deadline = time.monotonic() + 5
-            while sent < len(burst) and time.monotonic() < deadline:
-                with contextlib.suppress(BlockingIOError):
-                    sent += sock.send(burst[sent : sent + 65536])
-                time.sleep(0.001)
+        request = b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n"
+        with pipeline_unread(port, request, 30_000):
             time.sleep(1)
             start = hub.cpu_times()
             time.sleep(2)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import time
 from collections.abc import Callable
@@ -10,6 +9,7 @@ from collections.abc import Callable
 import psutil
 
 from earlgate.bench.signalprocs import ServerProcess
+from unread import pipeline_unread
 
 
 def test_idle_keep_alive_connection_is_closed(signal_factory: Callable[..., ServerProcess]) -> None:
@@ -49,16 +49,7 @@ def test_pipelined_requests_never_read_do_not_grow_memory(
     server = signal_factory()
     process = psutil.Process(server.process.pid)
     before = process.memory_info().rss
-    with socket.create_connection((server.host, server.port)) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.setblocking(False)
-        burst = b"GET /peerjs/id HTTP/1.1\r\nhost: x\r\n\r\n" * 200_000
-        sent = 0
-        deadline = time.monotonic() + 5
-        while sent < len(burst) and time.monotonic() < deadline:
-            with contextlib.suppress(BlockingIOError):
-                sent += sock.send(burst[sent : sent + 65536])
-            time.sleep(0.001)
+    with pipeline_unread(server.port, b"GET /peerjs/id HTTP/1.1\r\nhost: x\r\n\r\n", 200_000):
         time.sleep(3)
         grown = (process.memory_info().rss - before) / 2**20
     assert grown < 2.5, f"server RSS grew by {grown:.1f} MiB"

@@ -45,6 +45,31 @@ def check_readable(args: argparse.Namespace, *options: str) -> None:
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+def add_setting_options(
+    group: argparse._ActionsContainer,
+    defaults: object,
+    options: Sequence[tuple[str, str]],
+    *,
+    seconds: bool = True,
+    fields: dict[str, str] | None = None,
+) -> None:
+    """Options that set fields of a settings object, each help naming its default.
+
+    ``--idle-timeout`` sets ``idle_timeout`` unless ``fields`` maps the flag to
+    another field; ``seconds`` options are floats (``S``), the others integers.
+    """
+    for flag, text in options:
+        default = getattr(defaults, (fields or {}).get(flag, flag[2:].replace("-", "_")))
+        if seconds:
+            group.add_argument(
+                flag, type=float, default=default, metavar="S", help=f"{text} (default {default:g})"
+            )
+        else:
+            group.add_argument(
+                flag, type=int, default=default, metavar="N", help=f"{text} (default {default})"
+            )
+
+
 def setup_logging(level: str) -> None:
     """The servers' log format, at ``--log-level`` (a usage error when unknown)."""
     if level.upper() not in LOG_LEVELS:

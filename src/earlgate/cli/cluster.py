@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from earlgate.cli import UsageError
+from earlgate.cli import UsageError, add_setting_options
 from earlgate.cluster.haproxy import BALANCES, HaproxySettings, parse_server, render
 from earlgate.cluster.supervisor import Policy
 
@@ -72,20 +72,14 @@ def _supervision(parser: argparse.ArgumentParser) -> None:
     """How the started processes are kept running (docs/deploy.md, Supervision)."""
     defaults = Policy()
     group = parser.add_argument_group("supervision (docs/deploy.md)")
-    for flag, field, text in [
-        (
-            "--heartbeat-timeout",
-            "heartbeat_timeout",
-            "restart a hub whose loop is silent this long",
-        ),
-        ("--restart-backoff-min", "backoff_min", "delay before a restart; doubles per quick crash"),
-        ("--restart-backoff-max", "backoff_max", "... up to this; after this long up, quick again"),
-        ("--grace", "grace", "when stopping, kill a process still running this long after SIGTERM"),
-    ]:
-        default = getattr(defaults, field)
-        group.add_argument(
-            flag, type=float, default=default, metavar="S", help=f"{text} (default {default:g})"
-        )
+    options = [
+        ("--heartbeat-timeout", "restart a hub whose loop is silent this long"),
+        ("--restart-backoff-min", "delay before a restart; doubles per quick crash"),
+        ("--restart-backoff-max", "... up to this; after this long up, quick again"),
+        ("--grace", "when stopping, kill a process still running this long after SIGTERM"),
+    ]
+    fields = {"--restart-backoff-min": "backoff_min", "--restart-backoff-max": "backoff_max"}
+    add_setting_options(group, defaults, options, fields=fields)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

@@ -7,7 +7,13 @@ import logging
 import os
 import ssl
 
-from earlgate.cli import UsageError, check_readable, run_event_loop, setup_logging
+from earlgate.cli import (
+    UsageError,
+    add_setting_options,
+    check_readable,
+    run_event_loop,
+    setup_logging,
+)
 from earlgate.hub.config import HubConfig, SlowConsumerPolicy
 
 
@@ -88,27 +94,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _limits(parser: argparse.ArgumentParser, defaults: HubConfig) -> None:
     """Timeouts and byte bounds: what no client may hold for longer or larger."""
     group = parser.add_argument_group("timeouts and limits (docs/hub.md, Errors and limits)")
-    seconds: list[tuple[str, str]] = [
+    seconds = [
         ("--handshake-timeout", "WebSocket handshake, and each HTTP request's head and body"),
         ("--idle-timeout", "close a keep-alive HTTP connection idle this long"),
         ("--ping-interval", "ping a WebSocket silent this long (0 = never)"),
         ("--ping-timeout", "close a WebSocket whose pong is this late"),
         ("--publish-timeout", "POST /publish waits this long for the broker"),
     ]
-    for flag, text in seconds:
-        default = getattr(defaults, flag[2:].replace("-", "_"))
-        group.add_argument(
-            flag, type=float, default=default, metavar="S", help=f"{text} (default {default:g})"
-        )
-    counts: list[tuple[str, str]] = [
+    add_setting_options(group, defaults, seconds)
+    counts = [
         ("--max-connections-per-address", "connections per source IP (0 = unlimited)"),
         ("--max-retained-bytes", "bytes of retained frames; least recently set evicted"),
         ("--durable-max-bytes", "bytes of durable history; oldest messages evicted"),
         ("--max-resume-subjects", "durable subjects one resumable subscribe may cover"),
     ]
-    for flag, text in counts:
-        default = getattr(defaults, flag[2:].replace("-", "_"))
-        group.add_argument(flag, type=int, default=default, help=f"{text} (default {default})")
+    add_setting_options(group, defaults, counts, seconds=False)
     group.add_argument(
         "--require-exp", action="store_true", help="refuse tokens without an 'exp' claim"
     )
@@ -124,15 +124,12 @@ def _workers(parser: argparse.ArgumentParser, defaults: HubConfig) -> None:
         help="hub processes sharing the port (SO_REUSEPORT) under a supervisor that restarts "
         "them; needs --broker redis://... or redis-cluster://... (default 1: no supervisor)",
     )
-    for flag, text in [
+    supervision = [
         ("--heartbeat-timeout", "replace a worker whose event loop is silent this long"),
         ("--restart-backoff-min", "delay before restarting a worker; doubles per quick crash"),
         ("--restart-backoff-max", "... up to this; a worker up this long restarts quickly again"),
-    ]:
-        default = getattr(defaults, flag[2:].replace("-", "_"))
-        group.add_argument(
-            flag, type=float, default=default, metavar="S", help=f"{text} (default {default:g})"
-        )
+    ]
+    add_setting_options(group, defaults, supervision)
 
 
 def config_from(args: argparse.Namespace) -> HubConfig:

@@ -6,7 +6,13 @@ import argparse
 import logging
 import ssl
 
-from earlgate.cli import UsageError, check_readable, run_event_loop, setup_logging
+from earlgate.cli import (
+    UsageError,
+    add_setting_options,
+    check_readable,
+    run_event_loop,
+    setup_logging,
+)
 from earlgate.signal.config import SignalConfig
 from earlgate.signal.errors import ConfigError
 
@@ -70,21 +76,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=defaults.max_depth,
         help=f"nesting levels per client message; deeper is dropped (default {defaults.max_depth})",
     )
-    for flag, text in [
+    seconds = [
         ("--handshake-timeout", "WebSocket handshake, and each HTTP request's head and body"),
         ("--idle-timeout", "close a keep-alive HTTP connection idle this long"),
-    ]:
-        default = getattr(defaults, flag[2:].replace("-", "_"))
-        parser.add_argument(
-            flag, type=float, default=default, metavar="S", help=f"{text} (default {default:g})"
-        )
-    parser.add_argument(
-        "--max-connections-per-address",
-        type=int,
-        default=defaults.max_connections_per_address,
-        metavar="N",
-        help="connections per source IP (default 0: unlimited)",
-    )
+    ]
+    add_setting_options(parser, defaults, seconds)
+    counts = [("--max-connections-per-address", "connections per source IP (0 = unlimited)")]
+    add_setting_options(parser, defaults, counts, seconds=False)
     parser.add_argument("--tls-cert", metavar="FILE")
     parser.add_argument("--tls-key", metavar="FILE")
     parser.add_argument(
