@@ -6,8 +6,9 @@ import math
 import subprocess
 import sys
 
+from earlgate.bench.stats import percentile
 from earlgate.devices import Accelerometer, Thermometer, activity
-from earlgate.devices.monitor import Monitor, SubjectStats, percentile
+from earlgate.devices.monitor import Monitor, SubjectStats
 
 
 def test_accelerometer_is_reproducible_and_near_gravity() -> None:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from earlgate.bench.led.tracking import Reading, Step, analyse
+from earlgate.bench.stats import percentile
 from earlgate.cli import main
-from earlgate.led.tracking import Reading, Step, analyse, percentile
 from hubproc import HubProcess, start_hub
 
 
@@ -59,9 +60,9 @@ def test_nothing_to_analyse() -> None:
 
 
 def test_percentile_is_nearest_rank() -> None:
-    assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 50) == 3.0
-    assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 95) == 5.0
-    assert percentile([7.0], 1) == 7.0
+    assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 0.5) == 3.0
+    assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 0.95) == 5.0
+    assert percentile([7.0], 0.01) == 7.0
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from earlgate.bench.led.tracking import DEFAULT_LEVELS
 from earlgate.bench.results import command_line, results_dir, utc_now
 from earlgate.cli import UsageError
 from earlgate.cli._led_serve import EXIT_FAILED
@@ -34,7 +35,6 @@ from earlgate.led import (
 )
 from earlgate.led.registers import ADDRESS
 from earlgate.led.simstate import default_state_path, load_simulator, save_simulator
-from earlgate.led.tracking import DEFAULT_LEVELS
 
 # Exit status besides 0, 1 (EXIT_FAILED: bus or hub failure) and 2 (usage).
 EXIT_REFUSED = 3
@@ -197,7 +197,7 @@ def add_loop_bench(benches: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _cmd_led_loop(args: argparse.Namespace) -> int:
-    from earlgate.led.loop import run_loop, write_report
+    from earlgate.bench.led.loop import run_loop, write_report
 
     try:
         levels = [_level(text.strip()) for text in args.levels.split(",")]

@@ -14,14 +14,14 @@ from typing import Any
 
 from rich.table import Table
 
+from earlgate.bench.stats import percentile
+
 WINDOW_S = 5.0
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+def _ms(values: list[float], fraction: float) -> str:
+    """A latency percentile for the table; 0.00 before anything arrived."""
+    return f"{percentile(values, fraction):.2f}" if values else "0.00"
 
 
 @dataclass
@@ -65,8 +65,8 @@ class Monitor:
         now = time.time() if now is None else now
         all_latencies = self.latencies()
         title = (
-            f"earlgate hub — publish→deliver latency p50 {percentile(all_latencies, 0.5):.2f} ms"
-            f", p99 {percentile(all_latencies, 0.99):.2f} ms"
+            f"earlgate hub — publish→deliver latency p50 {_ms(all_latencies, 0.5)} ms"
+            f", p99 {_ms(all_latencies, 0.99)} ms"
         )
         if hub_stats:
             last = hub_stats.get("last_second") or {}
@@ -90,8 +90,8 @@ class Monitor:
                 subject,
                 str(stats.count),
                 f"{stats.rate(now):.1f}",
-                f"{percentile(latencies, 0.5):.2f}",
-                f"{percentile(latencies, 0.99):.2f}",
+                _ms(latencies, 0.5),
+                _ms(latencies, 0.99),
                 _short(stats.latest),
             )
         return table

@@ -14,8 +14,9 @@ Layers, pure core first:
 - ``coalesce``: the commands waiting for the chip, the latest per LED winning (pure).
 - ``serve``: :class:`LedServer`, the module driven from a hub subject.
 - ``sensor``: a simulated light sensor looking at a simulated LED.
-- ``tracking`` and ``loop``: the servo loop through a hub and its statistics
-  (``earlgate bench led-loop``; ``loop`` imports the hub client).
+
+The servo loop through a hub (``earlgate bench led-loop``) is a bench:
+:mod:`earlgate.bench.led`.
 
 Example::
 

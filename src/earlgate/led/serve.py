@@ -32,6 +32,7 @@ from typing import Any, Final, Protocol
 
 import orjson
 
+from earlgate.bench.stats import percentile
 from earlgate.led.coalesce import DEFAULT_MAX_WAITING, CommandQueue, QueueFull
 from earlgate.led.commands import (
     MAX_DEPTH,
@@ -175,7 +176,7 @@ class LedServer:
                 result[name] = {
                     "count": len(ordered),
                     "median": round(statistics.median(ordered), 3),
-                    "p99": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 3),
+                    "p99": round(percentile(ordered, 0.99), 3),
                     "max": round(ordered[-1], 3),
                 }
         return result

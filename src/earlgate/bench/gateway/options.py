@@ -12,6 +12,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
+from earlgate.bench.stats import percentile
 from earlgate.gateway.peering import PeerOptions
 
 __all__ = [
@@ -89,13 +90,12 @@ def delay_stats(delays_ms: list[float]) -> dict[str, float]:
     if not delays_ms:
         return {"count": 0}
     ordered = sorted(delays_ms)
-    p99 = ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
     return {
         "count": len(ordered),
         "mean": round(statistics.fmean(ordered), 3),
         "sd": round(statistics.pstdev(ordered), 3),
         "median": round(statistics.median(ordered), 3),
-        "p99": round(p99, 3),
+        "p99": round(percentile(ordered, 0.99), 3),
         "max": round(ordered[-1], 3),
     }
 

@@ -25,7 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["DEFAULT_LEVELS", "LoopReport", "Reading", "Step", "analyse", "percentile"]
+from earlgate.bench.stats import percentile
+
+__all__ = ["DEFAULT_LEVELS", "LoopReport", "Reading", "Step", "analyse"]
 
 LEVELS = 15  # the TCA6507's duty steps: level n is n/15 on
 
@@ -78,7 +80,7 @@ class LoopReport:
         if self.latencies_ms:
             result["latency_ms"] = {
                 "median": _rounded(statistics.median(self.latencies_ms)),
-                "p95": _rounded(percentile(self.latencies_ms, 95)),
+                "p95": _rounded(percentile(self.latencies_ms, 0.95)),
                 "max": _rounded(max(self.latencies_ms)),
                 "min": _rounded(min(self.latencies_ms)),
             }
@@ -87,13 +89,6 @@ class LoopReport:
 
 def _rounded(value: float) -> float | None:
     return None if math.isnan(value) else round(value, 4)
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """The nearest-rank percentile (``pct`` in 0-100) of non-empty ``values``."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(pct / 100 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
 
 
 def analyse(

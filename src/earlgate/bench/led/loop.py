@@ -11,7 +11,7 @@ machines:
 * the **bench**: sends a brightness pattern (one steady level on all three
   channels of the LED per step) and records the readings it gets back.
 
-:mod:`earlgate.led.tracking` turns the record into latencies and tracking
+:mod:`earlgate.bench.led.tracking` turns the record into latencies and tracking
 errors; :func:`write_report` writes them, the raw record and a plot.
 """
 
@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from earlgate.bench.led.tracking import DEFAULT_LEVELS, LoopReport, Reading, Step, analyse
 from earlgate.client import HubClient, Subscription
 from earlgate.led.chip import TCA6507
 from earlgate.led.module import BALL_PROBE, LedModule
 from earlgate.led.sensor import SimulatedLightSensor
 from earlgate.led.serve import LedServer
 from earlgate.led.simulator import SimulatedTCA6507
-from earlgate.led.tracking import DEFAULT_LEVELS, LoopReport, Reading, Step, analyse
 
 __all__ = ["DEFAULT_LEVELS", "LoopRun", "run_loop", "write_report"]
 

@@ -1,0 +1,6 @@
+"""``earlgate bench led-loop``: the thesis's servo loop (§5.2) through a hub.
+
+- ``tracking``: latencies and tracking errors of a run (pure).
+- ``loop``: the LED, the light sensor and the emitter, each with its own hub
+  connection; the report.
+"""
