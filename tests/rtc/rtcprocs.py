@@ -16,8 +16,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from earlgate.rtc.turn import TurnServer
-from earlgate.rtc.turn import start_turn as _start_turn
+from earlgate.testing.turn import TurnServer
+from earlgate.testing.turn import start_turn as _start_turn
 
 ROOT = Path(__file__).resolve().parents[2]
 NPM_DIR = ROOT / ".cache" / "rtc-npm"
@@ -108,7 +108,7 @@ def start_signal(kind: str, port: int | None = None, *, key: str = "peerjs") -> 
     return Server(proc, port, args)
 
 
-# The tests' relay is the package's (earlgate.rtc.turn), with the tests' user.
+# The tests' relay is the package's (earlgate.testing.turn), with the tests' user.
 Turn = TurnServer
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from earlgate.bench.signalprocs import (
+from earlgate.testing.signalprocs import (
     PeerServerError,
     ServerProcess,
     SignalSettings,

@@ -20,7 +20,7 @@ import pytest
 from signalpeers import RawPeer, opened
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from earlgate.bench.signalprocs import ServerProcess, SignalSettings
+from earlgate.testing.signalprocs import ServerProcess, SignalSettings
 
 STANDARD = SignalSettings(expire_timeout=1.0)
 LIMITED = SignalSettings(concurrent_limit=2)

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from signalpeers import opened
 
-from earlgate.bench.signalprocs import ServerProcess, SignalSettings
 from earlgate.signal.config import SignalConfig
 from earlgate.signal.errors import ConfigError
 from earlgate.signal.messages import DEPTH_LIMIT, MAX_DEPTH, MessageError, parse
 from earlgate.signal.router import NORMAL, Action, Close, ConnId, Send, SignalingRouter
+from earlgate.testing.signalprocs import ServerProcess, SignalSettings
 
 Factory = Callable[..., ServerProcess]
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import psutil
 
-from earlgate.bench.signalprocs import ServerProcess
+from earlgate.testing.signalprocs import ServerProcess
 from unread import pipeline_unread
 
 

@@ -15,8 +15,8 @@ import pytest
 import trustme
 from signalpeers import RawPeer, opened
 
-from earlgate.bench.signalprocs import ServerProcess, SignalSettings
 from earlgate.cli import main
+from earlgate.testing.signalprocs import ServerProcess, SignalSettings
 
 Factory = Callable[..., ServerProcess]
 

@@ -50,9 +50,9 @@ from earlgate.bench.datachannel_peers import (
     DataChannelBenchError,
 )
 from earlgate.bench.results import machine_description, utc_now, write_run
-from earlgate.bench.signalprocs import ServerProcess, SignalSettings, start_earlgate_signal
 from earlgate.children import cpu_seconds
-from earlgate.rtc.turn import TurnServer, start_turn
+from earlgate.testing.signalprocs import ServerProcess, SignalSettings, start_earlgate_signal
+from earlgate.testing.turn import TurnServer, start_turn
 
 __all__ = [
     "LOOPS",

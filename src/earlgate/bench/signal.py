@@ -1,7 +1,7 @@
 """``earlgate bench signal``: relay rate and memory per peer, ours vs the Node PeerServer.
 
 Two measurements per server, each started fresh with the same settings
-(:mod:`earlgate.bench.signalprocs`), the server pinned to one core and the
+(:mod:`earlgate.testing.signalprocs`), the server pinned to one core and the
 load generator (picows clients) to the others:
 
 - **relay**: ``pairs`` pairs of peers each keep ``window`` signaling messages
@@ -30,7 +30,7 @@ from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from earlgate.bench.fanout import pinning
 from earlgate.bench.results import machine_description, utc_now, write_run
-from earlgate.bench.signalprocs import (
+from earlgate.testing.signalprocs import (
     ServerProcess,
     SignalSettings,
     start_earlgate_signal,

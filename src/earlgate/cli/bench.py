@@ -294,7 +294,7 @@ def run_connections_command(args: argparse.Namespace) -> int:
 
 def run_signal_command(args: argparse.Namespace) -> int:
     from earlgate.bench.signal import SERVERS, run_signal_bench
-    from earlgate.bench.signalprocs import PeerServerError
+    from earlgate.testing.signalprocs import PeerServerError
 
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     unknown = [s for s in servers if s not in SERVERS]
@@ -331,8 +331,8 @@ def run_datachannel_command(args: argparse.Namespace) -> int:
         plan,
         run_datachannel_bench,
     )
-    from earlgate.bench.signalprocs import PeerServerError
-    from earlgate.rtc.turn import TurnError
+    from earlgate.testing.signalprocs import PeerServerError
+    from earlgate.testing.turn import TurnError
 
     def choices(option: str, value: str, allowed: tuple[str, ...]) -> list[str]:
         chosen = [v.strip() for v in value.split(",") if v.strip()]

@@ -14,10 +14,10 @@ from earlgate.cli import UsageError, setup_logging
 
 if TYPE_CHECKING:  # aiortc is imported only when a command runs, not for --help
     from earlgate.bench.gateway.options import BenchOptions
-    from earlgate.bench.signalprocs import ServerProcess
     from earlgate.gateway.peering import PeerOptions
     from earlgate.gateway.service import GatewayOptions
-    from earlgate.rtc.turn import TurnServer
+    from earlgate.testing.signalprocs import ServerProcess
+    from earlgate.testing.turn import TurnServer
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -149,8 +149,8 @@ def run_rtc_bench(args: argparse.Namespace) -> int:
     if args.own_servers:
         # earlgate signal and a loopback coturn for this run; ICE through the relay,
         # since aioice offers no loopback candidates.
-        from earlgate.bench.signalprocs import SignalSettings, start_earlgate_signal
-        from earlgate.rtc.turn import TurnError, start_turn
+        from earlgate.testing.signalprocs import SignalSettings, start_earlgate_signal
+        from earlgate.testing.turn import TurnError, start_turn
 
         try:
             turn = start_turn(relay_ports=2000)
@@ -229,8 +229,8 @@ def _run_network_bench(args: argparse.Namespace) -> int:
     """Kernel forwarding vs ``earlgate gateway`` in a namespace test bed it builds itself."""
     from earlgate.bench.gateway import testbed
     from earlgate.bench.gateway.network import placement, run_network_bench, write_report
-    from earlgate.bench.signalprocs import PeerServerError, SignalSettings, start_earlgate_signal
     from earlgate.gateway.peering import PeerOptions
+    from earlgate.testing.signalprocs import PeerServerError, SignalSettings, start_earlgate_signal
 
     try:
         testbed.check_can_build()
