@@ -2,8 +2,10 @@
 
 The package is laid out as its architecture:
 
+- ``earlgate.wire``: the shared wire vocabulary (subjects and their matching,
+  error codes, frame types, the durable policy); pure, standard library only.
 - ``earlgate.hub``: the WebSocket publish/subscribe hub (pure protocol core in
-  ``hub.frames``/``hub.subjects``, asyncio I/O in ``hub.server``).
+  ``hub.frames``/``hub.core``, asyncio I/O in ``hub.server``).
 - ``earlgate.broker``: where published messages go between hubs (in-memory now,
   Redis next), behind one interface.
 - ``earlgate.client``: the asyncio client library.

@@ -16,7 +16,7 @@ from earlgate.broker.clusterkeys import (
     split_envelope,
     spread_tags,
 )
-from earlgate.hub.subjects import matches
+from earlgate.wire.subjects import matches
 
 
 def test_parse_cluster_url() -> None:

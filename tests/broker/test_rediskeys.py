@@ -15,7 +15,7 @@ from earlgate.broker.rediskeys import (
     replay_from,
     split_envelope,
 )
-from earlgate.hub.subjects import matches
+from earlgate.wire.subjects import matches
 
 
 @pytest.mark.parametrize(

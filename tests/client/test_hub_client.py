@@ -9,7 +9,7 @@ import time
 import pytest
 
 from earlgate.client import HubClient, HubClientError, HubError, QueueFullError
-from earlgate.hub.subjects import SubjectError
+from earlgate.wire.subjects import SubjectError
 from hubproc import start_hub
 
 

@@ -29,7 +29,7 @@ from earlgate.gateway.routes import (
     loads_routes,
     parse_routes,
 )
-from earlgate.hub.subjects import check_pattern, check_subject
+from earlgate.wire.subjects import check_pattern, check_subject
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from earlgate.hub import frames
-from earlgate.hub.frames import FrameError, parse_frame, with_hub_fields
+from earlgate.hub.frames import parse_frame
+from earlgate.wire.codes import FrameError, with_hub_fields
 
 
 def test_parses_publish_and_thesis_form() -> None:

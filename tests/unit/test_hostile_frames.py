@@ -19,6 +19,7 @@ from earlgate.hub import frames
 from earlgate.hub.config import HubConfig, SlowConsumerPolicy
 from earlgate.hub.core import Hub
 from earlgate.hub.session import Session
+from earlgate.wire import codes
 
 
 def make_session(hub: Hub) -> tuple[Session, list[dict[str, Any]]]:
@@ -35,9 +36,9 @@ def make_session(hub: Hub) -> tuple[Session, list[dict[str, Any]]]:
 
 @pytest.mark.parametrize("kind", [[1], {"a": 1}, 7, True, None])
 def test_a_type_of_the_wrong_json_type_is_bad_frame(kind: object) -> None:
-    with pytest.raises(frames.FrameError) as caught:
+    with pytest.raises(codes.FrameError) as caught:
         frames.parse_frame(orjson.dumps({"type": kind, "id": 3}))
-    assert caught.value.code == frames.BAD_FRAME and caught.value.frame_id == 3
+    assert caught.value.code == codes.BAD_FRAME and caught.value.frame_id == 3
 
 
 async def test_a_list_type_is_answered_without_a_traceback(caplog) -> None:
@@ -179,7 +180,7 @@ frame_objects = st.dictionaries(st.sampled_from(FIELDS + ["_offset", "x"]), json
 )
 typed_frames = st.builds(
     lambda kind, rest: {"type": kind, **rest},
-    st.sampled_from(sorted(frames.CLIENT_TYPES)),
+    st.sampled_from(sorted(codes.CLIENT_TYPES)),
     st.dictionaries(st.sampled_from(FIELDS[1:] + ["_offset"]), json_values),
 )
 

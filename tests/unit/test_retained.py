@@ -17,7 +17,7 @@ from earlgate.hub.core import Hub
 from earlgate.hub.exposition import render
 from earlgate.hub.server import HubServer
 from earlgate.hub.session import Session
-from earlgate.hub.subjects import matches
+from earlgate.wire.subjects import matches
 
 levels = st.sampled_from(["a", "b", "c", "dd"])
 subjects = st.lists(levels, min_size=1, max_size=4).map("/".join)

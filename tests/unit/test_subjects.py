@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from earlgate.hub.subjects import (
+from earlgate.wire.subjects import (
     SubjectError,
     SubjectIndex,
     check_pattern,

@@ -36,7 +36,7 @@ from earlgate.bench.ledger import Ledger, SubscriberLedger
 from earlgate.children import drain_in_background, stop_processes
 from earlgate.client import HubClient, HubClientError
 from earlgate.cluster.runner import free_port
-from earlgate.hub.subjects import matches
+from earlgate.wire.subjects import matches
 
 SUBJECTS = 4  # chaos/0/s .. chaos/3/s
 # The schedule, repeated: in 11 faults, 8 worker kills, one stop, one Redis

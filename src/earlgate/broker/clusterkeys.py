@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
-from earlgate.hub.subjects import MULTI, SINGLE
+from earlgate.wire.subjects import MULTI, SINGLE
 
 DEFAULT_LEVELS = 2
 DEFAULT_CHANNELS = 256

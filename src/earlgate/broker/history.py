@@ -15,7 +15,7 @@ import asyncio
 from collections import OrderedDict, deque
 
 from earlgate.broker.base import Replay
-from earlgate.hub.subjects import matches
+from earlgate.wire.subjects import matches
 
 SUBJECTS_PER_TURN = 4096  # subjects looked at between yields to the event loop
 

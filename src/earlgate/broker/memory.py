@@ -16,27 +16,9 @@ from typing import Any
 from earlgate.broker.base import Broker, Position, PublishDone, Replay
 from earlgate.broker.history import HistoryStore
 from earlgate.broker.retained import RetainedStore
-from earlgate.hub.frames import with_hub_fields
-from earlgate.hub.subjects import check_pattern, is_wildcard, matches
-
-
-class DurablePolicy:
-    """Which subjects are durable: those matching one of the configured patterns."""
-
-    def __init__(self, patterns: Iterable[str] = ()) -> None:
-        self.patterns = tuple(check_pattern(p) for p in patterns)
-        self._cache: dict[str, bool] = {}
-
-    def __bool__(self) -> bool:
-        return bool(self.patterns)
-
-    def __call__(self, subject: str) -> bool:
-        answer = self._cache.get(subject)
-        if answer is None:
-            if len(self._cache) > 65536:
-                self._cache.clear()
-            answer = self._cache[subject] = any(matches(p, subject) for p in self.patterns)
-        return answer
+from earlgate.wire.codes import EPOCH_FIELD, OFFSET_FIELD, with_hub_fields
+from earlgate.wire.durable import DurablePolicy
+from earlgate.wire.subjects import is_wildcard
 
 
 class MemoryBroker(Broker):
@@ -65,7 +47,7 @@ class MemoryBroker(Broker):
         offset: int | None = None
         if self.durable and self.durable(subject):
             offset = self.store.last_offset + 1
-            raw = with_hub_fields(raw, {"_offset": offset, "_epoch": self.epoch})
+            raw = with_hub_fields(raw, {OFFSET_FIELD: offset, EPOCH_FIELD: self.epoch})
             self.store.append(subject, raw)
         if retain:
             self.retained_store.set(subject, raw)

@@ -44,7 +44,6 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from earlgate.broker.base import Broker, BrokerError, Position, PublishDone, Replay
-from earlgate.broker.memory import DurablePolicy
 from earlgate.broker.redis_positions import durable_positions
 from earlgate.broker.rediskeys import (
     PUBLISH_DURABLE,
@@ -54,7 +53,8 @@ from earlgate.broker.rediskeys import (
     split_envelope,
 )
 from earlgate.broker.resp import Reply, RespChannel
-from earlgate.hub.subjects import is_wildcard, matches
+from earlgate.wire.durable import DurablePolicy
+from earlgate.wire.subjects import is_wildcard, matches
 
 logger = logging.getLogger(__name__)
 

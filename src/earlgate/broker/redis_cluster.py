@@ -47,7 +47,6 @@ from earlgate.broker.clusterkeys import (
     parse_cluster_url,
     split_envelope,
 )
-from earlgate.broker.memory import DurablePolicy
 from earlgate.broker.redis_positions import durable_positions
 from earlgate.broker.rediskeys import (
     PUBLISH_DURABLE,
@@ -55,7 +54,8 @@ from earlgate.broker.rediskeys import (
     pattern_glob,
     replay_from_reply,
 )
-from earlgate.hub.subjects import is_wildcard, matches
+from earlgate.wire.durable import DurablePolicy
+from earlgate.wire.subjects import is_wildcard, matches
 
 logger = logging.getLogger(__name__)
 

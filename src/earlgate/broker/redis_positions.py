@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from earlgate.broker.base import Position
 from earlgate.broker.rediskeys import meta_match, meta_subject, pattern_glob, position_from
-from earlgate.hub.subjects import matches
+from earlgate.wire.subjects import matches
 
 
 class DurableKeys(Protocol):

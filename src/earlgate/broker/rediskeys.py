@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from earlgate.broker.base import Replay
-from earlgate.hub.subjects import MULTI, SINGLE
+from earlgate.wire.subjects import MULTI, SINGLE
 
 _GLOB_SPECIAL = frozenset("*?[]\\")
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 
-from earlgate.hub.subjects import MULTI, SINGLE
+from earlgate.wire.subjects import MULTI, SINGLE
 
 NODES_PER_TURN = 2048  # tree nodes visited between yields to the event loop
 

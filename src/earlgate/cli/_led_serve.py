@@ -101,8 +101,8 @@ async def _serve(
     args: argparse.Namespace, module: LedModule, on_change: Callable[[], None] | None
 ) -> int:
     from earlgate.client import HubClient, HubClientError
-    from earlgate.hub.subjects import SubjectError, check_subject
     from earlgate.led.serve import LedServer
+    from earlgate.wire.subjects import SubjectError, check_subject
 
     try:
         check_subject(args.subject)

@@ -177,7 +177,7 @@ def config_from(args: argparse.Namespace) -> HubConfig:
     )
     try:
         config.validate()
-        from earlgate.broker.memory import DurablePolicy
+        from earlgate.wire.durable import DurablePolicy
 
         DurablePolicy(config.durable)
     except ValueError as exc:

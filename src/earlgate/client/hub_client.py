@@ -32,7 +32,7 @@ from picows import (
 )
 
 from earlgate.client.subscription import Subscription as Subscription
-from earlgate.hub.subjects import check_pattern, check_subject, is_wildcard, matches
+from earlgate.wire.subjects import check_pattern, check_subject, is_wildcard, matches
 
 logger = logging.getLogger(__name__)
 

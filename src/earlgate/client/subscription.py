@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from earlgate.hub.subjects import is_wildcard
+from earlgate.wire.subjects import is_wildcard
 
 if TYPE_CHECKING:
     from earlgate.client.hub_client import HubClient

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from earlgate.hub.subjects import SubjectError, check_pattern, check_subject
+from earlgate.wire.subjects import SubjectError, check_pattern, check_subject
 
 KINDS = ("forward", "mux", "demux", "bridge")
 GLOB_CHARS = frozenset("*?[")

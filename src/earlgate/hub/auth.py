@@ -20,7 +20,7 @@ from typing import Any
 
 import jwt
 
-from earlgate.hub.subjects import SubjectError, check_pattern, covers, matches
+from earlgate.wire.subjects import SubjectError, check_pattern, covers, matches
 
 ALGORITHM = "HS256"
 

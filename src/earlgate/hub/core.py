@@ -20,11 +20,12 @@ from earlgate.broker.base import Broker
 from earlgate.hub import frames
 from earlgate.hub.auth import AuthError, TokenVerifier
 from earlgate.hub.config import HubConfig
-from earlgate.hub.frames import FrameError, FrameId
 from earlgate.hub.metrics import HubMetrics
 from earlgate.hub.resume import Resume, parse_resume, replay_pattern
 from earlgate.hub.session import Session
-from earlgate.hub.subjects import (
+from earlgate.wire import codes
+from earlgate.wire.codes import FrameError, FrameId
+from earlgate.wire.subjects import (
     SubjectError,
     SubjectIndex,
     check_pattern,
@@ -34,7 +35,7 @@ from earlgate.hub.subjects import (
 
 logger = logging.getLogger(__name__)
 
-_PUBLISH_TYPES = (frames.PUBLISH, frames.PUBLISHER)
+_PUBLISH_TYPES = (codes.PUBLISH, codes.PUBLISHER)
 # Valid published subjects remembered so that each is checked once; subjects
 # are at most 256 bytes, so the cache holds at most about 30 MB.
 SUBJECT_CACHE_ENTRIES = 100_000
@@ -98,11 +99,11 @@ class Hub:
             if kind in _PUBLISH_TYPES:
                 self._publish(session, message, payload)
                 metrics.window_service_time.record(time.perf_counter_ns() - started)
-            elif kind == frames.SUBSCRIBE:
+            elif kind == codes.SUBSCRIBE:
                 self._subscribe(session, message)
-            elif kind == frames.UNSUBSCRIBE:
+            elif kind == codes.UNSUBSCRIBE:
                 self._unsubscribe_frame(session, message)
-            elif kind == frames.AUTH:
+            elif kind == codes.AUTH:
                 self._auth(session, message)
             else:  # ping
                 session.send(frames.pong_frame(message.get("id")))
@@ -110,7 +111,7 @@ class Hub:
             self.refuse(session, exc)
         except Exception:  # a bug must not take the connection or the hub down
             logger.exception("internal error handling a frame from %r", session)
-            self.refuse(session, FrameError(frames.BAD_FRAME, "internal error handling frame"))
+            self.refuse(session, FrameError(codes.BAD_FRAME, "internal error handling frame"))
 
     def refuse(self, session: Session, error: FrameError) -> None:
         self.metrics.error(error.code)
@@ -120,8 +121,8 @@ class Hub:
         """Check a published subject, remembering valid ones for the next frames."""
         if not isinstance(subject, str):
             if subject is None:
-                raise FrameError(frames.BAD_FRAME, "publish needs a 'subject'", frame_id)
-            raise FrameError(frames.BAD_FRAME, "field 'subject' must be a string", frame_id)
+                raise FrameError(codes.BAD_FRAME, "publish needs a 'subject'", frame_id)
+            raise FrameError(codes.BAD_FRAME, "field 'subject' must be a string", frame_id)
         if subject in self._subject_ok:
             return subject
         try:
@@ -129,7 +130,7 @@ class Hub:
         except SubjectError as exc:
             # Invalid subjects are not remembered: they may be as long as a
             # frame, and a client can make up any number of them.
-            raise FrameError(frames.BAD_SUBJECT, str(exc), frame_id) from None
+            raise FrameError(codes.BAD_SUBJECT, str(exc), frame_id) from None
         if len(self._subject_ok) >= SUBJECT_CACHE_ENTRIES:
             self._subject_ok.clear()
         self._subject_ok.add(subject)
@@ -140,19 +141,19 @@ class Hub:
         subject = self._valid_subject(message.get("subject"), frame_id)
         retain = frames.check_publish_fields(message)
         if session.grants is not None and not session.grants.may_publish(subject):
-            raise FrameError(frames.FORBIDDEN, f"not allowed to publish to {subject!r}", frame_id)
+            raise FrameError(codes.FORBIDDEN, f"not allowed to publish to {subject!r}", frame_id)
         payload = frames.without_hub_fields(message, payload)
         if session.bucket is not None and not session.bucket.take(self.clock()):
-            raise FrameError(frames.RATE_LIMITED, "publish rate limit exceeded", frame_id)
+            raise FrameError(codes.RATE_LIMITED, "publish rate limit exceeded", frame_id)
         if self.shedding:
-            raise FrameError(frames.OVERLOADED, "hub is overloaded, try again later", frame_id)
+            raise FrameError(codes.OVERLOADED, "hub is overloaded, try again later", frame_id)
         if not self.broker.healthy():
             # Redis unreachable: a publish without an id (at-most-once, nobody
             # waits for an answer) still reaches this hub's own subscribers. One
             # with an id, or on a durable subject, is refused: whatever is acked
             # or given an offset has gone through the broker.
             if frame_id is not None or self.broker.is_durable(subject):
-                raise FrameError(frames.UNAVAILABLE, "broker is unreachable", frame_id)
+                raise FrameError(codes.UNAVAILABLE, "broker is unreachable", frame_id)
             self.local_only += 1
             self.deliver(subject, bytes(payload), None)
             return
@@ -179,16 +180,16 @@ class Hub:
         try:
             message = frames.parse_frame(payload)
             if message["type"] not in _PUBLISH_TYPES:
-                raise FrameError(frames.BAD_FRAME, "POST /publish takes a publish frame")
+                raise FrameError(codes.BAD_FRAME, "POST /publish takes a publish frame")
             frame_id = message.get("id")
             subject = self._valid_subject(message.get("subject"), frame_id)
             retain = frames.check_publish_fields(message)
             payload = frames.without_hub_fields(message, payload)
             if not self.broker.healthy():
-                raise FrameError(frames.UNAVAILABLE, "broker is unreachable", frame_id)
+                raise FrameError(codes.UNAVAILABLE, "broker is unreachable", frame_id)
         except FrameError as exc:
             self.metrics.error(exc.code)
-            status = 503 if exc.code == frames.UNAVAILABLE else 400
+            status = 503 if exc.code == codes.UNAVAILABLE else 400
             return status, {"type": "error", "code": exc.code, "reason": exc.reason}
         self.metrics.messages_in += 1
         self.metrics.bytes_in += len(payload)
@@ -202,11 +203,11 @@ class Hub:
         try:
             code, reason = await asyncio.wait_for(verdict, self.config.publish_timeout)
         except TimeoutError:
-            code = frames.UNAVAILABLE
+            code = codes.UNAVAILABLE
             reason = f"broker gave no verdict within {self.config.publish_timeout:g} s"
         if code is not None:
             self.metrics.error(code)
-            status = 503 if code == frames.UNAVAILABLE else 400
+            status = 503 if code == codes.UNAVAILABLE else 400
             return status, {"type": "error", "code": code, "reason": reason}
         answer: dict[str, Any] = {"type": "ack"}
         if frame_id is not None:
@@ -217,31 +218,31 @@ class Hub:
         frame_id = message.get("id")
         raw_pattern = message.get("subject")
         if raw_pattern is None:
-            raise FrameError(frames.BAD_FRAME, "subscribe needs a 'subject'", frame_id)
+            raise FrameError(codes.BAD_FRAME, "subscribe needs a 'subject'", frame_id)
         try:
             pattern = check_pattern(raw_pattern)
         except SubjectError as exc:
-            code = frames.BAD_FRAME if not isinstance(raw_pattern, str) else frames.BAD_SUBJECT
+            code = codes.BAD_FRAME if not isinstance(raw_pattern, str) else codes.BAD_SUBJECT
             raise FrameError(code, str(exc), frame_id) from None
         last, since, epoch = frames.check_subscribe_fields(message)
         resume: Resume | None = None
         if "resume" in message:
             if since is not None:
-                raise FrameError(frames.BAD_FRAME, "use 'resume' or 'since', not both", frame_id)
+                raise FrameError(codes.BAD_FRAME, "use 'resume' or 'since', not both", frame_id)
             limit = self.config.max_resume_subjects
             resume = parse_resume(message["resume"], pattern, limit, frame_id)
         if since is not None and is_wildcard(pattern):
             raise FrameError(
-                frames.BAD_FRAME,
+                codes.BAD_FRAME,
                 "'since' needs a single subject; resume a pattern with 'resume'",
                 frame_id,
             )
         if session.grants is not None and not session.grants.may_subscribe(pattern):
-            raise FrameError(frames.FORBIDDEN, f"not allowed to subscribe to {pattern!r}", frame_id)
+            raise FrameError(codes.FORBIDDEN, f"not allowed to subscribe to {pattern!r}", frame_id)
         if pattern not in session.subscriptions:
             if len(session.subscriptions) >= self.config.max_subscriptions:
                 raise FrameError(
-                    frames.RATE_LIMITED,
+                    codes.RATE_LIMITED,
                     f"subscription limit of {self.config.max_subscriptions} per connection reached",
                     frame_id,
                 )
@@ -316,7 +317,7 @@ class Hub:
             if not session.closed:
                 self.refuse(
                     session,
-                    FrameError(frames.UNAVAILABLE, f"stored messages unavailable: {exc}", frame_id),
+                    FrameError(codes.UNAVAILABLE, f"stored messages unavailable: {exc}", frame_id),
                 )
         finally:
             dropped = session.end_replay()
@@ -332,13 +333,13 @@ class Hub:
         frame_id = message.get("id")
         token = message.get("token")
         if self.verifier is None:
-            raise FrameError(frames.BAD_FRAME, "this hub does not use tokens", frame_id)
+            raise FrameError(codes.BAD_FRAME, "this hub does not use tokens", frame_id)
         if not isinstance(token, str) or not token:
-            raise FrameError(frames.BAD_FRAME, "auth needs a 'token' string", frame_id)
+            raise FrameError(codes.BAD_FRAME, "auth needs a 'token' string", frame_id)
         try:
             grants = self.verifier.verify(token)
         except AuthError as exc:
-            raise FrameError(frames.FORBIDDEN, str(exc), frame_id) from None
+            raise FrameError(codes.FORBIDDEN, str(exc), frame_id) from None
         revoked = sorted(p for p in session.subscriptions if not grants.may_subscribe(p))
         for pattern in revoked:
             self._unsubscribe(session, pattern)
@@ -352,7 +353,7 @@ class Hub:
         frame_id = message.get("id")
         pattern = message.get("subject")
         if not isinstance(pattern, str):
-            raise FrameError(frames.BAD_FRAME, "unsubscribe needs a 'subject' string", frame_id)
+            raise FrameError(codes.BAD_FRAME, "unsubscribe needs a 'subject' string", frame_id)
         self._unsubscribe(session, pattern)
         if frame_id is not None:
             session.send(frames.ack_frame(frame_id))

@@ -3,53 +3,25 @@
 PROTOCOL.md: "Frames are UTF-8 JSON text frames, one JSON object per frame. A
 binary frame holding UTF-8 JSON is accepted the same way." Everything here is
 pure: bytes in, values or bytes out. A parser never raises anything but
-:class:`FrameError`, which carries the error code the hub sends back.
+:class:`~earlgate.wire.codes.FrameError`, which carries the error code the hub
+sends back; the codes and frame types themselves are in :mod:`earlgate.wire.codes`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 import orjson
 
-# Error codes (PROTOCOL.md, "Hub -> client").
-BAD_JSON: Final = "bad_json"
-BAD_FRAME: Final = "bad_frame"
-BAD_SUBJECT: Final = "bad_subject"
-TOO_LARGE: Final = "too_large"
-FORBIDDEN: Final = "forbidden"
-RATE_LIMITED: Final = "rate_limited"
-OVERLOADED: Final = "overloaded"
-UNAVAILABLE: Final = "unavailable"
-
-# Frame types a client may send.
-SUBSCRIBE: Final = "subscribe"
-UNSUBSCRIBE: Final = "unsubscribe"
-PUBLISH: Final = "publish"
-PUBLISHER: Final = "publisher"  # the thesis's form, a synonym of publish
-PING: Final = "ping"
-AUTH: Final = "auth"  # a fresh token for the open connection
-CLIENT_TYPES: Final = frozenset({SUBSCRIBE, UNSUBSCRIBE, PUBLISH, PUBLISHER, PING, AUTH})
-
-# Close codes of our own (RFC 6455 7.4.2: 4000-4999 are for applications).
-CLOSE_TOKEN_EXPIRED: Final = 4001
-
-FrameId = str | int
-
-# An ``id`` is echoed in acks and errors. A JSON number is exact in every
-# client (JavaScript included) only up to 2^53 - 1; larger integers, and
-# fractions, would come back changed, so they are refused.
-MAX_ID_INTEGER: Final = 2**53 - 1
-
-
-class FrameError(Exception):
-    """A frame was refused; ``code`` is the PROTOCOL.md error code to answer with."""
-
-    def __init__(self, code: str, reason: str, frame_id: FrameId | None = None) -> None:
-        super().__init__(f"{code}: {reason}")
-        self.code = code
-        self.reason = reason
-        self.frame_id = frame_id
+from earlgate.wire.codes import (
+    BAD_FRAME,
+    BAD_JSON,
+    CLIENT_TYPES,
+    MAX_ID_INTEGER,
+    FrameError,
+    FrameId,
+    is_hub_field,
+)
 
 
 def parse_frame(payload: bytes | bytearray | memoryview | str) -> dict[str, Any]:
@@ -99,9 +71,9 @@ def without_hub_fields(message: dict[str, Any], raw: bytes) -> bytes:
     ``_epoch``); a publisher that sends them could forge a delivery's offset.
     Frames without such fields (all well-behaved ones) keep their bytes.
     """
-    if not any(key.startswith("_") for key in message):
+    if not any(is_hub_field(key) for key in message):
         return raw
-    kept = {key: value for key, value in message.items() if not key.startswith("_")}
+    kept = {key: value for key, value in message.items() if not is_hub_field(key)}
     try:
         return orjson.dumps(kept)
     except orjson.JSONEncodeError as exc:
@@ -183,21 +155,3 @@ def pong_frame(frame_id: FrameId | None) -> bytes:
     if frame_id is not None:
         frame["id"] = frame_id
     return orjson.dumps(frame)
-
-
-def with_hub_fields(raw: bytes, fields: dict[str, Any]) -> bytes:
-    """Add the hub's own ``_`` fields to a frame without re-encoding the rest.
-
-    PROTOCOL.md: subscribers receive "the publish frame as the publisher sent
-    it"; "the hub may add fields of its own, all starting with `_`". Splicing
-    keeps the publisher's bytes (key order, number formatting) intact.
-    """
-    body = raw.rstrip()
-    if not body.endswith(b"}"):  # pragma: no cover - parse_frame guarantees an object
-        raise ValueError("not a JSON object")
-    extra = orjson.dumps(fields)[1:-1]
-    if not extra:
-        return bytes(body)
-    head = body[:-1].rstrip()
-    separator = b"" if head.endswith(b"{") else b","
-    return head + separator + extra + b"}"

@@ -24,9 +24,10 @@ from typing import Any
 
 from earlgate.broker.base import Broker, Position
 from earlgate.hub import frames
-from earlgate.hub.frames import FrameError, FrameId
 from earlgate.hub.session import Session
-from earlgate.hub.subjects import SubjectError, check_subject, matches
+from earlgate.wire import codes
+from earlgate.wire.codes import FrameError, FrameId
+from earlgate.wire.subjects import SubjectError, check_subject, matches
 
 # What the client sent: True to start, or its positions (epoch None: unknown).
 Resume = bool | dict[str, tuple[int, str | None]]
@@ -38,11 +39,11 @@ def parse_resume(value: Any, pattern: str, limit: int, frame_id: FrameId | None)
         return True
     if not isinstance(value, dict):
         raise FrameError(
-            frames.BAD_FRAME, "field 'resume' must be true or an object of positions", frame_id
+            codes.BAD_FRAME, "field 'resume' must be true or an object of positions", frame_id
         )
     if len(value) > limit:
         raise FrameError(
-            frames.BAD_FRAME,
+            codes.BAD_FRAME,
             f"'resume' lists {len(value)} subjects, over the limit of {limit}",
             frame_id,
         )
@@ -51,10 +52,10 @@ def parse_resume(value: Any, pattern: str, limit: int, frame_id: FrameId | None)
         try:
             check_subject(subject)
         except SubjectError as exc:
-            raise FrameError(frames.BAD_SUBJECT, f"'resume': {exc}", frame_id) from None
+            raise FrameError(codes.BAD_SUBJECT, f"'resume': {exc}", frame_id) from None
         if not matches(pattern, subject):
             raise FrameError(
-                frames.BAD_FRAME,
+                codes.BAD_FRAME,
                 f"'resume' subject {subject!r} does not match {pattern!r}",
                 frame_id,
             )
@@ -67,7 +68,7 @@ def parse_resume(value: Any, pattern: str, limit: int, frame_id: FrameId | None)
             or not isinstance(position[1], str | None)
         ):
             raise FrameError(
-                frames.BAD_FRAME,
+                codes.BAD_FRAME,
                 f"'resume' position of {subject!r} must be [offset >= 0, epoch]",
                 frame_id,
             )
@@ -88,7 +89,7 @@ async def replay_pattern(
     current = await broker.positions(pattern, limit)
     if len(current) > limit:
         raise FrameError(
-            frames.BAD_FRAME,
+            codes.BAD_FRAME,
             f"{pattern!r} matches more than {limit} durable subjects (--max-resume-subjects)",
             frame_id,
         )

@@ -31,7 +31,6 @@ from picows import (
 from earlgate import __version__
 from earlgate.broker.base import Broker
 from earlgate.broker.memory import MemoryBroker
-from earlgate.hub import frames
 from earlgate.hub.auth import AuthError, Grants, TokenVerifier
 from earlgate.hub.config import HubConfig
 from earlgate.hub.core import Hub
@@ -47,6 +46,7 @@ from earlgate.hub.http import (
     server_tls_context,
 )
 from earlgate.hub.session import Session, TokenBucket
+from earlgate.wire import codes
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +115,8 @@ class HubListener(WSListener):
         if session is None:
             return
         reason = "token expired: send a fresh one in an 'auth' frame before 'exp'"
-        self._server.hub.refuse(session, frames.FrameError(frames.FORBIDDEN, reason))
-        self._close(frames.CLOSE_TOKEN_EXPIRED, "token expired")
+        self._server.hub.refuse(session, codes.FrameError(codes.FORBIDDEN, reason))
+        self._close(codes.CLOSE_TOKEN_EXPIRED, "token expired")
 
     def _write(self, raw: bytes) -> None:
         transport = self._transport
@@ -166,7 +166,7 @@ class HubListener(WSListener):
         if session is None:
             return
         reason = f"frame of {size} bytes is over the limit of {self._max} bytes"
-        self._server.hub.refuse(session, frames.FrameError(frames.TOO_LARGE, reason))
+        self._server.hub.refuse(session, codes.FrameError(codes.TOO_LARGE, reason))
         self._close(1009, "frame too large")
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
