@@ -1,4 +1,11 @@
-"""The asyncio client library for the hub."""
+"""The asyncio client library for the hub.
+
+Pure core: :mod:`~earlgate.client.state` (subscriptions, frame ids awaiting an
+answer, the outgoing queue), :mod:`~earlgate.client.resume` (a subscription's
+queue and resume positions), :mod:`~earlgate.client.errors`. I/O:
+:mod:`~earlgate.client.hub_client` (picows, reconnect, futures and timeouts) and
+:mod:`~earlgate.client.subscription` (waiting for messages).
+"""
 
 from __future__ import annotations
 

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import random
 import ssl
 import time
-from collections import deque
 from types import TracebackType
 from typing import Any
 
@@ -31,31 +29,20 @@ from picows import (
     ws_connect,
 )
 
+from earlgate.client.errors import ClosedError as ClosedError
+from earlgate.client.errors import HubClientError as HubClientError
+from earlgate.client.errors import HubError as HubError
+from earlgate.client.errors import QueueFullError as QueueFullError
+from earlgate.client.state import (
+    Answered,
+    ClientState,
+    Delivered,
+    HubErrorReported,
+    Refused,
+)
 from earlgate.client.subscription import Subscription as Subscription
-from earlgate.wire.subjects import check_pattern, check_subject, is_wildcard, matches
 
 logger = logging.getLogger(__name__)
-
-
-class HubClientError(Exception):
-    """Root of the client's errors."""
-
-
-class HubError(HubClientError):
-    """The hub refused a frame; ``code`` is PROTOCOL.md's error code."""
-
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(f"{code}: {reason}")
-        self.code = code
-        self.reason = reason
-
-
-class QueueFullError(HubClientError):
-    """The outgoing queue is full (the hub is unreachable or slower than the caller)."""
-
-
-class ClosedError(HubClientError):
-    """The client was closed."""
 
 
 class _Listener(WSListener):
@@ -86,11 +73,10 @@ class _Listener(WSListener):
         self.client._on_disconnected(self)
 
     def pause_writing(self) -> None:
-        self.client._paused = True
+        self.client._state.pause_writing()
 
     def resume_writing(self) -> None:
-        self.client._paused = False
-        self.client._flush()
+        self.client._state.resume_writing()
 
 
 class HubClient:
@@ -98,6 +84,11 @@ class HubClient:
 
     Use as ``async with HubClient(url) as client:``; ``publish`` and
     ``subscribe`` work before the first connection is up (they are queued).
+
+    The protocol state (subscriptions, resume positions, frame ids awaiting an
+    answer, the outgoing queue) is a :class:`~earlgate.client.state.ClientState`;
+    this class connects, reconnects, writes what it says and turns its answers
+    into futures.
     """
 
     def __init__(
@@ -128,13 +119,9 @@ class HubClient:
         self.connects = 0  # successful connections so far
         self.last_close: tuple[int, str] | None = None
         self.last_error: BaseException | None = None
-        self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self._acking: dict[int, Subscription] = {}  # subscribe frames awaiting their ack
-        self._subscriptions: list[Subscription] = []
-        self._outgoing: deque[bytes] = deque()
+        self._state = ClientState(self._write, queue_size)
+        self._futures: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._listener: _Listener | None = None
-        self._paused = False
         self._closed = False
         self._runner: asyncio.Task[None] | None = None
         self._disconnected = asyncio.Event()
@@ -172,22 +159,21 @@ class HubClient:
             return
         self._closed = True
         listener = self._listener
+        with contextlib.suppress(Exception):
+            self._state.close()  # sends what is queued first
         if listener is not None and listener.transport is not None:
             with contextlib.suppress(Exception):
-                self._flush()
                 listener.transport.send_close(WSCloseCode.OK)
                 listener.transport.disconnect()
         if self._runner is not None:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._runner
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(ClosedError("client closed"))
-        self._pending.clear()
-        for sub in self._subscriptions:
-            sub.closed = True
-            sub._ready.set()
+        self._fail(self._state.disconnected(), ClosedError("client closed"))
+        self._fail(list(self._futures), ClosedError("client closed"))
+        for sub in self._state.subscriptions:
+            if isinstance(sub, Subscription):
+                sub._wake()
 
     async def _run(self) -> None:
         delay = self.backoff_initial
@@ -215,7 +201,8 @@ class HubClient:
                 self._disconnected.clear()
                 self.connects += 1
                 delay = self.backoff_initial
-                self._on_connected()
+                self._state.connected()  # resubscribes, then what was queued
+                self.connected.set()
                 await self._disconnected.wait()
                 if not self.reconnect:
                     return
@@ -225,15 +212,6 @@ class HubClient:
             await asyncio.sleep(random.uniform(0, delay))
             delay = min(delay * 2, self.backoff_max)
 
-    def _on_connected(self) -> None:
-        self._paused = False
-        for sub in self._subscriptions:
-            frame_id = next(self._ids)
-            self._expect(frame_id, sub)
-            self._send_now(orjson.dumps(sub._resubscribe_frame(frame_id)))
-        self.connected.set()
-        self._flush()
-
     def _on_disconnected(self, listener: _Listener) -> None:
         if listener is not self._listener:
             return
@@ -241,56 +219,35 @@ class HubClient:
         self.connected.clear()
         self._disconnected.set()
         # Acks for frames sent on the lost connection will never come.
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(ConnectionError("connection to the hub lost"))
-        self._pending.clear()
+        self._fail(self._state.disconnected(), ConnectionError("connection to the hub lost"))
 
-    # -- sending ----------------------------------------------------------
+    # -- the state machine's I/O ------------------------------------------
 
-    def _send_now(self, raw: bytes) -> None:
+    def _write(self, raw: bytes) -> None:
         listener = self._listener
         assert listener is not None and listener.transport is not None
         listener.transport.send(WSMsgType.TEXT, raw)
 
-    def _send(self, raw: bytes) -> None:
-        if self._closed:
-            raise ClosedError("client closed")
-        if self._listener is not None and not self._paused and not self._outgoing:
-            self._send_now(raw)
-            return
-        if len(self._outgoing) >= self.queue_size:
-            raise QueueFullError(
-                f"outgoing queue full ({self.queue_size} frames): "
-                + ("hub not connected" if self._listener is None else "hub reads too slowly")
-            )
-        self._outgoing.append(raw)
+    def _fail(self, frame_ids: list[int], error: BaseException) -> None:
+        for frame_id in frame_ids:
+            future = self._futures.pop(frame_id, None)
+            if future is not None and not future.done():
+                future.set_exception(error)
 
-    def _flush(self) -> None:
-        while self._outgoing and self._listener is not None and not self._paused:
-            self._send_now(self._outgoing.popleft())
-
-    def _expect(self, frame_id: int, sub: Subscription | None = None) -> asyncio.Future[Any]:
+    async def _answer(self, frame_id: int) -> dict[str, Any]:
+        """Wait for the hub's answer to ``frame_id`` (raises :class:`HubError`)."""
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        if sub is not None:
-            self._acking[frame_id] = sub
-            future.add_done_callback(lambda _: self._acking.pop(frame_id, None))
-        self._pending[frame_id] = future
-        return future
-
-    async def _request(self, frame: dict[str, Any]) -> dict[str, Any]:
-        frame_id = next(self._ids)
-        frame["id"] = frame_id
-        future = self._expect(frame_id)
-        try:
-            self._send(orjson.dumps(frame))
-        except HubClientError:
-            self._pending.pop(frame_id, None)
-            raise
+        self._futures[frame_id] = future
         try:
             return await asyncio.wait_for(future, self.ack_timeout)
         finally:
-            self._pending.pop(frame_id, None)
+            self._futures.pop(frame_id, None)
+            self._state.forget(frame_id)
+
+    async def _request(self, frame: dict[str, Any]) -> dict[str, Any]:
+        return await self._answer(self._state.request(frame))
+
+    # -- the API ------------------------------------------------------------
 
     async def publish(
         self,
@@ -308,22 +265,17 @@ class HubClient:
         subject) and raise :class:`HubError` if it refused; otherwise return
         once the frame is written or queued.
         """
-        check_subject(subject)
-        frame: dict[str, Any] = {
-            "type": "publish",
-            "subject": subject,
-            # Microsecond resolution: latencies on one machine are often under 1 ms.
-            "published": round(time.time() * 1000, 3) if published is None else published,
-            **fields,
-        }
-        if data is not None:
-            frame["data"] = data
-        if retain:
-            frame["retain"] = True
-        if ack:
-            await self._request(frame)
-        else:
-            self._send(orjson.dumps(frame))
+        frame_id = self._state.publish(
+            subject,
+            data,
+            now=time.time(),
+            retain=retain,
+            ack=ack,
+            published=published,
+            fields=fields,
+        )
+        if frame_id is not None:
+            await self._answer(frame_id)
 
     async def refresh_token(self, token: str) -> list[str]:
         """Give the hub a fresh token before the current one expires.
@@ -355,59 +307,41 @@ class HubClient:
         If connected, waits for the hub's ack and raises :class:`HubError` if it
         refused (bad subject, forbidden).
         """
-        check_pattern(pattern)
-        if since is not None and is_wildcard(pattern):
-            raise ValueError("since needs a single subject: resume a pattern with resume=True")
-        if since is not None and resume:
-            raise ValueError("use since or resume, not both")
         sub = Subscription(self, pattern, last, since, self.subscription_size, resume)
-        self._subscriptions.append(sub)
-        if self._listener is not None:
-            frame_id = next(self._ids)
-            future = self._expect(frame_id, sub)
-            self._send_now(orjson.dumps(sub._resubscribe_frame(frame_id)))
+        frame_id = self._state.subscribe(sub)
+        if frame_id is not None:
             try:
-                await asyncio.wait_for(future, self.ack_timeout)
+                await self._answer(frame_id)
             except HubError:
-                self._subscriptions.remove(sub)
+                self._state.remove(sub)
                 raise
-            finally:
-                self._pending.pop(frame_id, None)
         return sub
 
     async def unsubscribe(self, sub: Subscription) -> None:
-        if sub in self._subscriptions:
-            self._subscriptions.remove(sub)
-            sub.closed = True
-            sub._ready.set()
-            if not any(s.pattern == sub.pattern for s in self._subscriptions):
-                with contextlib.suppress(HubClientError):
-                    self._send(orjson.dumps({"type": "unsubscribe", "subject": sub.pattern}))
+        if self._state.unsubscribe(sub):
+            sub._wake()
 
     # -- receiving --------------------------------------------------------
 
     def _on_message(self, message: dict[str, Any]) -> None:
-        kind = message.get("type")
-        frame_id = message.get("id")
-        if kind in ("ack", "pong", "error") and isinstance(frame_id, int):
-            future = self._pending.get(frame_id)
-            sub = self._acking.pop(frame_id, None)
-            if sub is not None and kind == "ack":
-                sub._acked(message)  # now: replayed messages may follow in this same read
-            if future is not None and not future.done():
-                if kind == "error":
-                    future.set_exception(
-                        HubError(str(message.get("code")), str(message.get("reason")))
+        for event in self._state.frame_received(message):
+            if isinstance(event, Delivered):
+                if isinstance(event.subscription, Subscription):
+                    event.subscription._wake()
+            elif isinstance(event, Answered):
+                future = self._futures.get(event.id)
+                if future is not None and not future.done():
+                    future.set_result(event.frame)
+            elif isinstance(event, Refused):
+                future = self._futures.get(event.id)
+                if future is not None and not future.done():
+                    future.set_exception(HubError(event.code, event.reason))
+                elif event.subscription is not None:
+                    logger.warning(
+                        "hub refused resubscribing to %s: %s %s",
+                        event.subscription.pattern,
+                        event.code,
+                        event.reason,
                     )
-                else:
-                    future.set_result(message)
-            return
-        if kind == "error":
-            logger.warning("hub error: %s %s", message.get("code"), message.get("reason"))
-            return
-        subject = message.get("subject")
-        if not isinstance(subject, str):
-            return
-        for sub in self._subscriptions:
-            if matches(sub.pattern, subject):
-                sub._push(message)
+            elif isinstance(event, HubErrorReported):
+                logger.warning("hub error: %s %s", event.code, event.reason)

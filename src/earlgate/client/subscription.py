@@ -1,26 +1,23 @@
-"""One subscription of a :class:`~earlgate.client.HubClient`: its queue and where it stands.
+"""One subscription of a :class:`~earlgate.client.HubClient`: iterate it to get messages.
 
-For durable subjects a subscription remembers the last ``_offset`` and
-``_epoch`` it saw (one pair for an exact subject; one per subject with
-``resume``), drops what a replay sends twice, and says so in the frame the
-client sends on reconnect (PROTOCOL.md's ``since``/``epoch``, docs/hub.md's
-"Resume on patterns").
+The bookkeeping (the bounded queue, where each durable subject stands, the
+counters) is :class:`~earlgate.client.resume.SubscriptionState`, driven by the
+client's state machine; this subclass adds waiting for the next message.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from earlgate.wire.subjects import is_wildcard
+from earlgate.client.resume import SubscriptionState
 
 if TYPE_CHECKING:
     from earlgate.client.hub_client import HubClient
 
 
-class Subscription:
+class Subscription(SubscriptionState):
     """Messages of one pattern; iterate it with ``async for``.
 
     ``recovered`` is the hub's answer to the last resume: ``False`` means
@@ -36,95 +33,16 @@ class Subscription:
         maxsize: int,
         resume: bool = False,
     ) -> None:
+        super().__init__(pattern, last, since, maxsize, resume)
         self.client = client
-        self.pattern = pattern
-        self.last = last
-        self.offset = since  # last durable offset seen (exact subjects only)
-        self.epoch: str | None = None
-        # With ``resume``: where each durable subject of the pattern stands,
-        # (offset, epoch), sent back on reconnect (docs/hub.md, Resume on patterns).
-        self.positions: dict[str, tuple[int, str]] | None = {} if resume else None
-        self._started = False  # the hub has acked the resumable subscription once
-        self.recovered: bool | None = None
-        # Resumes answered recovered=false, and live messages of a new epoch.
-        self.unrecovered = 0
-        self.duplicates = 0  # frames dropped as already seen (a replay overlapping)
-        self.dropped = 0
-        self.closed = False
-        self._queue: deque[dict[str, Any]] = deque()
-        self._maxsize = maxsize
         self._ready = asyncio.Event()
 
     def __repr__(self) -> str:
         return f"<Subscription {self.pattern!r} offset={self.offset}>"
 
-    def _push(self, message: dict[str, Any]) -> None:
-        offset = message.get("_offset")
-        positions = self.positions
-        if positions is not None and isinstance(offset, int):
-            subject, epoch = message["subject"], message.get("_epoch")
-            known = positions.get(subject)
-            if known is not None and known[1] == epoch and offset <= known[0]:
-                self.duplicates += 1
-                return  # already seen
-            if known is not None and isinstance(epoch, str) and known[1] != epoch:
-                self._history_lost()
-            if isinstance(epoch, str):
-                positions[subject] = (offset, epoch)
-        elif isinstance(offset, int) and not is_wildcard(self.pattern):
-            epoch = message.get("_epoch")
-            if self.offset is not None and offset <= self.offset and epoch == self.epoch:
-                self.duplicates += 1
-                return  # already seen: a replay overlapping what we had
-            if self.epoch is not None and isinstance(epoch, str) and epoch != self.epoch:
-                self._history_lost()
-            self.offset = offset
-            self.epoch = epoch if isinstance(epoch, str) else self.epoch
-        if len(self._queue) >= self._maxsize:
-            self._queue.popleft()
-            self.dropped += 1
-        self._queue.append(message)
+    def _wake(self) -> None:
+        """A message was queued, or the subscription closed."""
         self._ready.set()
-
-    def _history_lost(self) -> None:
-        """A live message of a new epoch: the store lost its history (a Redis restarted
-        without its append-only file), so messages may be missing."""
-        self.recovered = False
-        self.unrecovered += 1
-
-    def _acked(self, ack: dict[str, Any]) -> None:
-        """The hub's answer to (re)subscribing, before any message it replays."""
-        recovered = ack.get("recovered")
-        if isinstance(recovered, bool):
-            self.recovered = recovered
-            self.unrecovered += not recovered
-            if not recovered and self.positions is None:
-                self.epoch = None  # the replay that follows is in the new epoch
-        positions = ack.get("positions")
-        if self.positions is None or not isinstance(positions, dict):
-            return
-        self._started = True
-        for subject, position in positions.items():
-            if not (isinstance(position, list) and len(position) == 2):
-                continue
-            offset, epoch = position
-            known = self.positions.get(subject)
-            if known is None or known[1] != epoch or known[0] < offset:
-                self.positions[subject] = (int(offset), str(epoch))
-
-    def _resubscribe_frame(self, frame_id: int) -> dict[str, Any]:
-        frame: dict[str, Any] = {"type": "subscribe", "subject": self.pattern, "id": frame_id}
-        if self.positions is not None:
-            frame["resume"] = (
-                {s: list(p) for s, p in self.positions.items()} if self._started else True
-            )
-        elif self.offset is not None:
-            frame["since"] = self.offset
-            if self.epoch is not None:
-                frame["epoch"] = self.epoch
-        elif self.last:
-            frame["last"] = True
-        return frame
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         return self
@@ -140,9 +58,6 @@ class Subscription:
     async def get(self) -> dict[str, Any]:
         """The next message (wrap in ``asyncio.timeout`` to bound the wait)."""
         return await self.__anext__()
-
-    def get_nowait(self) -> dict[str, Any] | None:
-        return self._queue.popleft() if self._queue else None
 
     async def close(self) -> None:
         await self.client.unsubscribe(self)
