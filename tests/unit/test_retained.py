@@ -14,9 +14,9 @@ from earlgate.broker.memory import MemoryBroker
 from earlgate.broker.retained import NODES_PER_TURN, RetainedStore
 from earlgate.hub.config import HubConfig, SlowConsumerPolicy
 from earlgate.hub.core import Hub
-from earlgate.hub.exposition import render
 from earlgate.hub.server import HubServer
 from earlgate.hub.session import Session
+from earlgate.metrics.exposition import render
 from earlgate.wire.subjects import matches
 
 levels = st.sampled_from(["a", "b", "c", "dd"])

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from earlgate.broker.history import HistoryStore
 from earlgate.hub.config import SlowConsumerPolicy
-from earlgate.hub.histogram import Histogram, bucket_bounds, bucket_of
 from earlgate.hub.outbox import Outbox
 from earlgate.hub.session import Session, TokenBucket
+from earlgate.metrics.histogram import Histogram, bucket_bounds, bucket_of
 
 
 def test_history_offsets_increase_and_replay_is_complete() -> None:

@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
-from earlgate.hub.histogram import Histogram
+from earlgate.metrics.histogram import Histogram
 
 SLOTS = 50  # publishers are spread over this many send slots per period
 

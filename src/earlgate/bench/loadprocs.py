@@ -18,7 +18,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from earlgate.bench.loadgen import LoadResult, latency_summary, run_load
-from earlgate.hub.histogram import Histogram
+from earlgate.metrics.histogram import Histogram
 
 
 def expand_ips(spec: str | None) -> list[str] | None:

@@ -27,7 +27,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from earlgate.cluster.supervisor import HEARTBEAT_INTERVAL, Reason, State
-from earlgate.hub.exposition import labelled_counter
+from earlgate.metrics.exposition import labelled_counter
 
 __all__ = [
     "HEARTBEAT_ENV",

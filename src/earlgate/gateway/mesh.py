@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 
 from earlgate.gateway.peering import PeerOptions
-from earlgate.hub.histogram import Histogram
+from earlgate.metrics.histogram import Histogram
 from earlgate.rtc import DataConnection, DataConnectionError, Peer, PeerError
 
 __all__ = ["MeshOptions", "MeshResult", "message_for", "run_mesh"]

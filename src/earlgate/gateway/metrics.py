@@ -1,8 +1,8 @@
 """The gateway's Prometheus exposition of what it counts (:mod:`~earlgate.gateway.stats`).
 
-The message path updates plain integers and :class:`~earlgate.hub.histogram.Histogram`
+The message path updates plain integers and :class:`~earlgate.metrics.histogram.Histogram`
 buckets; prometheus-client only reads them when ``/metrics`` is scraped (the
-hub's design, :mod:`earlgate.hub.exposition`).
+hub's design, :mod:`earlgate.metrics.exposition`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -21,8 +21,14 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from earlgate.gateway.stats import GatewayMetrics, RouteStats
-from earlgate.hub.exposition import histogram_buckets, labelled_counter
-from earlgate.hub.histogram import Histogram
+from earlgate.metrics.exposition import (
+    CONTENT_TYPE,
+    histogram_buckets,
+    labelled_counter,
+    new_registry,
+    render,
+)
+from earlgate.metrics.histogram import Histogram
 
 __all__ = ["GatewayMetrics", "RouteStats", "make_registry", "serve_metrics"]
 
@@ -152,9 +158,7 @@ def make_registry(
     gauges: Callable[[], dict[str, float]],
     queues: Callable[[], dict[str, tuple[int, int]]],
 ) -> CollectorRegistry:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(GatewayCollector(metrics, gauges, queues))
-    return registry
+    return new_registry(GatewayCollector(metrics, gauges, queues), process=False)
 
 
 async def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> asyncio.Server:
@@ -170,9 +174,9 @@ async def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> as
         request = head.split(b"\r\n", 1)[0].split() + [b"", b""]
         method, target = request[0], request[1]
         if method in (b"GET", b"HEAD") and target == b"/metrics":
-            body = generate_latest(registry)
+            body = render(registry)
             status = b"200 OK"
-            kind = b"text/plain; version=0.0.4; charset=utf-8"
+            kind = CONTENT_TYPE.encode()
         else:
             body, status, kind = b"not found\n", b"404 Not Found", b"text/plain"
         writer.write(

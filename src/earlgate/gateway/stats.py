@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from earlgate.hub.histogram import Histogram
+from earlgate.metrics.histogram import Histogram
 
 __all__ = ["GatewayMetrics", "RouteStats"]
 

@@ -1,48 +1,20 @@
 """Prometheus exposition of the hub's metrics, through ``prometheus-client``.
 
 A custom collector reads :class:`HubMetrics` only when scraped, so the hot path
-updates plain integers and never touches prometheus-client's locks.
+updates plain integers and never touches prometheus-client's locks; the shared
+helpers are in :mod:`earlgate.metrics.exposition`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from earlgate.hub.histogram import EXPOSED_BOUNDS_NS, Histogram
 from earlgate.hub.metrics import HubMetrics
-
-
-def histogram_buckets(hist: Histogram) -> tuple[list[tuple[str, int]], float]:
-    """``hist`` as Prometheus cumulative buckets in seconds, and its sum in seconds."""
-    cumulative = hist.cumulative(EXPOSED_BOUNDS_NS)
-    buckets = [
-        (f"{bound / 1e9:.9g}", count)
-        for bound, count in zip(EXPOSED_BOUNDS_NS, cumulative, strict=True)
-    ]
-    buckets.append(("+Inf", hist.total))
-    return buckets, hist.sum_ns / 1e9
-
-
-def labelled_counter(name: str, doc: str, label: str, values: Mapping[str, int]) -> Metric:
-    """A counter family with one sample per key of ``values``, labelled ``label``."""
-    family = CounterMetricFamily(name, doc, labels=[label])
-    for key, value in sorted(values.items()):
-        family.add_metric([key], value)
-    return family
-
-
-def _histogram(name: str, doc: str, hist: Histogram) -> HistogramMetricFamily:
-    buckets, total = histogram_buckets(hist)
-    return HistogramMetricFamily(name, doc, buckets=buckets, sum_value=total)
+from earlgate.metrics.exposition import histogram_family, labelled_counter, new_registry
 
 
 class HubCollector(Collector):
@@ -90,12 +62,12 @@ class HubCollector(Collector):
                 )
         for gauge, level in self._extra().items():
             yield GaugeMetricFamily(f"earlgate_{gauge}", gauge.replace("_", " "), value=level)
-        yield _histogram(
+        yield histogram_family(
             "earlgate_message_service_seconds",
             "Time from a publish frame's arrival to its write to every local subscriber",
             m.service_time,
         )
-        yield _histogram(
+        yield histogram_family(
             "earlgate_event_loop_lag_seconds",
             "Delay of a periodic timer past its due time (like node-toobusy)",
             m.loop_lag,
@@ -107,11 +79,4 @@ def make_registry(
     extra: Callable[[], dict[str, float]],
     extra_counters: Callable[[], dict[str, float]] | None = None,
 ) -> CollectorRegistry:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(HubCollector(metrics, extra, extra_counters))
-    registry.register(ProcessCollector(registry=None))
-    return registry
-
-
-def render(registry: CollectorRegistry) -> bytes:
-    return generate_latest(registry)
+    return new_registry(HubCollector(metrics, extra, extra_counters))

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from earlgate.hub.histogram import Histogram
+from earlgate.metrics.histogram import Histogram
 
 
 @dataclass

@@ -34,7 +34,7 @@ from earlgate.broker.memory import MemoryBroker
 from earlgate.hub.auth import AuthError, Grants, TokenVerifier
 from earlgate.hub.config import HubConfig
 from earlgate.hub.core import Hub
-from earlgate.hub.exposition import make_registry, render
+from earlgate.hub.exposition import make_registry
 from earlgate.hub.http import (
     HttpFront,
     HttpRequest,
@@ -46,6 +46,7 @@ from earlgate.hub.http import (
     server_tls_context,
 )
 from earlgate.hub.session import Session, TokenBucket
+from earlgate.metrics.exposition import CONTENT_TYPE, render
 from earlgate.wire import codes
 
 logger = logging.getLogger(__name__)
@@ -379,7 +380,7 @@ class HubServer:
         return HttpResponse.json(200, self.stats())
 
     async def _metrics_page(self, request: HttpRequest) -> HttpResponse:
-        return HttpResponse(200, render(self.registry), "text/plain; version=0.0.4; charset=utf-8")
+        return HttpResponse(200, render(self.registry), CONTENT_TYPE)
 
     async def _publish(self, request: HttpRequest) -> HttpResponse:
         if self.verifier is not None:

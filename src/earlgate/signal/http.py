@@ -27,8 +27,8 @@ from typing import Final
 
 import orjson
 
+from earlgate.metrics.exposition import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from earlgate.signal.config import SignalConfig
-from earlgate.signal.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from earlgate.signal.router import SignalingRouter
 
 __all__ = ["CORS_HEADERS", "HttpReply", "HttpRoutes"]

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 
-from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from earlgate.hub.exposition import labelled_counter
+from earlgate.metrics.exposition import labelled_counter, new_registry
 from earlgate.signal.router import SignalingRouter
 
-__all__ = ["CONTENT_TYPE", "SignalCollector", "make_registry", "render"]
+__all__ = ["SignalCollector", "make_registry"]
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "earlgate_signal_"
 
 
@@ -83,12 +82,4 @@ class SignalCollector(Collector):
 def make_registry(
     router: SignalingRouter, io_counters: Callable[[], Mapping[str, int]]
 ) -> CollectorRegistry:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(SignalCollector(router, io_counters))
-    ProcessCollector(registry=registry)
-    return registry
-
-
-def render(registry: CollectorRegistry) -> bytes:
-    """The registry in the Prometheus text format (``CONTENT_TYPE``)."""
-    return generate_latest(registry)
+    return new_registry(SignalCollector(router, io_counters))

@@ -47,9 +47,10 @@ from earlgate.hub.http import (
     serve_until_signalled,
     server_tls_context,
 )
+from earlgate.metrics.exposition import render
 from earlgate.signal.config import SignalConfig
 from earlgate.signal.http import HttpRoutes
-from earlgate.signal.metrics import make_registry, render
+from earlgate.signal.metrics import make_registry
 from earlgate.signal.router import Action, Close, ConnId, Send, SignalingRouter, oversize
 
 __all__ = ["SignalListener", "SignalServer", "make_ssl_context"]

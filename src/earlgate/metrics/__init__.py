@@ -1,0 +1,13 @@
+"""What the hub, the signaling server, the gateway and the benches measure, and how it is shown.
+
+:mod:`~earlgate.metrics.histogram`: the log-linear latency histogram recorded
+on every message (pure, standard library only). :mod:`~earlgate.metrics.exposition`:
+the Prometheus text format through ``prometheus-client`` (histogram buckets,
+labelled counters, registries, rendering), read only when scraped.
+"""
+
+from __future__ import annotations
+
+from earlgate.metrics.histogram import Histogram
+
+__all__ = ["Histogram"]
