@@ -9,15 +9,13 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from earlgate.bench.results import command_line, results_dir, utc_now
+from earlgate.bench.results import results_dir
 from earlgate.cli import UsageError, setup_logging
 
 if TYPE_CHECKING:  # aiortc is imported only when a command runs, not for --help
     from earlgate.bench.gateway.options import BenchOptions
     from earlgate.gateway.peering import PeerOptions
     from earlgate.gateway.service import GatewayOptions
-    from earlgate.testing.signalprocs import ServerProcess
-    from earlgate.testing.turn import TurnServer
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -145,29 +143,22 @@ def run_rtc_bench(args: argparse.Namespace) -> int:
         raise UsageError("--load-processes must be >= 1")
     if args.kind == "network":
         return _run_network_bench(args)
-    servers: list[TurnServer | ServerProcess] = []
-    if args.own_servers:
-        # earlgate signal and a loopback coturn for this run; ICE through the relay,
-        # since aioice offers no loopback candidates.
-        from earlgate.testing.signalprocs import SignalSettings, start_earlgate_signal
-        from earlgate.testing.turn import TurnError, start_turn
+    from earlgate.bench.gateway.commands import own_servers, run_rtc
+    from earlgate.testing.turn import TurnError
 
-        try:
-            turn = start_turn(relay_ports=2000)
-        except TurnError as exc:
-            raise UsageError(f"--own-servers: {exc}") from None
-        servers.append(turn)
-        signaling = start_earlgate_signal(SignalSettings(concurrent_limit=20_000))
-        servers.append(signaling)
-        args.signal = signaling.http_url + "/"
-        args.ice_server = [turn.url]
-        args.ice_username, args.ice_credential = turn.user, turn.password
-        args.relay_only = True
-    try:
-        return _run_rtc_bench(args)
-    finally:
-        for server in reversed(servers):
-            server.stop()
+    with contextlib.ExitStack() as stack:
+        if args.own_servers:
+            try:
+                servers = stack.enter_context(own_servers())
+            except TurnError as exc:
+                raise UsageError(f"--own-servers: {exc}") from None
+            args.signal = servers.signal
+            args.ice_server = [servers.turn_url]
+            args.ice_username, args.ice_credential = servers.turn_user, servers.turn_password
+            args.relay_only = True
+        options = _bench_options(args, args.kind, peering_from(args))
+        run_rtc(options, results_dir(args.out, f"rtc-{args.kind}"), update=args.update_benchmarks)
+    return 0
 
 
 def _bench_options(args: argparse.Namespace, kind: str, peering: PeerOptions) -> BenchOptions:
@@ -184,22 +175,6 @@ def _bench_options(args: argparse.Namespace, kind: str, peering: PeerOptions) ->
         size=args.size,
         load_processes=args.load_processes,
     )
-
-
-def _run_rtc_bench(args: argparse.Namespace) -> int:
-    from earlgate.bench.gateway.report import write_report
-    from earlgate.bench.gateway.steps import run_bench
-
-    options = _bench_options(args, args.kind, peering_from(args))
-    out = results_dir(args.out, f"rtc-{args.kind}")
-    out.mkdir(parents=True, exist_ok=True)
-    print(f"earlgate bench rtc {args.kind}: steps {options.steps()}", flush=True)
-    results = asyncio.run(run_bench(options, out))
-    raw, report, figure = write_report(args.kind, results, options, out)
-    print(f"wrote {raw}, {report} and {figure}", flush=True)
-    if args.update_benchmarks:
-        _update_benchmarks(f"rtc {args.kind}", report, figure)
-    return 0
 
 
 def _parse_cpus(text: str) -> tuple[int, int] | None:
@@ -227,61 +202,32 @@ def _parse_cpus(text: str) -> tuple[int, int] | None:
 
 def _run_network_bench(args: argparse.Namespace) -> int:
     """Kernel forwarding vs ``earlgate gateway`` in a namespace test bed it builds itself."""
-    from earlgate.bench.gateway import testbed
-    from earlgate.bench.gateway.network import placement, run_network_bench, write_report
-    from earlgate.gateway.peering import PeerOptions
-    from earlgate.testing.signalprocs import PeerServerError, SignalSettings, start_earlgate_signal
+    from earlgate.bench.gateway.commands import network_bed, run_network
+    from earlgate.bench.gateway.testbed import NamespaceBedError
+    from earlgate.testing.signalprocs import PeerServerError
 
     try:
-        testbed.check_can_build()
-        bed = testbed.NamespaceBed(prefix=args.netns_prefix)
+        bed = network_bed(args.netns_prefix)
     except ValueError as exc:
         raise UsageError(f"--netns-prefix: {exc}") from None
-    except testbed.NamespaceBedError as exc:
+    except NamespaceBedError as exc:
         raise UsageError(str(exc)) from None
     cpus = _parse_cpus(args.cpus)
     if args.own_servers or args.ice_server or args.relay_only:
         print("network: the test bed runs its own signaling server and uses no TURN relay")
-    out = results_dir(args.out, "rtc-network")
-    out.mkdir(parents=True, exist_ok=True)
     try:
-        with testbed.build(bed):
-            gateway_host = testbed.exec_prefix(bed.gateway_ns)
-            pin = ("taskset", "-c", str(cpus[0])) if cpus else ()
-            try:
-                signaling = start_earlgate_signal(
-                    SignalSettings(concurrent_limit=20_000),
-                    host="0.0.0.0",
-                    prefix=(*gateway_host, *pin),
-                )
-            except PeerServerError as exc:
-                raise UsageError(f"the test bed's signaling server: {exc}") from None
-            try:
-                where = placement(bed, signaling.port, cpus)
-                options = _bench_options(args, "forward", PeerOptions(where.gateway_signal))
-                print(f"earlgate bench rtc network: steps {options.steps()}", flush=True)
-                run = asyncio.run(run_network_bench(options, out, bed, where))
-            finally:
-                signaling.stop()
-    except testbed.NamespaceBedError as exc:
+        run_network(
+            lambda peering: _bench_options(args, "forward", peering),
+            results_dir(args.out, "rtc-network"),
+            bed,
+            cpus=cpus,
+            update=args.update_benchmarks,
+        )
+    except PeerServerError as exc:
+        raise UsageError(f"the test bed's signaling server: {exc}") from None
+    except NamespaceBedError as exc:
         raise UsageError(str(exc)) from None
-    raw, report, figure = write_report(run, options, out)
-    print(f"wrote {raw}, {report} and {figure}", flush=True)
-    if args.update_benchmarks:
-        _update_benchmarks("rtc network", report, figure)
     return 0
-
-
-def _update_benchmarks(section: str, report: Path, figure: Path) -> None:
-    from earlgate.bench.results import machine_description, update_benchmarks
-
-    when = utc_now()
-    command = command_line()
-    update_benchmarks(
-        section,
-        f"Machine: {machine_description()}. Date: {when}. Command: `{command}`. "
-        f"Plot: `{figure}`.\n\n{report.read_text()}",
-    )
 
 
 def add_peering_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,6 @@ commands (see :mod:`earlgate.led.simstate`; ``--state-file`` overrides).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from earlgate.bench.led.tracking import DEFAULT_LEVELS
-from earlgate.bench.results import command_line, results_dir, utc_now
+from earlgate.bench.results import results_dir
 from earlgate.cli import UsageError
 from earlgate.cli._led_serve import EXIT_FAILED
 from earlgate.cli._led_serve import add_arguments as add_serve_arguments
@@ -197,7 +196,8 @@ def add_loop_bench(benches: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _cmd_led_loop(args: argparse.Namespace) -> int:
-    from earlgate.bench.led.loop import run_loop, write_report
+    from earlgate.bench.led.command import run_loop_bench
+    from earlgate.client import HubClientError
 
     try:
         levels = [_level(text.strip()) for text in args.levels.split(",")]
@@ -206,43 +206,24 @@ def _cmd_led_loop(args: argparse.Namespace) -> int:
     if args.steps < 1 or args.noise < 0:
         raise UsageError("need --steps >= 1 and --noise >= 0")
     out = results_dir(args.out, "led-loop")
-    command = command_line()
-    hub = None
-    url = args.hub
-    if url is None:
-        from earlgate.bench.targets import start_target
-
-        hub = start_target("earlgate")
-        url = hub.ws_url
-    from earlgate.client import HubClientError
-
     try:
-        run = asyncio.run(
-            run_loop(
-                url,
-                levels=levels,
-                steps=args.steps,
-                step_s=args.step,
-                sample_s=args.sample,
-                noise=args.noise,
-                seed=args.seed,
-            )
+        report = run_loop_bench(
+            args.hub,
+            out,
+            levels=levels,
+            steps=args.steps,
+            step_s=args.step,
+            sample_s=args.sample,
+            noise=args.noise,
+            seed=args.seed,
+            update=args.update_benchmarks,
         )
     except HubClientError as exc:
         print(f"earlgate bench led-loop: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    finally:
-        if hub is not None:
-            hub.stop()
-    report = write_report(run, out, command)
     print(report)
     print(f"raw record, report and plot in {out}/")
     if args.update_benchmarks:
-        from earlgate.bench.results import machine_description, update_benchmarks
-
-        when = utc_now()
-        body = report.split("\n", 2)[2]  # without the report's own heading
-        update_benchmarks("led-loop", f"Machine: {machine_description()}. Date: {when}.\n\n{body}")
         print("BENCHMARKS.md updated")
     return 0
 

@@ -6,6 +6,7 @@
 - ``loadplan``, ``loadprocess``, ``loadside``: the sending and receiving peers
   in child processes of their own (the plan, the parent's handle, the child).
 - ``report``: the step tables, plots and raw JSON.
+- ``commands``: the run's own servers, a run and its report, for the CLI.
 - ``testbed`` and ``network``: the namespace test bed of 3.7.1 and
   ``earlgate bench rtc network`` on it.
 
