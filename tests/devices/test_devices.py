@@ -6,9 +6,9 @@ import math
 import subprocess
 import sys
 
-from earlgate.bench.stats import percentile
 from earlgate.devices import Accelerometer, Thermometer, activity
 from earlgate.devices.monitor import Monitor, SubjectStats
+from earlgate.metrics.percentile import percentile
 
 
 def test_accelerometer_is_reproducible_and_near_gravity() -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from earlgate.bench.led.tracking import Reading, Step, analyse
-from earlgate.bench.stats import percentile
 from earlgate.cli import main
+from earlgate.metrics.percentile import percentile
 from hubproc import HubProcess, start_hub
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.table import Table
 
-from earlgate.bench.stats import percentile
+from earlgate.metrics.percentile import percentile
 
 WINDOW_S = 5.0
 

@@ -32,7 +32,6 @@ from typing import Any, Final, Protocol
 
 import orjson
 
-from earlgate.bench.stats import percentile
 from earlgate.led.coalesce import DEFAULT_MAX_WAITING, CommandQueue, QueueFull
 from earlgate.led.commands import (
     MAX_DEPTH,
@@ -44,6 +43,7 @@ from earlgate.led.commands import (
 )
 from earlgate.led.errors import I2CError, LedResourceError, LedUsageError
 from earlgate.led.module import LedModule
+from earlgate.metrics.percentile import percentile
 
 __all__ = ["DEFAULT_MAX_ECHO_BYTES", "ERROR_CODES", "LedServer", "Publisher"]
 

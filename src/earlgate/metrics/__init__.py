@@ -4,6 +4,8 @@
 on every message (pure, standard library only). :mod:`~earlgate.metrics.exposition`:
 the Prometheus text format through ``prometheus-client`` (histogram buckets,
 labelled counters, registries, rendering), read only when scraped.
+:mod:`~earlgate.metrics.percentile`: the one nearest-rank percentile of a list
+of values that every report and live view prints.
 """
 
 from __future__ import annotations

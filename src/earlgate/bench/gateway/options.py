@@ -12,8 +12,8 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-from earlgate.bench.stats import percentile
 from earlgate.gateway.peering import PeerOptions
+from earlgate.metrics.percentile import percentile
 
 __all__ = [
     "KINDS",

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from earlgate.bench.stats import percentile
+from earlgate.metrics.percentile import percentile
 
 __all__ = ["DEFAULT_LEVELS", "LoopReport", "Reading", "Step", "analyse"]
 

@@ -1,4 +1,4 @@
-"""Order statistics shared by the benches and the live views (pure).
+"""The percentile of a list of values, shared by the benches and the live views (pure).
 
 One definition of a percentile for every figure we print, so that a p99 in
 one report means what it means in another: the nearest rank, the smallest
