@@ -60,6 +60,7 @@ def parse_indices(spec: str, peers: int) -> tuple[int, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from earlgate.bench.gateway.meshdelays import MeshDelays
     from earlgate.gateway.mesh import MeshOptions, run_mesh
     from earlgate.rtc.protocol import is_valid_id
 
@@ -70,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     prefix = args.prefix or f"mesh{secrets.token_hex(3)}"
     if not is_valid_id(f"{prefix}-0"):
         raise UsageError(f"--id {prefix!r}: peer ids {prefix}-0 .. are not valid")
+    delays = MeshDelays()
     options = MeshOptions(
         peering_from(args),
         args.peers,
@@ -80,9 +82,11 @@ def run(args: argparse.Namespace) -> int:
         size=args.size,
         star=args.star,
         connect_timeout=args.connect_timeout,
+        on_message=delays.on_message,
     )
     result = asyncio.run(run_mesh(options))
     summary = result.summary()
+    summary["delay_ms"] = delays.summary_ms()
     if args.json:
         print(json.dumps(summary), flush=True)
     else:

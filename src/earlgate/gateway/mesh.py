@@ -9,8 +9,10 @@ every peer below it, retrying until that one is up). The star variant sends
 through a gateway instead: each peer has one connection, to the gateway,
 whose routes forward every peer's messages to all the others.
 
-Each message carries its sender's clock (``ts``, ms since the epoch), so the
-delay is measured by the receiver; peers on one host share that clock.
+Each message carries its sender's clock (``ts``, ms since the epoch), so a
+receiver can measure the delay: every message a local peer receives is
+handed to :attr:`MeshOptions.on_message`, and
+:class:`earlgate.bench.gateway.meshdelays.MeshDelays` records the delays.
 """
 
 from __future__ import annotations
@@ -21,13 +23,12 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from earlgate.gateway.peering import PeerOptions
-from earlgate.metrics.histogram import Histogram
 from earlgate.rtc import DataConnection, DataConnectionError, Peer, PeerError
 
 __all__ = ["MeshOptions", "MeshResult", "message_for", "run_mesh"]
@@ -49,7 +50,8 @@ class MeshOptions:
     connect_timeout: float = 30.0
     grace: float = 1.0  # after the last send, how long receivers keep counting
     serialization: str = "json"
-    keep_delays: bool = False  # also keep every delay (ms), for mean and sd
+    # Every message a local peer receives while the mesh counts (e.g. to measure delays).
+    on_message: Callable[[dict[str, Any]], None] | None = None
     # Several processes, one mesh: once this process's connections are up, the
     # gate is awaited and returns the wall-clock start (epoch s) all of them share,
     # so that every process counts before any of them sends.
@@ -72,11 +74,8 @@ class MeshResult:
     fanout: int  # receivers per message sent: 1 in the mesh, peers - 1 through a gateway
     sent: int = 0
     received: int = 0
-    delays: Histogram = field(default_factory=Histogram)
-    delays_ms: list[float] = field(default_factory=list)  # with keep_delays
 
     def summary(self) -> dict[str, Any]:
-        delays = self.delays.summary_ms()
         return {
             "peers": self.peers,
             "connections": self.connections,
@@ -85,7 +84,6 @@ class MeshResult:
             "sent": self.sent,
             "received": self.received,
             "expected": self.sent * self.fanout,
-            "delay_ms": delays,
         }
 
 
@@ -122,17 +120,14 @@ class _Member:
 
     def listen(self, conn: DataConnection) -> None:
         result = self.mesh.result
-        keep = self.mesh.options.keep_delays
+        on_message = self.mesh.options.on_message
 
         def on_data(value: Any) -> None:
             if self.mesh.counting and isinstance(value, dict):
-                ts = value.get("ts")
-                if isinstance(ts, int | float):
+                if isinstance(value.get("ts"), int | float):
                     result.received += 1
-                    delay_ms = time.time() * 1000.0 - ts
-                    result.delays.record(max(0, int(delay_ms * 1e6)))
-                    if keep:
-                        result.delays_ms.append(delay_ms)
+                    if on_message is not None:
+                        on_message(value)
 
         conn.on("data", on_data)
 

@@ -5,6 +5,8 @@
 - ``gatewayproc``: ``earlgate gateway`` in a child process, and its routes.
 - ``loadplan``, ``loadprocess``, ``loadside``: the sending and receiving peers
   in child processes of their own (the plan, the parent's handle, the child).
+- ``meshdelays``: one-way delays of the arm-probe mesh's messages
+  (``earlgate mesh`` and the mesh steps).
 - ``report``: the step tables, plots and raw JSON.
 - ``commands``: the run's own servers, a run and its report, for the CLI.
 - ``testbed`` and ``network``: the namespace test bed of 3.7.1 and

@@ -37,6 +37,7 @@ from typing import Any
 import orjson
 
 from earlgate.bench.gateway.loadplan import LoadPlan
+from earlgate.bench.gateway.meshdelays import MeshDelays
 from earlgate.gateway.aggregate import Part, decode, encode, is_aggregate
 from earlgate.gateway.mesh import MeshOptions, MeshResult, message_for, run_mesh
 from earlgate.rtc import DataConnection, DataConnectionError, PeerError
@@ -186,6 +187,7 @@ async def run_mesh_part(plan: LoadPlan) -> int:
             raise SystemExit(0)  # the parent went away or said quit before starting
         return float(words[1]) if len(words) > 1 else time.time()
 
+    delays = MeshDelays(keep=True)
     options = MeshOptions(
         plan.peering(),
         plan.mesh_peers,
@@ -195,7 +197,7 @@ async def run_mesh_part(plan: LoadPlan) -> int:
         rate=plan.rate,
         size=plan.size,
         connect_timeout=plan.connect_timeout,
-        keep_delays=True,
+        on_message=delays.on_message,
         gate=gate,
     )
     try:
@@ -204,7 +206,7 @@ async def run_mesh_part(plan: LoadPlan) -> int:
         _say(event="error", message=f"mesh peers {plan.names[0]}..: {exc}")
         return 1
     if plan.delays_file is not None:
-        data = array.array("d", result.delays_ms).tobytes()
+        data = array.array("d", delays.delays_ms).tobytes()
         await asyncio.to_thread(Path(plan.delays_file).write_bytes, data)
     _say(
         event="done",
