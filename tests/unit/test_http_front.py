@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from earlgate.hub.http import HttpFront, HttpRequest, HttpResponse
+from earlgate.server.http import HttpFront, HttpRequest, HttpResponse
 
 
 class FakeTransport:

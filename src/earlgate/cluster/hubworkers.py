@@ -35,7 +35,7 @@ from earlgate.cluster.status import HEARTBEAT_ENV
 from earlgate.cluster.supervise import Child, ForkedChild, ProcessSupervisor
 from earlgate.cluster.supervisor import ChildSpec, Policy
 from earlgate.hub.config import HubConfig
-from earlgate.hub.http import server_tls_context
+from earlgate.server import server_tls_context
 
 __all__ = ["DRAIN_MARGIN", "listening", "reserve_port", "run_workers"]
 

@@ -10,7 +10,6 @@ shutdown (close 1001 to every client, flush, exit).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import urllib.parse
@@ -24,7 +23,6 @@ from picows import (
     WSMsgType,
     WSTransport,
     WSUpgradeRequest,
-    WSUpgradeResponse,
     WSUpgradeResponseWithListener,
 )
 
@@ -35,18 +33,23 @@ from earlgate.hub.auth import AuthError, Grants, TokenVerifier
 from earlgate.hub.config import HubConfig
 from earlgate.hub.core import Hub
 from earlgate.hub.exposition import make_registry
-from earlgate.hub.http import (
+from earlgate.hub.session import Session, TokenBucket
+from earlgate.metrics.exposition import CONTENT_TYPE, render
+from earlgate.server import (
+    Drain,
     HttpFront,
     HttpRequest,
     HttpResponse,
     Listener,
+    MessageAssembler,
+    MessageTooLarge,
+    UnexpectedContinuation,
     hand_to_websocket,
     listen,
+    refuse_upgrade,
     serve_until_signalled,
     server_tls_context,
 )
-from earlgate.hub.session import Session, TokenBucket
-from earlgate.metrics.exposition import CONTENT_TYPE, render
 from earlgate.wire import codes
 
 logger = logging.getLogger(__name__)
@@ -74,8 +77,8 @@ class HubListener(WSListener):
         self._peer = peer
         self._transport: WSTransport | None = None
         self._session: Session | None = None
-        self._fragments: bytearray | None = None
         self._max = server.config.max_frame
+        self._assembler = MessageAssembler(self._max)
         self._expiry: asyncio.TimerHandle | None = None
 
     def on_ws_connected(self, transport: WSTransport) -> None:
@@ -136,26 +139,17 @@ class HubListener(WSListener):
         if session is None:
             return
         kind = frame.msg_type
-        if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
-            if frame.payload_size > self._max:
-                self._too_large(frame.payload_size)
-            elif frame.fin:
-                self._server.hub.handle_frame(session, frame.get_payload_as_bytes())
-            else:
-                self._fragments = bytearray(frame.get_payload_as_memoryview())
-        elif kind is WSMsgType.CONTINUATION:
-            fragments = self._fragments
-            if fragments is None:
+        if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY or kind is WSMsgType.CONTINUATION:
+            try:
+                message = self._assembler.feed(frame)
+            except MessageTooLarge as exc:
+                self._too_large(exc.size)
+                return
+            except UnexpectedContinuation:
                 self._close(1002, "continuation frame without a message to continue")
                 return
-            if len(fragments) + frame.payload_size > self._max:
-                self._fragments = None
-                self._too_large(len(fragments) + frame.payload_size)
-                return
-            fragments += frame.get_payload_as_memoryview()
-            if frame.fin:
-                self._fragments = None
-                self._server.hub.handle_frame(session, bytes(fragments))
+            if message is not None:
+                self._server.hub.handle_frame(session, message)
         elif kind is WSMsgType.CLOSE:
             if not transport.is_close_frame_sent:
                 transport.send_close(frame.get_close_code())
@@ -231,7 +225,7 @@ class HubServer:
         self._timers: list[asyncio.TimerHandle] = []
         self._lag_due = 0.0
         self._stopping = False
-        self._all_closed: asyncio.Event | None = None
+        self._drain = Drain()
         self.stopped = asyncio.Event()
         self.port = config.port
 
@@ -269,10 +263,7 @@ class HubServer:
             self._server.close()
         for listener in list(self.listeners):
             listener.close_going_away()
-        if self.listeners:
-            self._all_closed = asyncio.Event()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._all_closed.wait(), self.config.shutdown_grace)
+        await self._drain.wait_closed(len(self.listeners), self.config.shutdown_grace)
         for timer in self._timers:
             timer.cancel()
         await self.broker.close()
@@ -282,8 +273,7 @@ class HubServer:
 
     def forget(self, listener: HubListener) -> None:
         self.listeners.discard(listener)
-        if not self.listeners and self._all_closed is not None:
-            self._all_closed.set()
+        self._drain.closed(len(self.listeners))
 
     def _make_front(self) -> asyncio.Protocol:
         return HttpFront(
@@ -449,11 +439,7 @@ class HubServer:
 
 
 def _refuse(status: int, reason: str) -> WSUpgradeResponseWithListener:
-    body = orjson.dumps({"error": reason}) + b"\n"
-    response = WSUpgradeResponse.create_error_response(
-        status, body, {"Content-Type": "application/json"}
-    )
-    return WSUpgradeResponseWithListener(response, None)
+    return refuse_upgrade(status, orjson.dumps({"error": reason}) + b"\n", "application/json")
 
 
 def _subject_of(body: bytes) -> str | None:

@@ -1,7 +1,7 @@
 """The ``earlgate signal`` process: sockets around :class:`SignalingRouter`.
 
 A thin asyncio layer, built like the hub's: every accepted connection starts in
-the hub's h11 :class:`~earlgate.hub.http.HttpFront`, which answers PeerServer's
+the shared h11 :class:`~earlgate.server.http.HttpFront`, which answers PeerServer's
 HTTP routes (:mod:`earlgate.signal.http`) and hands WebSocket upgrades to a
 picows protocol. Each WebSocket connection gets a number and a
 :class:`SignalListener` that feeds complete messages to the router; the
@@ -18,7 +18,6 @@ instead of growing the server's memory.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
 import time
@@ -33,21 +32,25 @@ from picows import (
     WSMsgType,
     WSTransport,
     WSUpgradeRequest,
-    WSUpgradeResponse,
     WSUpgradeResponseWithListener,
 )
 
-from earlgate.hub.http import (
+from earlgate.metrics.exposition import render
+from earlgate.server import (
+    Drain,
     HttpFront,
     HttpRequest,
     HttpResponse,
     Listener,
+    MessageAssembler,
+    MessageTooLarge,
+    UnexpectedContinuation,
     hand_to_websocket,
     listen,
+    refuse_upgrade,
     serve_until_signalled,
     server_tls_context,
 )
-from earlgate.metrics.exposition import render
 from earlgate.signal.config import SignalConfig
 from earlgate.signal.http import HttpRoutes
 from earlgate.signal.metrics import make_registry
@@ -78,9 +81,9 @@ class SignalListener(WSListener):
         self.conn = conn
         self._query = query
         self._transport: WSTransport | None = None
-        self._fragments: bytearray | None = None
         self._closing = False
         self._max = server.config.max_frame
+        self._assembler = MessageAssembler(self._max)
 
     # -- picows callbacks ----------------------------------------------------
 
@@ -90,26 +93,17 @@ class SignalListener(WSListener):
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         kind = frame.msg_type
-        if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
-            if frame.payload_size > self._max:
-                self._too_big(frame.payload_size)
-            elif frame.fin:
-                self._server.received(self, frame.get_payload_as_bytes())
-            else:
-                self._fragments = bytearray(frame.get_payload_as_memoryview())
-        elif kind is WSMsgType.CONTINUATION:
-            fragments = self._fragments
-            if fragments is None:
+        if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY or kind is WSMsgType.CONTINUATION:
+            try:
+                message = self._assembler.feed(frame)
+            except MessageTooLarge as exc:
+                self._too_big(exc.size)
+                return
+            except UnexpectedContinuation:
                 self.close(Close(self.conn, 1002, "continuation without a message"))
                 return
-            if len(fragments) + frame.payload_size > self._max:
-                self._fragments = None
-                self._too_big(len(fragments) + frame.payload_size)
-                return
-            fragments += frame.get_payload_as_memoryview()
-            if frame.fin:
-                self._fragments = None
-                self._server.received(self, bytes(fragments))
+            if message is not None:
+                self._server.received(self, message)
         elif kind is WSMsgType.CLOSE:
             if not self._closing:
                 self._closing = True
@@ -173,7 +167,7 @@ class SignalServer:
         self._server: Listener | None = None
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._stopping = False
-        self._all_closed: asyncio.Event | None = None
+        self._drain = Drain()
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -209,10 +203,7 @@ class SignalServer:
         for timer in self._timers.values():
             timer.cancel()
         self.execute(self.router.close_all(GOING_AWAY, "server shutting down"))
-        if self.listeners:
-            self._all_closed = asyncio.Event()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._all_closed.wait(), self.config.shutdown_grace)
+        await self._drain.wait_closed(len(self.listeners), self.config.shutdown_grace)
         self.stopped.set()
 
     def _schedule(self, name: str, interval: float, tick: Callable[[], list[Action]]) -> None:
@@ -243,8 +234,7 @@ class SignalServer:
     def detach(self, listener: SignalListener) -> None:
         if self.listeners.pop(listener.conn, None) is not None:
             self.execute(self.router.closed(listener.conn))
-        if not self.listeners and self._all_closed is not None:
-            self._all_closed.set()
+        self._drain.closed(len(self.listeners))
 
     def received(self, listener: SignalListener, data: bytes) -> None:
         self.execute(self.router.receive(listener.conn, data))
@@ -301,7 +291,4 @@ class SignalServer:
 
 
 def _refuse(status: int, reason: str) -> WSUpgradeResponseWithListener:
-    response = WSUpgradeResponse.create_error_response(
-        status, reason.encode(), {"Content-Type": "text/plain"}
-    )
-    return WSUpgradeResponseWithListener(response, None)
+    return refuse_upgrade(status, reason.encode(), "text/plain")

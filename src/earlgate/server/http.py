@@ -1,12 +1,13 @@
-"""Plain HTTP on the hub's port, and the hand-off of WebSocket upgrades to picows.
+"""Plain HTTP on a server's port, and the point where WebSocket upgrades leave it.
 
 PROTOCOL.md, Transport: "Plain HTTP on the same port: GET /healthz, GET /metrics,
 GET /stats, POST /publish". picows parses WebSocket handshakes but serves no
 request bodies, so every connection starts here: h11 parses the first request,
 and if it asks for a WebSocket upgrade the connection (with the bytes already
-read) is handed to a picows protocol; otherwise h11 serves it, keep-alive
-included. The hub and the signaling server listen, use TLS and stop on
-signals the same way, with the helpers at the end.
+read) is handed to a picows protocol (:mod:`earlgate.server.websocket`);
+otherwise h11 serves it, keep-alive included. The hub and the signaling
+server listen, use TLS and stop on signals the same way, with the helpers at
+the end.
 """
 
 from __future__ import annotations
@@ -22,17 +23,10 @@ from typing import Any, cast
 
 import h11
 import orjson
-from picows import WSListener, WSUpgradeRequest, WSUpgradeResponseWithListener
-from picows.picows import (  # type: ignore[attr-defined]  # not in the stubs
-    WSAutoPingStrategy,
-    WSProtocol,
-)
 
-from earlgate.hub.listener import Listener as Listener
-from earlgate.hub.listener import bind_socket
+from earlgate.server.listener import Listener, bind_socket
 
 logger = logging.getLogger(__name__)
-_picows_logger = logging.getLogger("picows.server")
 
 MAX_HEAD = 16 * 1024
 
@@ -296,53 +290,6 @@ def _headers(raw: Any) -> dict[str, str]:
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         logger.error("HTTP response task failed", exc_info=task.exception())
-
-
-def hand_to_websocket(
-    transport: asyncio.Transport,
-    raw: bytes,
-    listener_for: Callable[[WSUpgradeRequest], WSListener | WSUpgradeResponseWithListener],
-    *,
-    handshake_timeout: float,
-    max_frame_size: int,
-    ping_interval: float = 0.0,
-    ping_timeout: float = 20.0,
-) -> None:
-    """Give an upgrade request's connection, and the bytes read so far, to picows.
-
-    With ``ping_interval`` > 0, picows pings a connection that has sent
-    nothing for that long and closes it when the pong is ``ping_timeout``
-    late (RFC 6455 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send
-    a Pong frame", which browsers and client libraries do by themselves); a
-    4 KiB initial read buffer that grows for bigger frames saves RSS per
-    connection.
-    """
-    protocol = WSProtocol(
-        None,
-        None,
-        False,
-        listener_for,
-        _picows_logger,
-        True,  # disconnect on exception
-        handshake_timeout,
-        ping_interval > 0,  # auto ping
-        ping_interval if ping_interval > 0 else 20.0,
-        ping_timeout,
-        WSAutoPingStrategy.PING_WHEN_IDLE,
-        True,  # auto pong
-        max_frame_size,
-        None,
-        4096,  # initial read buffer
-    )
-    protocol.connection_made(transport)
-    transport.set_protocol(protocol)
-    view = memoryview(raw)
-    while view:
-        buffer = protocol.get_buffer(len(view))
-        size = min(len(buffer), len(view))
-        buffer[:size] = view[:size]
-        protocol.buffer_updated(size)
-        view = view[size:]
 
 
 def server_tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:

@@ -1,4 +1,4 @@
-"""The accept loop of the hub and the signaling server: descriptor limits, per-address limits.
+"""The accept loop of the hub and the signaling server: descriptor and per-address limits.
 
 Every accepted socket costs a file descriptor before anything else can be
 decided about it. When the process runs out (``EMFILE``), ``accept()`` fails
