@@ -177,13 +177,15 @@ class ProcessSupervisor:
                 self._reap(now)
                 for action in self.policy.tick(now):
                     self._carry_out(action)
+                # Published before "ready" is announced: whoever acts on it finds the
+                # status file, showing every child running.
+                self._publish(now)
                 if not ready and all(
                     self.policy.state(n) is State.RUNNING for n in self.policy.names()
                 ):
                     ready = True
                     assert self._on_ready is not None
                     self._on_ready()
-                self._publish(now)
                 if self.policy.done:
                     return 0
                 deadline = self.policy.next_deadline()
