@@ -20,6 +20,7 @@ from earlgate.hub.config import HubConfig, SlowConsumerPolicy
 from earlgate.hub.core import Hub
 from earlgate.hub.session import Session
 from earlgate.wire import codes
+from earlgate.wire.codes import with_hub_fields
 
 
 def make_session(hub: Hub) -> tuple[Session, list[dict[str, Any]]]:
@@ -205,3 +206,17 @@ def test_core_answers_every_frame_with_a_protocol_code(value: Any) -> None:
     assert status in (200, 400), body
     if status == 400:
         assert body["code"] in {"bad_json", "bad_frame", "bad_subject"}
+
+
+def test_a_hub_field_written_with_an_escape_is_stripped_too() -> None:
+    raw = b'{"type":"publish","subject":"a","\\u005foffset":9,"data":"_x"}'
+    assert frames.without_hub_fields(orjson.loads(raw), raw) == (
+        b'{"type":"publish","subject":"a","data":"_x"}'
+    )
+
+
+def test_hub_fields_are_written_as_json() -> None:
+    fields = {"_offset": 7, "_epoch": "9f3c", "_odd": 'quote " and \\ and é'}
+    spliced = with_hub_fields(b'{"a":1}', fields)
+    assert orjson.loads(spliced) == {"a": 1, **fields}
+    assert spliced.startswith(b'{"a":1,"_offset":7,"_epoch":"9f3c",')

@@ -16,7 +16,7 @@ from typing import Any
 from earlgate.broker.base import Broker, Position, PublishDone, Replay
 from earlgate.broker.history import HistoryStore
 from earlgate.broker.retained import RetainedStore
-from earlgate.wire.codes import EPOCH_FIELD, OFFSET_FIELD, with_hub_fields
+from earlgate.wire.codes import EPOCH_FIELD, OFFSET_KEY, encode_hub_fields, splice_fields
 from earlgate.wire.durable import DurablePolicy
 from earlgate.wire.subjects import is_wildcard
 
@@ -38,6 +38,9 @@ class MemoryBroker(Broker):
         super().__init__()
         self.durable = DurablePolicy(durable)
         self.epoch = secrets.token_hex(8)
+        self._epoch_field = encode_hub_fields(
+            {EPOCH_FIELD: self.epoch}
+        )  # the same on every message
         self.store = HistoryStore(self.epoch, retention, max_durable_subjects, durable_max_bytes)
         self.retained_store = RetainedStore(max_retained, max_retained_bytes)
 
@@ -47,7 +50,7 @@ class MemoryBroker(Broker):
         offset: int | None = None
         if self.durable and self.durable(subject):
             offset = self.store.last_offset + 1
-            raw = with_hub_fields(raw, {OFFSET_FIELD: offset, EPOCH_FIELD: self.epoch})
+            raw = splice_fields(raw, b"%s%d,%s" % (OFFSET_KEY, offset, self._epoch_field))
             self.store.append(subject, raw)
         if retain:
             self.retained_store.set(subject, raw)

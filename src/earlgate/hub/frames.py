@@ -71,7 +71,11 @@ def without_hub_fields(message: dict[str, Any], raw: bytes) -> bytes:
     ``_epoch``); a publisher that sends them could forge a delivery's offset.
     Frames without such fields (all well-behaved ones) keep their bytes.
     """
-    if not any(is_hub_field(key) for key in message):
+    # A key starting with "_" shows in the bytes as "_ or, escaped, as "\u005f:
+    # frames without either (all well-behaved ones) skip the look at every key.
+    if (b'"_' not in raw and b'"\\u005' not in raw) or not any(
+        is_hub_field(key) for key in message
+    ):
         return raw
     kept = {key: value for key, value in message.items() if not is_hub_field(key)}
     try:

@@ -7,6 +7,7 @@ is the hub's business (:mod:`earlgate.hub.frames`).
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Final
 
@@ -35,6 +36,7 @@ CLOSE_TOKEN_EXPIRED: Final = 4001
 # Fields that belong to the hub (PROTOCOL.md: "all starting with `_`").
 HUB_FIELD_PREFIX: Final = "_"
 OFFSET_FIELD: Final = "_offset"
+OFFSET_KEY: Final = b'"%s":' % OFFSET_FIELD.encode()  # encoded once, spliced per message
 EPOCH_FIELD: Final = "_epoch"
 
 FrameId = str | int
@@ -68,12 +70,35 @@ def with_hub_fields(raw: bytes, fields: dict[str, int | str]) -> bytes:
     keeps the publisher's bytes (key order, number formatting) intact. The
     hub's fields are integers and strings, written compactly as UTF-8.
     """
+    return splice_fields(raw, encode_hub_fields(fields))
+
+
+def encode_hub_fields(fields: dict[str, int | str]) -> bytes:
+    """``fields`` as the inside of a JSON object (``"_offset":7,"_epoch":"9f3c"``)."""
+    return b",".join([b"%s:%s" % (_json_string(key), _json_value(v)) for key, v in fields.items()])
+
+
+def splice_fields(raw: bytes, encoded: bytes) -> bytes:
+    """Add already encoded fields (:func:`encode_hub_fields`) at the end of a frame."""
     body = raw.rstrip()
     if not body.endswith(b"}"):  # pragma: no cover - parse_frame guarantees an object
         raise ValueError("not a JSON object")
-    extra = json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()[1:-1]
-    if not extra:
+    if not encoded:
         return bytes(body)
     head = body[:-1].rstrip()
     separator = b"" if head.endswith(b"{") else b","
-    return head + separator + extra + b"}"
+    return head + separator + encoded + b"}"
+
+
+def _json_value(value: int | str) -> bytes:
+    return b"%d" % value if isinstance(value, int) else _json_string(value)
+
+
+@functools.lru_cache(maxsize=256)
+def _json_string(text: str) -> bytes:
+    """``text`` as a JSON string: printable ASCII without quote or backslash (every hub
+    field name and epoch) as it is, anything else through ``json``. The same few
+    names and epochs come with every message, hence the cache."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return b'"%s"' % text.encode()
+    return json.dumps(text, ensure_ascii=False).encode()
