@@ -10,7 +10,6 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,22 +18,10 @@ import pytest
 
 from clusterproc import ClusterProcess, start_cluster
 from earlgate.cli import main
+from polling import wait_for
 from wsclient import WsClient
 
 T = TypeVar("T")
-
-
-def wait_for(what: str, check: Callable[[], T | None], timeout: float = 8.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-        except OSError:
-            value = None
-        if value is not None:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 def healthz(url: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import signal
 import socket
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import psutil
@@ -17,6 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from earlgate.cli import main
 from hubproc import HubProcess, start_hub
+from polling import wait_for
 from redisproc import RedisServer
 from wsclient import WsClient
 
@@ -47,20 +48,6 @@ def get(hub: HubProcess, path: str) -> str:
 def healthz(hub: HubProcess) -> dict[str, Any]:
     value: dict[str, Any] = json.loads(get(hub, "/healthz"))
     return value
-
-
-def wait_for(what: str, check: Callable[[], T | None], timeout: float = 8.0) -> T:
-    """Poll ``check`` until it gives a value; a worker that does not answer counts as 'not yet'."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-        except OSError:
-            value = None
-        if value is not None:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 def worker_pids(hub: HubProcess) -> dict[str, int]:

@@ -5,27 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 
+from coresessions import make_session
 from earlgate.broker.memory import MemoryBroker
-from earlgate.hub.config import HubConfig, SlowConsumerPolicy
+from earlgate.hub.config import HubConfig
 from earlgate.hub.core import Hub
-from earlgate.hub.session import Session
 
 
 class Unhealthy(MemoryBroker):
     def healthy(self) -> bool:
         return False
-
-
-def make_session(hub: Hub) -> tuple[Session, list[dict]]:
-    received: list[dict] = []
-    session = Session(
-        lambda raw: received.append(json.loads(raw)),
-        lambda code, reason: None,
-        send_buffer=1 << 20,
-        policy=SlowConsumerPolicy.DROP_OLDEST,
-    )
-    hub.open_session(session)
-    return session, received
 
 
 def frame(**fields: object) -> bytes:

@@ -13,26 +13,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from coresessions import make_session
 from earlgate.broker.base import PublishDone
 from earlgate.broker.memory import MemoryBroker
 from earlgate.hub import frames
-from earlgate.hub.config import HubConfig, SlowConsumerPolicy
+from earlgate.hub.config import HubConfig
 from earlgate.hub.core import Hub
-from earlgate.hub.session import Session
 from earlgate.wire import codes
 from earlgate.wire.codes import with_hub_fields
-
-
-def make_session(hub: Hub) -> tuple[Session, list[dict[str, Any]]]:
-    received: list[dict[str, Any]] = []
-    session = Session(
-        lambda raw: received.append(orjson.loads(raw)),
-        lambda code, reason: None,
-        send_buffer=1 << 20,
-        policy=SlowConsumerPolicy.DROP_OLDEST,
-    )
-    hub.open_session(session)
-    return session, received
 
 
 @pytest.mark.parametrize("kind", [[1], {"a": 1}, 7, True, None])

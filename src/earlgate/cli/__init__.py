@@ -13,6 +13,7 @@ import importlib
 import logging
 import os
 import pkgutil
+import ssl
 import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
@@ -40,6 +41,14 @@ def check_readable(args: argparse.Namespace, *options: str) -> None:
         path = getattr(args, option)
         if path is not None and not os.access(path, os.R_OK):
             raise UsageError(f"--{option.replace('_', '-')} {path}: file not readable")
+
+
+def unusable_tls(cert: str | None, key: str | None, exc: ssl.SSLError) -> UsageError:
+    """The usage error for TLS files that exist but are no certificate and key."""
+    return UsageError(
+        f"--tls-cert {cert} / --tls-key {key}: "
+        f"not a usable PEM certificate and key ({exc.reason or exc})"
+    )
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

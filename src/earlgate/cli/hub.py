@@ -13,6 +13,7 @@ from earlgate.cli import (
     check_readable,
     run_event_loop,
     setup_logging,
+    unusable_tls,
 )
 from earlgate.hub.config import HubConfig, SlowConsumerPolicy
 
@@ -214,10 +215,7 @@ def run(args: argparse.Namespace, worker: HubConfig | None = None) -> int:
         try:
             await server.start()
         except ssl.SSLError as exc:
-            raise UsageError(
-                f"--tls-cert {config.tls_cert} / --tls-key {config.tls_key}: "
-                f"not a usable PEM certificate and key ({exc.reason or exc})"
-            ) from None
+            raise unusable_tls(config.tls_cert, config.tls_key, exc) from None
         except OSError as exc:
             raise UsageError(f"cannot listen on {config.host}:{config.port}: {exc}") from None
         scheme = "wss" if config.tls_cert else "ws"

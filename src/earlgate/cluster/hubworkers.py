@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from earlgate.children import die_with_parent
-from earlgate.cli import UsageError
+from earlgate.cli import UsageError, unusable_tls
 from earlgate.cluster.status import HEARTBEAT_ENV
 from earlgate.cluster.supervise import Child, ForkedChild, ProcessSupervisor
 from earlgate.cluster.supervisor import ChildSpec, Policy
@@ -86,10 +86,7 @@ def run_workers(config: HubConfig, serve: Callable[[HubConfig], int]) -> int:
     try:  # what every worker would fail on is an error here, once
         server_tls_context(config.tls_cert, config.tls_key)
     except ssl.SSLError as exc:
-        raise UsageError(
-            f"--tls-cert {config.tls_cert} / --tls-key {config.tls_key}: "
-            f"not a usable PEM certificate and key ({exc.reason or exc})"
-        ) from None
+        raise unusable_tls(config.tls_cert, config.tls_key, exc) from None
     except OSError as exc:
         raise UsageError(f"--tls-cert/--tls-key: {exc}") from None
     where = f"{config.host}:{config.port}"
