@@ -153,6 +153,8 @@ class Cluster:
         except BaseException:
             self.stop()
             raise
+        # Before the endpoints are announced: whoever reads them finds the status file.
+        self.supervisor.publish_status()
         return self.supervisor
 
     def run(self) -> int:

@@ -265,6 +265,11 @@ class ProcessSupervisor:
         stats["time"] = round(time.time(), 3)
         return stats
 
+    def publish_status(self) -> None:
+        """Write the status file now (a launcher about to announce its children calls it)."""
+        self._published = (-1, 0.0)
+        self._publish(self._clock())
+
     def _publish(self, now: float) -> None:
         changes, at = self._published
         if self._status_path is None:
