@@ -134,3 +134,15 @@ def test_any_bytes_get_answers_or_a_close_never_an_exception(
             assert status in (200, 400, 408, 413, 431), status
 
     asyncio.run(run())
+
+
+async def test_head_gets_the_get_head_and_the_connection_stays_usable() -> None:
+    protocol, transport, _ = front()
+    protocol.data_received(b"HEAD /a HTTP/1.1\r\nhost: x\r\n\r\nGET /a HTTP/1.1\r\nhost: x\r\n\r\n")
+    for _ in range(20):
+        await asyncio.sleep(0)
+    head, _, rest = bytes(transport.written).partition(b"\r\n\r\n")
+    assert responses(transport.written) == [200, 200] and not transport.closed
+    body = b'{"path":"/a","body":0}\n'
+    assert f"content-length: {len(body)}".encode() in head
+    assert rest.startswith(b"HTTP/1.1 200 ") and rest.endswith(body)  # HEAD wrote no body

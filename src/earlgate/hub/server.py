@@ -50,6 +50,7 @@ from earlgate.server import (
     serve_until_signalled,
     server_tls_context,
 )
+from earlgate.server.static import StaticFiles
 from earlgate.wire import codes
 
 logger = logging.getLogger(__name__)
@@ -221,6 +222,7 @@ class HubServer:
 
             self.registry.register(SupervisorCollector(config.supervisor_status))
         self.started = time.time()
+        self.web = StaticFiles(HUB_WEB_FILES)
         self._server: Listener | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._lag_due = 0.0
@@ -334,6 +336,10 @@ class HubServer:
         }
         route = routes.get(path)
         if route is None:
+            if request.method in ("GET", "HEAD"):
+                page = self.web.respond(request, path[1:])
+                if page is not None:
+                    return page
             return HttpResponse.json(404, {"error": f"no route {path}"})
         method, handler = route
         if request.method != method and not (method == "GET" and request.method == "HEAD"):
@@ -345,6 +351,10 @@ class HubServer:
         return await handler(request)
 
     async def _index(self, request: HttpRequest) -> HttpResponse:
+        if "text/html" in request.headers.get("accept", ""):
+            page = self.web.respond(request, "dashboard/index.html")
+            if page is not None:
+                return page
         return HttpResponse.json(
             200,
             {"name": "earlgate hub", "version": __version__, "websocket": "/ws"},
@@ -436,6 +446,10 @@ class HubServer:
         if sample is not None and self.config.shed_lag_ms > 0:
             self.hub.shedding = sample.loop_lag.percentile(0.99) / 1e6 > self.config.shed_lag_ms
         self._timers[1] = asyncio.get_running_loop().call_later(WINDOW, self._tick)
+
+
+# The browser client and the dashboard, served beside the hub's own routes.
+HUB_WEB_FILES = ("earlgate.js", "earlgate.d.ts", "dashboard/", "vendor/")
 
 
 def _refuse(status: int, reason: str) -> WSUpgradeResponseWithListener:

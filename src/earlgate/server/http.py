@@ -216,7 +216,7 @@ class HttpFront(asyncio.Protocol):
         except Exception:
             logger.exception("HTTP handler failed for %s %s", request.method, request.target)
             response = HttpResponse.json(500, {"error": "internal error"})
-        self._send(response)
+        self._send(response, head=request.method == "HEAD")
         self._busy = False
         self._in_request = False
         if self._transport is None:
@@ -236,7 +236,8 @@ class HttpFront(asyncio.Protocol):
             self._arm(self._idle_timeout)
         self._process()
 
-    def _send(self, response: HttpResponse) -> None:
+    def _send(self, response: HttpResponse, head: bool = False) -> None:
+        """Write ``response``; for HEAD, its head only (with the GET body's length)."""
         if self._transport is None:
             return
         headers = [
@@ -246,7 +247,8 @@ class HttpFront(asyncio.Protocol):
         ]
         try:
             data = self._conn.send(h11.Response(status_code=response.status, headers=headers))
-            data += self._conn.send(h11.Data(data=response.body)) or b""
+            if not head and response.body:
+                data += self._conn.send(h11.Data(data=response.body)) or b""
             data += self._conn.send(h11.EndOfMessage()) or b""
         except h11.LocalProtocolError:
             self._transport.close()
