@@ -47,4 +47,8 @@ async def test_case_1_is_measured_per_role() -> None:
     measured = await measure_case("1", 10, 0.25, 3.0, Console(quiet=True))
     assert measured.received == measured.sent > 0
     assert set(measured.us_per_delivered) == {"hub"}
-    assert measured.cpu_s["hub"] >= 0
+    # The hub did work for every delivered message, and its CPU per message is that work.
+    assert measured.cpu_s["hub"] > 0
+    steady = max(sum(s["received"] for s in measured.per_second[1:]), 1)
+    expected_us = round(1e6 * measured.cpu_s["hub"] / steady, 2)
+    assert abs(measured.us_per_delivered["hub"] - expected_us) <= 0.01 * expected_us + 0.01

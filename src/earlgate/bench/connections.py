@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from picows import WSListener, WSTransport, ws_connect
 
-from earlgate.bench.fanout import pinning
+from earlgate.bench.driver import Provenance, markdown_table, measure_each, pin_load_here
+from earlgate.bench.results import update_benchmarks
 from earlgate.bench.targets import start_target
 
 
@@ -61,9 +61,7 @@ def measure_connections(
     concurrency: int = 200,
     sources: list[str] | None = None,
 ) -> ConnectionCosts:
-    server_cpus, load_cpus = pinning()
-    if load_cpus:
-        os.sched_setaffinity(0, load_cpus)
+    server_cpus, _ = pin_load_here()
     running = start_target(target, server_cpus)
     try:
         time.sleep(0.5)
@@ -102,17 +100,39 @@ def measure_connections(
 
 
 def markdown(rows: list[ConnectionCosts], command: str, machine: str, when: str) -> str:
-    lines = [
-        f"Machine: {machine}. Date: {when}. Command: `{command}`.",
-        "",
-        "| target | connections | open time s | open CPU ms/conn | idle CPU % "
-        "| close CPU ms/conn | RSS KiB/conn |",
-        "|---|---|---|---|---|---|---|",
+    head = ["target", "connections", "open time s", "open CPU ms/conn", "idle CPU %"]
+    head += ["close CPU ms/conn", "RSS KiB/conn"]
+    cells = [
+        [
+            row.target,
+            str(row.connections),
+            f"{row.open_seconds:.2f}",
+            f"{row.open_cpu_ms_per_connection:.3f}",
+            f"{row.idle_cpu_percent:.2f}",
+            f"{row.close_cpu_ms_per_connection:.3f}",
+            f"{row.rss_kib_per_connection:.1f}",
+        ]
+        for row in rows
     ]
-    for row in rows:
-        lines.append(
-            f"| {row.target} | {row.connections} | {row.open_seconds:.2f} "
-            f"| {row.open_cpu_ms_per_connection:.3f} | {row.idle_cpu_percent:.2f} "
-            f"| {row.close_cpu_ms_per_connection:.3f} | {row.rss_kib_per_connection:.1f} |"
-        )
+    lines = [Provenance(machine, when, command).line(), "", *markdown_table(head, cells)]
     return "\n".join(lines) + "\n"
+
+
+def run_connections(
+    targets: list[str],
+    count: int,
+    idle_seconds: float,
+    command: str,
+    update: bool,
+    sources: list[str] | None = None,
+) -> list[ConnectionCosts]:
+    """Measure each target in turn (one that cannot start is skipped); print the report."""
+    rows = measure_each(
+        targets, lambda target: measure_connections(target, count, idle_seconds, sources=sources)
+    )
+    provenance = Provenance.now(command)
+    report = markdown(rows, command, provenance.machine, provenance.when)
+    print(report)
+    if update:
+        update_benchmarks("connections", report)
+    return rows

@@ -49,7 +49,8 @@ from earlgate.bench.datachannel_peers import (
     Case,
     DataChannelBenchError,
 )
-from earlgate.bench.results import machine_description, utc_now, write_run
+from earlgate.bench.driver import Provenance, markdown_table
+from earlgate.bench.results import write_run
 from earlgate.children import cpu_seconds
 from earlgate.testing.signalprocs import ServerProcess, SignalSettings, start_earlgate_signal
 from earlgate.testing.turn import TurnServer, start_turn
@@ -306,7 +307,7 @@ def _line(row: CaseResult) -> str:
 
 def markdown(rows: list[CaseResult], command: str, machine: str, when: str) -> str:
     lines = [
-        f"Machine: {machine}. Date: {when}. Command: `{command}`.",
+        Provenance(machine, when, command).line(),
         "One sender and one receiver process per event loop, earlgate.rtc peers on aiortc; "
         "the sender keeps the channel's buffer between 64 and 256 KiB "
         "(bufferedAmount / bufferedamountlow). Traffic goes through a coturn TURN relay on "
@@ -316,18 +317,19 @@ def markdown(rows: list[CaseResult], command: str, machine: str, when: str) -> s
         "maxRetransmits 0. MB = 10^6 bytes of payload; rates over the receiver's first to "
         "last message, CPU over the sending period; processes not pinned.",
         "",
-        "| loop | serialization | channel | message | msg/s | MB/s | sender CPU % "
-        "| receiver CPU % | relay CPU % | loss |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    head = ["loop", "serialization", "channel", "message", "msg/s", "MB/s", "sender CPU %"]
+    head += ["receiver CPU %", "relay CPU %", "loss"]
+    cells = []
     for r in rows:
         loss = f"{100 * r.loss_ratio:.2f}%" if r.mode == "unreliable" else "–"
         size = f"{r.size // 1024} KiB" if r.size >= 1024 else f"{r.size} B"
-        lines.append(
-            f"| {r.loop} | {r.serialization} | {r.mode} | {size} | {r.messages_per_s:,.0f} "
-            f"| {r.mb_per_s:.2f} | {r.sender_cpu_percent:.0f} | {r.receiver_cpu_percent:.0f} "
-            f"| {r.turn_cpu_percent:.0f} | {loss} |"
+        cells.append(
+            [r.loop, r.serialization, r.mode, size, f"{r.messages_per_s:,.0f}"]
+            + [f"{r.mb_per_s:.2f}", f"{r.sender_cpu_percent:.0f}"]
+            + [f"{r.receiver_cpu_percent:.0f}", f"{r.turn_cpu_percent:.0f}", loss]
         )
+    lines += markdown_table(head, cells)
     short = [r for r in rows if r.mode == "reliable" and r.received < r.sent]
     if short:
         lines.append("")
@@ -388,18 +390,16 @@ def run_datachannel_bench(
         for loop in loops:
             mine = [case for case in cases if case.loop == loop]
             rows += _run_loop(loop, mine, duration, signal, turn, out, progress, overall)
-    machine = machine_description()
-    when = utc_now()
+    provenance = Provenance.now(command)
     raw = {
-        "machine": machine,
-        "date": when,
+        **provenance.raw(),
         "command": command,
         "duration": duration,
         "high_water": HIGH_WATER,
         "low_water": LOW_WATER,
         "rows": [r.as_dict() for r in rows],
     }
-    report = markdown(rows, command, machine, when)
+    report = markdown(rows, command, provenance.machine, provenance.when)
     plot(rows, out / "datachannel.png")
     print(report)
     write_run(out, "datachannel", "DataChannel benchmark", raw, report, "datachannel.png", update)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,8 +25,16 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from earlgate.bench.targets import TargetError, ensure_thesis_node, free_port
-from earlgate.children import pin, stop_processes
+from earlgate.bench.driver import role_labels, role_of
+from earlgate.bench.targets import (
+    Child,
+    TargetError,
+    ensure_thesis_node,
+    free_port,
+    spawn,
+    wait_port,
+)
+from earlgate.children import stop_processes
 
 CASES = ("1", "1tls", "1r", "2", "2rp", "thesis-node", "thesis-node-redis")
 
@@ -49,19 +56,6 @@ class Deployment:
             self._tmp.cleanup()
 
 
-def _wait_port(port: int, process: subprocess.Popen[bytes], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise TargetError(f"{what} exited with status {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TargetError(f"{what} did not listen on port {port} within {timeout:.0f} s")
-
-
 def _wait_running(port: int, workers: int, timeout: float = 60) -> None:
     """Until a worker's /healthz says that all ``workers`` of ``hub --workers`` run."""
     deadline = time.monotonic() + timeout
@@ -76,17 +70,11 @@ def _wait_running(port: int, workers: int, timeout: float = 60) -> None:
     raise TargetError(f"{workers} hub workers were not running on port {port} within {timeout} s")
 
 
-def _spawn(
-    deployment: Deployment, label: str, command: list[str], cpus: list[int] | None
-) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    deployment._popen.append(process)
-    pin(process.pid, cpus)
-    handle = psutil.Process(process.pid)
-    deployment.processes[label] = handle
-    return process
+def _spawn(deployment: Deployment, label: str, command: list[str], cpus: list[int] | None) -> Child:
+    child = spawn(label, command, cpus)
+    deployment._popen.append(child.process)
+    deployment.processes[label] = child.ps
+    return child
 
 
 def _redis(deployment: Deployment, cpus: list[int] | None) -> int:
@@ -112,7 +100,7 @@ def _redis(deployment: Deployment, cpus: list[int] | None) -> int:
         ],
         cpus,
     )
-    _wait_port(port, process, "redis-server")
+    wait_port(process, port, "redis-server")
     return port
 
 
@@ -177,7 +165,7 @@ def start_case(case: str, cpus: list[int] | None) -> Deployment:
                 redis_port = _redis(deployment, cpus)
                 command += ["--broker", f"redis://127.0.0.1:{redis_port}/0"]
             process = _spawn(deployment, "hub", command, cpus)
-            _wait_port(port, process, "earlgate hub")
+            wait_port(process, port, "earlgate hub")
             deployment.ws_url = f"{scheme}://127.0.0.1:{port}/ws"
             deployment.stats_urls = [
                 f"{'https' if scheme == 'wss' else 'http'}://127.0.0.1:{port}/stats"
@@ -190,19 +178,14 @@ def start_case(case: str, cpus: list[int] | None) -> Deployment:
                 [python, "-m", "earlgate", "cluster", "up", "--workers", "2", "--port", str(port)],
                 cpus,
             )
-            _wait_port(port, process, "earlgate cluster", timeout=60)
+            wait_port(process, port, "earlgate cluster", timeout=60)
             time.sleep(1.0)  # let HAProxy's first health checks pass
             deployment.ws_url = f"ws://127.0.0.1:{port}/ws"
-            # Watch the cluster's children (hubs, redis-server, haproxy) one by one.
-            # Labelled by role, the same in every step, so report columns line up.
-            workers = 0
-            for child in psutil.Process(process.pid).children(recursive=True):
-                name = child.name()
-                if "hub" in child.cmdline():
-                    workers += 1
-                    label = f"hub-{workers}"
-                else:
-                    label = name if name not in deployment.processes else f"{name}-{child.pid}"
+            # Watch the cluster's children (hubs, redis-server, haproxy) one by one,
+            # labelled by role, the same in every step, so report columns line up.
+            children = process.ps.children(recursive=True)
+            roles = [role_of(child.name(), child.cmdline()) for child in children]
+            for label, child in zip(role_labels(roles), children, strict=True):
                 deployment.processes[label] = child
         elif case == "2rp":
             redis_port = _redis(deployment, cpus)
@@ -213,8 +196,9 @@ def start_case(case: str, cpus: list[int] | None) -> Deployment:
             _wait_running(port, 2)
             deployment.ws_url = f"ws://127.0.0.1:{port}/ws"
             # The forked workers inherit the supervisor's pinning; watch each one.
-            for i, child in enumerate(psutil.Process(process.pid).children(), 1):
-                deployment.processes[f"hub-{i}"] = child
+            workers = process.ps.children()
+            for label, worker in zip(role_labels(["hub"] * len(workers)), workers, strict=True):
+                deployment.processes[label] = worker
         else:
             folder = ensure_thesis_node()
             port = free_port()
@@ -223,7 +207,7 @@ def start_case(case: str, cpus: list[int] | None) -> Deployment:
                 redis_port = _redis(deployment, cpus)
                 command += ["--redis", f"redis://127.0.0.1:{redis_port}"]
             process = _spawn(deployment, "node", command, cpus)
-            _wait_port(port, process, "thesis-node")
+            wait_port(process, port, "thesis-node")
             deployment.ws_url = f"ws://127.0.0.1:{port}/"
     except BaseException:
         deployment.stop()

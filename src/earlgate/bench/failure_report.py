@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from earlgate.bench.chaos import ChaosSettings
+from earlgate.bench.driver import Provenance, markdown_table
 from earlgate.bench.ledger import Ledger
 from earlgate.bench.soak import SoakResult
 
@@ -32,7 +33,7 @@ def chaos_markdown(
 ) -> str:
     aof = "with" if settings.aof else "without"
     lines = [
-        f"Machine: {machine}. Date: {when}. Command: `{command}`.",
+        Provenance(machine, when, command).line(),
         "",
         f"`cluster up --workers {settings.workers}`, Redis {aof} its append-only file; "
         f"{settings.publishers} publishers at {settings.rate:g}/s waiting for acks, "
@@ -42,12 +43,12 @@ def chaos_markdown(
         f"restarts, {counts['haproxy_restarts']} HAProxy restarts. {ledger.sent} messages "
         f"acked, {ledger.resent} sends retried after a refusal or a lost connection.",
         "",
-        "| " + " | ".join(c.replace("_", " ") for c in COLUMNS) + " |",
-        "|" + "---|" * len(COLUMNS),
+        *markdown_table(
+            [c.replace("_", " ") for c in COLUMNS],
+            ([str(row[c]) for c in COLUMNS] for row in ledger.rows()),
+        ),
+        "",
     ]
-    for row in ledger.rows():
-        lines.append("| " + " | ".join(str(row[c]) for c in COLUMNS) + " |")
-    lines.append("")
     lines.append(
         "Verdict: "
         + ("**pass** — nothing acked was lost or duplicated." if not failures else "**FAIL**: ")
@@ -94,7 +95,7 @@ def soak_markdown(
     reference = result.reference_sample()
     last = result.samples[-1] if result.samples else None
     lines = [
-        f"Machine: {machine}. Date: {when}. Command: `{command}`.",
+        Provenance(machine, when, command).line(),
         "",
         f"One hub (memory broker, pinned to one core), {settings.connections} connections "
         f"({settings.connections // 2} publishers at {1 / settings.period:g} Hz, one subscriber "
@@ -102,16 +103,17 @@ def soak_markdown(
         f"({result.churned} in all, {result.churn_errors} failed). Deliveries: "
         f"{result.received} of {result.sent} sent.",
         "",
-        "| | seconds | RSS MiB | descriptors | CPU % | connections |",
-        "|---|---|---|---|---|---|",
+        *markdown_table(
+            ["", "seconds", "RSS MiB", "descriptors", "CPU %", "connections"],
+            (
+                [label, f"{sample.seconds:.0f}", f"{sample.rss_mib:.1f}", str(sample.fds)]
+                + [f"{sample.cpu_percent:.1f}", str(sample.connections)]
+                for label, sample in (("reference", reference), ("last", last))
+                if sample is not None
+            ),
+        ),
+        "",
     ]
-    for label, sample in (("reference", reference), ("last", last)):
-        if sample is not None:
-            lines.append(
-                f"| {label} | {sample.seconds:.0f} | {sample.rss_mib:.1f} | {sample.fds} "
-                f"| {sample.cpu_percent:.1f} | {sample.connections} |"
-            )
-    lines.append("")
     lines.append(
         f"Memory change since the reference: {result.growth() * 100:+.2f} % "
         f"(allowed ±{settings.tolerance * 100:g} %). Verdict: "

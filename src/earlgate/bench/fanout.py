@@ -10,18 +10,22 @@ response-time distribution seen by the subscribers.
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from earlgate.bench.loadgen import run_load
-from earlgate.bench.results import machine_description, utc_now, write_run
-from earlgate.bench.targets import TargetError, start_target
+from earlgate.bench.driver import (
+    Provenance,
+    markdown_table,
+    measure_each,
+    pin_load_here,
+    steady_load,
+)
+from earlgate.bench.results import write_run
+from earlgate.bench.targets import start_target
 
 
 @dataclass
@@ -45,58 +49,24 @@ class FanoutRow:
         return self.received / self.sent if self.sent else 0.0
 
 
-def pinning() -> tuple[list[int] | None, list[int] | None]:
-    """Cores for the server and for the load generator (None: no pinning possible)."""
-    try:
-        cores = sorted(os.sched_getaffinity(0))
-    except AttributeError:
-        return None, None
-    if len(cores) < 2:
-        return None, None
-    return [cores[0]], cores[1:]
-
-
 async def measure(
     target: str, publishers: int, period: float, duration: float, console: Console
 ) -> FanoutRow:
-    server_cpus, load_cpus = pinning()
-    if load_cpus:
-        os.sched_setaffinity(0, load_cpus)
+    server_cpus, _ = pin_load_here()
     running = start_target(target, server_cpus)
     try:
-        with Progress(
-            TextColumn(f"[bold]{target}[/bold] {publishers}×{1 / period:g} Hz"),
-            BarColumn(),
-            TextColumn("{task.fields[status]}"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("run", total=duration, status="connecting")
-            cpu_before = [0.0]
-
-            def on_second(sample: dict[str, Any]) -> None:
-                if sample["second"] == 1:
-                    cpu_before[0] = running.cpu_seconds()
-                progress.update(
-                    task,
-                    advance=1,
-                    status=f"{sample['received']} msg/s p99 {sample['latency_ms']['p99']:.1f} ms",
-                )
-
-            # Measure the server's CPU over whole seconds of steady load (after the
-            # first second) so connection set-up is not counted.
-            result = await run_load(
-                running.ws_url, publishers, period, duration, on_second=on_second
-            )
-            cpu_after = running.cpu_seconds()
-            rss = running.rss()
+        # The server's CPU over whole seconds of steady load (after the first
+        # second), so connection set-up is not counted.
+        result, cpu_before, cpu_after = await steady_load(
+            running.ws_url, publishers, period, duration, console, target, running.cpu_seconds
+        )
+        rss = running.rss()
     finally:
         running.stop()
     steady = result.per_second[1:]
     steady_received = sum(s["received"] for s in steady)
     steady_seconds = len(steady)
-    server_cpu = cpu_after - cpu_before[0]
+    server_cpu = cpu_after - (cpu_before or 0.0)
     return FanoutRow(
         target=target,
         publishers=publishers,
@@ -143,15 +113,9 @@ def results_table(rows: list[FanoutRow]) -> Table:
 
 def markdown(rows: list[FanoutRow], command: str, machine: str, when: str) -> str:
     baseline = next((r for r in rows if r.target == "earlgate"), None)
-    lines = [
-        f"Machine: {machine}. Date: {when}. Command: `{command}`.",
-        "Server pinned to one core, load generator to the other; CPU measured over the "
-        "steady seconds (after the first), per message delivered to a subscriber.",
-        "",
-        "| target | load | delivered | server CPU % | CPU µs/delivered msg | p50 ms | p99 ms "
-        "| mean ± sd ms | loadgen CPU % | vs earlgate (CPU/msg) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    head = ["target", "load", "delivered", "server CPU %", "CPU µs/delivered msg", "p50 ms"]
+    head += ["p99 ms", "mean ± sd ms", "loadgen CPU %", "vs earlgate (CPU/msg)"]
+    cells = []
     for row in rows:
         ratio = (
             f"{row.cpu_us_per_delivered / baseline.cpu_us_per_delivered:.2f}×"
@@ -159,12 +123,27 @@ def markdown(rows: list[FanoutRow], command: str, machine: str, when: str) -> st
             else "–"
         )
         lat = row.latency_ms
-        lines.append(
-            f"| {row.target} | {row.publishers}×{1 / row.period:g} Hz "
-            f"| {100 * row.delivered_ratio:.2f}% | {row.server_cpu_percent:.1f} "
-            f"| {row.cpu_us_per_delivered:.1f} | {lat['p50']:.2f} | {lat['p99']:.2f} "
-            f"| {lat['mean']:.2f} ± {lat['sd']:.2f} | {row.loadgen_cpu_percent:.1f} | {ratio} |"
+        cells.append(
+            [
+                row.target,
+                f"{row.publishers}×{1 / row.period:g} Hz",
+                f"{100 * row.delivered_ratio:.2f}%",
+                f"{row.server_cpu_percent:.1f}",
+                f"{row.cpu_us_per_delivered:.1f}",
+                f"{lat['p50']:.2f}",
+                f"{lat['p99']:.2f}",
+                f"{lat['mean']:.2f} ± {lat['sd']:.2f}",
+                f"{row.loadgen_cpu_percent:.1f}",
+                ratio,
+            ]
         )
+    lines = [
+        Provenance(machine, when, command).line(),
+        "Server pinned to one core, load generator to the other; CPU measured over the "
+        "steady seconds (after the first), per message delivered to a subscriber.",
+        "",
+        *markdown_table(head, cells),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -206,19 +185,16 @@ def run_fanout(
 ) -> list[FanoutRow]:
     console = Console()
     out.mkdir(parents=True, exist_ok=True)
-    rows: list[FanoutRow] = []
-    for target in targets:
-        try:
-            rows.append(asyncio.run(measure(target, publishers, period, duration, console)))
-        except TargetError as exc:
-            console.print(f"[yellow]skipped {target}: {exc}[/yellow]")
-            continue
-        console.print(results_table(rows[-1:]))
-    machine = machine_description()
-    when = utc_now()
-    report = markdown(rows, command, machine, when)
+    rows = measure_each(
+        targets,
+        lambda target: asyncio.run(measure(target, publishers, period, duration, console)),
+        say=lambda note: console.print(f"[yellow]{note}[/yellow]"),
+        done=lambda row: console.print(results_table([row])),
+    )
+    provenance = Provenance.now(command)
+    report = markdown(rows, command, provenance.machine, provenance.when)
     plot(rows, out / "fanout.png")
     console.print(results_table(rows))
-    raw = {"machine": machine, "date": when, "rows": [r.__dict__ for r in rows]}
+    raw = {**provenance.raw(), "rows": [r.__dict__ for r in rows]}
     write_run(out, "fanout", "Fan-out benchmark", raw, report, "fanout.png", update)
     return rows

@@ -12,7 +12,6 @@ by :mod:`earlgate.bench.ramp_report`.
 from __future__ import annotations
 
 import json
-import os
 import resource
 import time
 from pathlib import Path
@@ -20,10 +19,10 @@ from typing import Any, TextIO
 
 import psutil
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn
+from rich.progress import Progress, TaskID
 
 from earlgate.bench.deploy import Deployment, start_case
-from earlgate.bench.fanout import pinning
+from earlgate.bench.driver import pin_load_here, progress
 from earlgate.bench.loadprocs import run_load_processes
 from earlgate.bench.ramp_report import is_past_knee, step_summary
 from earlgate.bench.targets import read_stats
@@ -157,9 +156,7 @@ def run_ramp(
     """Run the ramp for ``case``; return the per-step summaries (also written to ``out``)."""
     console = console or Console()
     out.mkdir(parents=True, exist_ok=True)
-    server_cpus, load_cpus = pinning()
-    if load_cpus:
-        os.sched_setaffinity(0, load_cpus)
+    server_cpus, load_cpus = pin_load_here()
     files = raise_fd_limit()
     if files < 2 * max(steps) + 1000:
         console.print(
@@ -172,19 +169,19 @@ def run_ramp(
     past_knee = 0
     with (
         (out / "samples.jsonl").open("w") as raw,
-        Progress(
-            TextColumn("[bold]case {task.fields[case]}[/bold] step {task.fields[step]}"),
-            BarColumn(),
-            TextColumn("{task.fields[status]}"),
-            console=console,
-        ) as progress,
+        progress(
+            console,
+            "[bold]case {task.fields[case]}[/bold] step {task.fields[step]}",
+            remaining=False,
+            transient=False,
+        ) as bar,
     ):
-        task = progress.add_task("ramp", total=len(steps), case=label, step="-", status="starting")
+        task = bar.add_task("ramp", total=len(steps), case=label, step="-", status="starting")
         for index, publishers in enumerate(steps):
             deployment: Deployment = start_case(case, server_cpus)
             try:
-                progress.update(task, step=f"{publishers} publishers", status="connecting")
-                recorder = StepRecorder(label, publishers, started, deployment, raw, progress, task)
+                bar.update(task, step=f"{publishers} publishers", status="connecting")
+                recorder = StepRecorder(label, publishers, started, deployment, raw, bar, task)
                 result = run_load_processes(
                     deployment.ws_url,
                     publishers,
@@ -211,13 +208,13 @@ def run_ramp(
             summaries.append(summary)
             raw.write(json.dumps({"type": "step", **summary}) + "\n")
             raw.flush()
-            progress.update(task, advance=1)
+            bar.update(task, advance=1)
             past_knee = past_knee + 1 if is_past_knee(summary) else 0
             if stop_after_knee and past_knee >= stop_after_knee:
                 console.print(f"case {label}: {past_knee} steps past the critical point, stopping")
                 break
             if index < len(steps) - 1 and pause > 0:
-                progress.update(task, status=f"pause {pause:.0f} s")
+                bar.update(task, status=f"pause {pause:.0f} s")
                 time.sleep(pause)
     (out / "steps.json").write_text(json.dumps(summaries, indent=1))
     return summaries

@@ -16,6 +16,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from earlgate.bench.driver import Provenance, markdown_table
+from earlgate.bench.results import update_benchmarks
+
 KNEE_EVENTS = 0.99  # mean events below this fraction of expected: past the knee
 KNEE_P99_MS = 250.0  # or p99 response time above this
 
@@ -102,7 +105,7 @@ def case_table(summaries: list[dict[str, Any]]) -> str:
         head += ["service ms mean ± sd", "service median", "loop lag ms mean ± sd"]
     head += ["response ms mean ± sd", "median", "p99", "L (Little)"]
     head += [f"CPU % {label}" for label in labels] + ["loadgen CPU %"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
     for s in summaries:
         r = s["response_ms"]
         cells = [
@@ -125,8 +128,8 @@ def case_table(summaries: list[dict[str, Any]]) -> str:
         ]
         cells += [f"{s['cpu_percent'].get(label, 0):.0f}" for label in labels]
         cells.append(f"{s['loadgen_cpu_percent']:.0f}")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append(cells)
+    return "\n".join(markdown_table(head, rows)) + "\n"
 
 
 def critical_line(case: str, summaries: list[dict[str, Any]]) -> str:
@@ -151,7 +154,7 @@ def compare_table(a: list[dict[str, Any]], b: list[dict[str, Any]], names: tuple
         f"{names[1]} server CPU %",
         "CPU ratio",
     ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
     for s in a:
         other = by_b.get(s["publishers"])
         if other is None:
@@ -160,11 +163,12 @@ def compare_table(a: list[dict[str, Any]], b: list[dict[str, Any]], names: tuple
         cpu_b = sum(other["cpu_percent"].values())
         p99_a = float(s["response_ms"].get("p99", 0))
         p99_b = float(other["response_ms"].get("p99", 0))
-        lines.append(
-            f"| {s['publishers']} | {s['events_mean']:.0f} | {other['events_mean']:.0f} "
-            f"| {p99_a:.2f} | {p99_b:.2f} | {p99_a / p99_b if p99_b else 0:.2f}× "
-            f"| {cpu_a:.0f} | {cpu_b:.0f} | {cpu_a / cpu_b if cpu_b else 0:.2f}× |"
+        rows.append(
+            [str(s["publishers"]), f"{s['events_mean']:.0f}", f"{other['events_mean']:.0f}"]
+            + [f"{p99_a:.2f}", f"{p99_b:.2f}", f"{p99_a / p99_b if p99_b else 0:.2f}×"]
+            + [f"{cpu_a:.0f}", f"{cpu_b:.0f}", f"{cpu_a / cpu_b if cpu_b else 0:.2f}×"]
         )
+    lines = markdown_table(head, rows)
     point_a, point_b = critical_point(a), critical_point(b)
     top_a = max((s["publishers"] for s in a), default=0)
     top_b = max((s["publishers"] for s in b), default=0)
@@ -272,9 +276,40 @@ def write_report(folder: Path, command: str, machine: str, when: str) -> str:
         for f in failures(folder)
     )
     text = (
-        f"# Ramp, case {case}\n\nMachine: {machine}. Date: {when}. Command: `{command}`.\n\n"
+        f"# Ramp, case {case}\n\n{Provenance(machine, when, command).line()}\n\n"
         f"{critical_line(case, steps)}\n{failed}\n{case_table(steps)}\n"
         "![events](events.png)\n\n![steps](steps.png)\n"
     )
     (folder / "report.md").write_text(text)
     return text
+
+
+def publish_run(folder: Path, command: str, label: str, update: bool) -> str:
+    """Write a ramp run's report and plots; with ``update``, its BENCHMARKS.md section.
+
+    BENCHMARKS.md gets the report without its heading and plots (they stay in
+    the results folder, which is not committed), with the plots' paths.
+    """
+    provenance = Provenance.now(command)
+    report = write_report(folder, command, provenance.machine, provenance.when)
+    print(report)
+    print(f"raw samples, report and plots in {folder}/")
+    if update:
+        lines = [ln for ln in report.split("\n", 2)[2].splitlines() if not ln.startswith("![")]
+        body = "\n".join(lines).rstrip()
+        body += f"\n\nPlots: `{folder}/events.png`, `{folder}/steps.png`.\n"
+        update_benchmarks(f"ramp case {label}", body)
+    return report
+
+
+def compare_runs(first: Path, second: Path, command: str, update: bool) -> str:
+    """Two ramp run folders side by side (:func:`compare_table`), printed; with
+    ``update``, also BENCHMARKS.md's section for the pair."""
+    _, a = load_run(first)
+    _, b = load_run(second)
+    names = (a[0]["case"] if a else "a", b[0]["case"] if b else "b")
+    table = compare_table(a, b, names)
+    print(table)
+    if update:
+        update_benchmarks(f"compare {names[0]} vs {names[1]}", f"Command: `{command}`.\n\n{table}")
+    return table

@@ -20,40 +20,33 @@ Redis spends ``redis_us`` per message, so one Redis core feeds
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psutil
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from earlgate.bench.deploy import Deployment, start_case
-from earlgate.bench.fanout import pinning
-from earlgate.bench.loadgen import run_load
-from earlgate.bench.results import machine_description, utc_now, write_run
-from earlgate.bench.targets import TargetError
+from earlgate.bench.driver import (
+    Provenance,
+    markdown_table,
+    measure_each,
+    pin_load_here,
+    role_of,
+    steady_load,
+)
+from earlgate.bench.results import write_run
 
 DEFAULT_CASES = ("1", "1r", "2", "thesis-node-redis")
 
 
-def role_of(process: psutil.Process) -> str:
-    """``hub``, ``redis-server``, ``haproxy``, ``node`` or ``supervisor`` (cluster up itself)."""
+def process_role(process: psutil.Process) -> str:
+    """:func:`~earlgate.bench.driver.role_of` a live process; ``gone`` once it has exited."""
     try:
-        name = process.name()
-        command = process.cmdline()
+        return role_of(process.name(), process.cmdline())
     except psutil.Error:
         return "gone"
-    if "redis-server" in name:
-        return "redis-server"
-    if "haproxy" in name:
-        return "haproxy"
-    if name == "node":
-        return "node"
-    if "hub" in command:
-        return "hub"
-    return "supervisor"
 
 
 def watched(deployment: Deployment) -> list[psutil.Process]:
@@ -76,7 +69,7 @@ def cpu_by_role(processes: list[psutil.Process]) -> dict[str, float]:
             times = process.cpu_times()
         except psutil.Error:
             continue
-        role = role_of(process)
+        role = process_role(process)
         totals[role] = totals.get(role, 0.0) + times.user + times.system
     return totals
 
@@ -99,41 +92,24 @@ class ScaleoutRow:
 async def measure_case(
     case: str, publishers: int, period: float, duration: float, console: Console
 ) -> ScaleoutRow:
-    server_cpus, load_cpus = pinning()
-    if load_cpus:
-        os.sched_setaffinity(0, load_cpus)
+    server_cpus, _ = pin_load_here()
     deployment = start_case(case, server_cpus)
     try:
         processes = watched(deployment)
-        before: dict[str, float] = {}
-        with Progress(
-            TextColumn(f"[bold]case {case}[/bold] {publishers}×{1 / period:g} Hz"),
-            BarColumn(),
-            TextColumn("{task.fields[status]}"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("run", total=duration, status="connecting")
-
-            def on_second(sample: dict[str, Any]) -> None:
-                if sample["second"] == 1:  # steady load from here on
-                    before.update(cpu_by_role(processes))
-                progress.update(
-                    task,
-                    advance=1,
-                    status=f"{sample['received']} msg/s p99 {sample['latency_ms']['p99']:.1f} ms",
-                )
-
-            result = await run_load(
-                deployment.ws_url, publishers, period, duration, on_second=on_second
-            )
-            after = cpu_by_role(processes)
+        result, before, after = await steady_load(
+            deployment.ws_url,
+            publishers,
+            period,
+            duration,
+            console,
+            f"case {case}",
+            lambda: cpu_by_role(processes),
+        )
     finally:
         deployment.stop()
     steady = result.per_second[1:]
     delivered = max(sum(s["received"] for s in steady), 1)
-    cpu = {role: round(after[role] - before.get(role, 0.0), 3) for role in after}
+    cpu = {role: round(after[role] - (before or {}).get(role, 0.0), 3) for role in after}
     return ScaleoutRow(
         case=case,
         publishers=publishers,
@@ -174,28 +150,28 @@ def estimates(rows: list[ScaleoutRow]) -> dict[str, float]:
 def markdown(rows: list[ScaleoutRow], command: str, machine: str, when: str) -> str:
     found = estimates(rows)
     roles = sorted({role for row in rows for role in row.us_per_delivered} - {"gone"})
+    head = ["case", "load", "delivered", *(f"{role} µs/msg" for role in roles)]
+    head += ["p50 ms", "p99 ms", "loadgen CPU %"]
+    cells = []
+    for row in rows:
+        costs = [
+            f"{row.us_per_delivered[role]:.1f}" if role in row.us_per_delivered else "–"
+            for role in roles
+        ]
+        delivered = 100 * row.received / row.sent if row.sent else 0.0
+        cells.append(
+            [row.case, f"{row.publishers}×{1 / row.period:g} Hz", f"{delivered:.2f}%", *costs]
+            + [f"{row.latency_ms['p50']:.2f}", f"{row.latency_ms['p99']:.2f}"]
+            + [f"{row.loadgen_cpu_percent:.1f}"]
+        )
     lines = [
-        f"Machine: {machine}. Date: {when}. Command: `{command}`.",
+        Provenance(machine, when, command).line(),
         "Every server process pinned to one core, the load generator to the other; CPU over "
         "the steady seconds, per message delivered to a subscriber (one subscriber per "
         "publisher). Case 2's two hubs share their core with Redis and HAProxy.",
         "",
-        "| case | load | delivered | "
-        + " | ".join(f"{role} µs/msg" for role in roles)
-        + " | p50 ms | p99 ms | loadgen CPU % |",
-        "|---|---|---|" + "---|" * len(roles) + "---|---|---|",
+        *markdown_table(head, cells),
     ]
-    for row in rows:
-        costs = " | ".join(
-            f"{row.us_per_delivered[role]:.1f}" if role in row.us_per_delivered else "–"
-            for role in roles
-        )
-        delivered = 100 * row.received / row.sent if row.sent else 0.0
-        lines.append(
-            f"| {row.case} | {row.publishers}×{1 / row.period:g} Hz | {delivered:.2f}% | {costs} "
-            f"| {row.latency_ms['p50']:.2f} | {row.latency_ms['p99']:.2f} "
-            f"| {row.loadgen_cpu_percent:.1f} |"
-        )
     lines.append("")
     if "redis_vs_memory_hub_cpu" in found:
         ratio = found["redis_vs_memory_hub_cpu"]
@@ -247,24 +223,23 @@ def run_scaleout(
 ) -> list[ScaleoutRow]:
     console = Console()
     out.mkdir(parents=True, exist_ok=True)
-    rows: list[ScaleoutRow] = []
-    for case in cases:
-        try:
-            rows.append(asyncio.run(measure_case(case, publishers, period, duration, console)))
-        except TargetError as exc:
-            console.print(f"[yellow]skipped case {case}: {exc}[/yellow]")
-            continue
-        last = rows[-1]
-        console.print(
-            f"case {case}: "
-            + ", ".join(f"{role} {us:.1f} µs/msg" for role, us in last.us_per_delivered.items())
-        )
-    machine = machine_description()
-    when = utc_now()
-    report = markdown(rows, command, machine, when)
+
+    def done(row: ScaleoutRow) -> None:
+        costs = row.us_per_delivered.items()
+        console.print(f"case {row.case}: " + ", ".join(f"{r} {us:.1f} µs/msg" for r, us in costs))
+
+    rows = measure_each(
+        cases,
+        lambda case: asyncio.run(measure_case(case, publishers, period, duration, console)),
+        what="case ",
+        say=lambda note: console.print(f"[yellow]{note}[/yellow]"),
+        done=done,
+    )
+    provenance = Provenance.now(command)
+    report = markdown(rows, command, provenance.machine, provenance.when)
     if rows:
         plot(rows, out / "scaleout.png")
     console.print(report)
-    raw = {"machine": machine, "date": when, "rows": [asdict(r) for r in rows]}
+    raw = {**provenance.raw(), "rows": [asdict(r) for r in rows]}
     write_run(out, "scale-out", "Scale-out benchmark", raw, report, "scaleout.png", update)
     return rows

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,8 +27,8 @@ from typing import Any, cast
 
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
-from earlgate.bench.fanout import pinning
-from earlgate.bench.results import machine_description, utc_now, write_run
+from earlgate.bench.driver import Provenance, markdown_table, measure_each, pin_load_here
+from earlgate.bench.results import write_run
 from earlgate.testing.signalprocs import (
     ServerProcess,
     SignalSettings,
@@ -168,9 +167,7 @@ async def _hold(server: ServerProcess, count: int) -> tuple[int, int]:
 
 def measure(name: str, pairs: int, window: int, duration: float, peers: int) -> SignalBenchRow:
     """Both measurements against a fresh ``name`` server each."""
-    server_cpus, load_cpus = pinning()
-    if load_cpus:
-        os.sched_setaffinity(0, load_cpus)
+    server_cpus, _ = pin_load_here()
 
     def start() -> ServerProcess:
         if name == "node-peer-server":
@@ -205,19 +202,22 @@ def measure(name: str, pairs: int, window: int, duration: float, peers: int) -> 
 
 
 def markdown(rows: list[SignalBenchRow], command: str, machine: str, when: str) -> str:
-    lines = [
-        f"Machine: {machine}. Date: {when}. Command: `{command}`.",
-        "",
-        "| server | pairs × window | relayed msg/s | server CPU % | msg per CPU-s "
-        "| idle RSS MiB | peers held | RSS KiB/peer |",
-        "|---|---|---|---|---|---|---|---|",
+    head = ["server", "pairs × window", "relayed msg/s", "server CPU %", "msg per CPU-s"]
+    head += ["idle RSS MiB", "peers held", "RSS KiB/peer"]
+    cells = [
+        [
+            r.server,
+            f"{r.pairs} × {r.window}",
+            f"{r.relayed_per_s:,.0f}",
+            f"{r.server_cpu_percent:.0f}",
+            f"{r.relayed_per_cpu_s:,.0f}",
+            f"{r.rss_idle_mib:.1f}",
+            str(r.peers),
+            f"{r.rss_kib_per_peer:.1f}",
+        ]
+        for r in rows
     ]
-    for r in rows:
-        lines.append(
-            f"| {r.server} | {r.pairs} × {r.window} | {r.relayed_per_s:,.0f} "
-            f"| {r.server_cpu_percent:.0f} | {r.relayed_per_cpu_s:,.0f} | {r.rss_idle_mib:.1f} "
-            f"| {r.peers} | {r.rss_kib_per_peer:.1f} |"
-        )
+    lines = [Provenance(machine, when, command).line(), "", *markdown_table(head, cells)]
     node = next((r for r in rows if r.server == "node-peer-server"), None)
     if node is not None and node.relayed_per_cpu_s > 0:
         lines.append("")
@@ -242,20 +242,15 @@ def run_signal_bench(
     update: bool,
 ) -> list[SignalBenchRow]:
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for name in servers:
+
+    def one(name: str) -> SignalBenchRow:
         print(f"{name}: {pairs} pairs × {window} in flight for {duration:g} s, {peers} peers held")
-        rows.append(measure(name, pairs, window, duration, peers))
-        print(json.dumps(rows[-1].as_dict()))
-    machine = machine_description()
-    when = utc_now()
-    raw = {
-        "machine": machine,
-        "date": when,
-        "command": command,
-        "rows": [r.as_dict() for r in rows],
-    }
-    report = markdown(rows, command, machine, when)
+        return measure(name, pairs, window, duration, peers)
+
+    rows = measure_each(servers, one, done=lambda row: print(json.dumps(row.as_dict())))
+    provenance = Provenance.now(command)
+    raw = {**provenance.raw(), "command": command, "rows": [r.as_dict() for r in rows]}
+    report = markdown(rows, command, provenance.machine, provenance.when)
     print(report)
     write_run(out, "signal", "Signaling benchmark", raw, report, None, update)
     return rows

@@ -27,7 +27,7 @@ import orjson
 import psutil
 from picows import WSListener, WSMsgType, ws_connect
 
-from earlgate.bench.fanout import pinning
+from earlgate.bench.driver import pinning
 from earlgate.bench.loadprocs import run_load_processes
 from earlgate.bench.targets import free_port
 from earlgate.children import drain_in_background, pin, stop_processes, wait_for_line

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -68,17 +67,16 @@ def ensure_thesis_node() -> Path:
     return folder
 
 
-@dataclass
-class RunningTarget:
-    name: str
-    process: subprocess.Popen[bytes]
-    port: int
-    ws_url: str
-    stats_url: str | None  # our hub's /stats, when the target has one
+class Child:
+    """A server process a bench started: pinned to its cores, watched, stopped.
 
-    @property
-    def ps(self) -> psutil.Process:
-        return psutil.Process(self.process.pid)
+    ``label`` names its role in reports (``hub``, ``redis-server``).
+    """
+
+    def __init__(self, label: str, process: subprocess.Popen[bytes]) -> None:
+        self.label = label
+        self.process = process
+        self.ps = psutil.Process(process.pid)
 
     def cpu_seconds(self) -> float:
         return cpu_seconds(self.ps)
@@ -86,8 +84,49 @@ class RunningTarget:
     def rss(self) -> int:
         return int(self.ps.memory_info().rss)
 
-    def stop(self) -> None:
-        stop_processes([self.process])
+    def stop(self, timeout: float = 10.0) -> None:
+        stop_processes([self.process], timeout=timeout)
+
+
+def spawn(label: str, command: list[str], cpus: list[int] | None) -> Child:
+    """Start ``command`` in a session of its own, output discarded, pinned to ``cpus``."""
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    pin(process.pid, cpus)
+    return Child(label, process)
+
+
+def wait_port(child: Child, port: int, what: str, timeout: float = 30) -> None:
+    """Until ``child`` accepts connections on loopback ``port``.
+
+    Raises:
+        TargetError: it exited first, or did not listen within ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.process.poll() is not None:
+            raise TargetError(f"{what} exited with status {child.process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TargetError(f"{what} did not listen on port {port} within {timeout:.0f} s")
+
+
+class RunningTarget(Child):
+    """A started target: where to connect, and our hub's ``/stats`` when it has one."""
+
+    def __init__(self, child: Child, port: int, ws_url: str, stats_url: str | None = None) -> None:
+        super().__init__(child.label, child.process)
+        self.port = port
+        self.ws_url = ws_url
+        self.stats_url = stats_url
+
+    @property
+    def name(self) -> str:
+        return self.label
 
 
 def command_for(name: str, port: int, extra: list[str] | None = None) -> list[str]:
@@ -112,23 +151,16 @@ def start_target(
     """Start ``name`` on a free loopback port, pinned to ``cpus``, and wait until it answers."""
     port = free_port()
     command = command_for(name, port, extra)
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    pin(process.pid, cpus)
+    child = spawn(name, command, cpus)
+    try:
+        wait_port(child, port, f"{name} ({' '.join(command)})")
+    except TargetError:
+        child.process.kill()
+        child.process.wait()
+        raise
     path = "/" if name == "thesis-node" else "/ws"
     stats_url = f"http://127.0.0.1:{port}/stats" if name.startswith("earlgate") else None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise TargetError(f"{name} exited with status {process.returncode}: {command}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return RunningTarget(name, process, port, f"ws://127.0.0.1:{port}{path}", stats_url)
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise TargetError(f"{name} did not listen on port {port} within 30 s")
+    return RunningTarget(child, port, f"ws://127.0.0.1:{port}{path}", stats_url)
 
 
 def read_stats(url: str) -> dict[str, object]:

@@ -13,14 +13,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from earlgate.bench.driver import Provenance
 from earlgate.bench.gateway.options import BenchOptions
-from earlgate.bench.results import command_line, machine_description, update_benchmarks, utc_now
+from earlgate.bench.results import command_line, update_benchmarks
 from earlgate.gateway.peering import PeerOptions
 
 if TYPE_CHECKING:
     from earlgate.bench.gateway.testbed import NamespaceBed
 
-__all__ = ["OwnServers", "network_bed", "own_servers", "run_network", "run_rtc", "update_section"]
+__all__ = [
+    "OwnServers",
+    "network_bed",
+    "own_servers",
+    "run_network",
+    "run_rtc",
+    "run_rtc_bench",
+    "update_section",
+]
 
 # Enough relay ports and signaling connections for the largest steps.
 OWN_TURN_RELAY_PORTS = 2000
@@ -82,6 +91,26 @@ def run_rtc(options: BenchOptions, out: Path, *, update: bool = False) -> tuple[
     return raw, report, figure
 
 
+def run_rtc_bench(
+    make_options: Callable[[OwnServers | None], BenchOptions],
+    out: Path,
+    *,
+    own: bool,
+    update: bool = False,
+) -> tuple[Path, Path, Path]:
+    """:func:`run_rtc`, with the run's :func:`own_servers` when ``own``.
+
+    ``make_options`` gets those servers (None without ``own``) and returns the
+    run's options, pointed at them.
+
+    Raises:
+        earlgate.testing.turn.TurnError: ``own`` and coturn is missing or did not start.
+    """
+    with contextlib.ExitStack() as stack:
+        servers = stack.enter_context(own_servers()) if own else None
+        return run_rtc(make_options(servers), out, update=update)
+
+
 def network_bed(netns_prefix: str) -> NamespaceBed:
     """The namespace test bed ``earlgate bench rtc network`` builds, once it can.
 
@@ -141,8 +170,5 @@ def run_network(
 
 def update_section(section: str, report: Path, figure: Path) -> None:
     """Copy ``report`` into BENCHMARKS.md's ``section``, with the machine and command."""
-    update_benchmarks(
-        section,
-        f"Machine: {machine_description()}. Date: {utc_now()}. Command: `{command_line()}`. "
-        f"Plot: `{figure}`.\n\n{report.read_text()}",
-    )
+    provenance = Provenance.now(command_line())
+    update_benchmarks(section, f"{provenance.line()} Plot: `{figure}`.\n\n{report.read_text()}")
