@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from earlgate.bench.results import command_line, results_dir, utc_now
+from earlgate.bench.results import command_line, results_dir
 from earlgate.cli import UsageError
 
 
@@ -153,22 +153,42 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_rtc_bench(benches)
 
 
+def choices(option: str, value: str, allowed: tuple[str, ...]) -> list[str]:
+    """The comma-separated names of ``value``, each one of ``allowed``, at least one."""
+    chosen = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [v for v in chosen if v not in allowed]
+    if unknown or not chosen:
+        raise UsageError(
+            f"{option}: unknown {', '.join(unknown) or '(none)'}; choose from {', '.join(allowed)}"
+        )
+    return chosen
+
+
+def _source_ips(value: str | None) -> list[str] | None:
+    from earlgate.bench.loadprocs import expand_ips
+
+    try:
+        return expand_ips(value)
+    except ValueError as exc:
+        raise UsageError(f"--source-ips: {exc}") from None
+
+
 def run_fanout_command(args: argparse.Namespace) -> int:
     from earlgate.bench.fanout import run_fanout
     from earlgate.bench.targets import TARGETS
 
-    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
-    unknown = [t for t in targets if t not in TARGETS]
-    if unknown:
-        raise UsageError(
-            f"unknown target(s) {', '.join(unknown)}; choose from {', '.join(TARGETS)}"
-        )
+    targets = choices("--targets", args.targets, TARGETS)
     if args.publishers < 1 or args.period <= 0 or args.duration < 3:
         raise UsageError("need --publishers >= 1, --period > 0 and --duration >= 3")
     out = results_dir(args.out, "fanout")
-    command = command_line()
     run_fanout(
-        targets, args.publishers, args.period, args.duration, out, command, args.update_benchmarks
+        targets,
+        args.publishers,
+        args.period,
+        args.duration,
+        out,
+        command_line(),
+        args.update_benchmarks,
     )
     return 0
 
@@ -176,8 +196,7 @@ def run_fanout_command(args: argparse.Namespace) -> int:
 def run_ramp_command(args: argparse.Namespace) -> int:
     from earlgate.bench.deploy import CASES
     from earlgate.bench.ramp import plan_steps, run_ramp
-    from earlgate.bench.ramp_report import write_report
-    from earlgate.bench.results import machine_description, update_benchmarks
+    from earlgate.bench.ramp_report import publish_run
 
     if args.case not in CASES:
         raise UsageError(f"unknown case {args.case!r}; choose from {', '.join(CASES)}")
@@ -185,12 +204,7 @@ def run_ramp_command(args: argparse.Namespace) -> int:
         steps = plan_steps(args.first, args.last, args.step)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    from earlgate.bench.loadprocs import expand_ips
-
-    try:
-        sources = expand_ips(args.source_ips)
-    except ValueError as exc:
-        raise UsageError(f"--source-ips: {exc}") from None
+    sources = _source_ips(args.source_ips)
     if args.quick:
         args.step_duration, args.pause = 10.0, 2.0
     if args.step_duration < 3 or args.pause < 0 or args.period <= 0 or args.processes < 1:
@@ -209,16 +223,8 @@ def run_ramp_command(args: argparse.Namespace) -> int:
         echo_back=args.echo_back,
         source_ips=sources,
     )
-    when = utc_now()
-    report = write_report(out, command, machine_description(), when)
-    print(report)
-    print(f"raw samples, report and plots in {out}/")
-    if args.update_benchmarks:
-        label = f"{args.case}+echo" if args.echo_back else args.case
-        # The plots stay in the results folder, which is not committed.
-        lines = [ln for ln in report.split("\n", 2)[2].splitlines() if not ln.startswith("![")]
-        body = "\n".join(lines).rstrip() + f"\n\nPlots: `{out}/events.png`, `{out}/steps.png`.\n"
-        update_benchmarks(f"ramp case {label}", body)
+    label = f"{args.case}+echo" if args.echo_back else args.case
+    publish_run(out, command, label, args.update_benchmarks)
     return 0
 
 
@@ -226,69 +232,43 @@ def run_scaleout_command(args: argparse.Namespace) -> int:
     from earlgate.bench.deploy import CASES
     from earlgate.bench.scaleout import run_scaleout
 
-    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
-    unknown = [c for c in cases if c not in CASES]
-    if unknown or not cases:
-        raise UsageError(
-            f"--cases: unknown {', '.join(unknown) or '(none)'}; from {', '.join(CASES)}"
-        )
+    cases = choices("--cases", args.cases, CASES)
     if args.publishers < 1 or args.period <= 0 or args.duration < 3:
         raise UsageError("need --publishers >= 1, --period > 0 and --duration >= 3")
     out = results_dir(args.out, "scaleout")
-    command = command_line()
     run_scaleout(
-        cases, args.publishers, args.period, args.duration, out, command, args.update_benchmarks
+        cases,
+        args.publishers,
+        args.period,
+        args.duration,
+        out,
+        command_line(),
+        args.update_benchmarks,
     )
     return 0
 
 
 def run_compare_command(args: argparse.Namespace) -> int:
-    from earlgate.bench.ramp_report import compare_table, load_run
+    from earlgate.bench.ramp_report import compare_runs
 
     for folder in (args.first, args.second):
         if not (folder / "samples.jsonl").is_file():
             raise UsageError(f"{folder}: no samples.jsonl (not a ramp results folder)")
-    _, a = load_run(args.first)
-    _, b = load_run(args.second)
-    names = (a[0]["case"] if a else "a", b[0]["case"] if b else "b")
-    table = compare_table(a, b, names)
-    print(table)
-    if args.update_benchmarks:
-        from earlgate.bench.results import update_benchmarks
-
-        command = command_line()
-        update_benchmarks(f"compare {names[0]} vs {names[1]}", f"Command: `{command}`.\n\n{table}")
+    compare_runs(args.first, args.second, command_line(), args.update_benchmarks)
     return 0
 
 
 def run_connections_command(args: argparse.Namespace) -> int:
-    from earlgate.bench.connections import markdown, measure_connections
-    from earlgate.bench.loadprocs import expand_ips
-    from earlgate.bench.results import machine_description, update_benchmarks
-    from earlgate.bench.targets import TARGETS, TargetError
+    from earlgate.bench.connections import run_connections
+    from earlgate.bench.targets import TARGETS
 
-    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
-    for target in targets:
-        if target not in TARGETS:
-            raise UsageError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
+    targets = choices("--targets", args.targets, TARGETS)
     if args.connections < 1 or args.idle < 1:
         raise UsageError("need --connections >= 1 and --idle >= 1")
-    try:
-        sources = expand_ips(args.source_ips)
-    except ValueError as exc:
-        raise UsageError(f"--source-ips: {exc}") from None
-    rows = []
-    for target in targets:
-        try:
-            rows.append(measure_connections(target, args.connections, args.idle, sources=sources))
-        except TargetError as exc:
-            print(f"skipped {target}: {exc}")
-    when = utc_now()
-    command = command_line()
-    report = markdown(rows, command, machine_description(), when)
-    print(report)
-    if args.update_benchmarks:
-        update_benchmarks("connections", report)
+    sources = _source_ips(args.source_ips)
+    run_connections(
+        targets, args.connections, args.idle, command_line(), args.update_benchmarks, sources
+    )
     return 0
 
 
@@ -296,16 +276,10 @@ def run_signal_command(args: argparse.Namespace) -> int:
     from earlgate.bench.signal import SERVERS, run_signal_bench
     from earlgate.testing.signalprocs import PeerServerError
 
-    servers = [s.strip() for s in args.servers.split(",") if s.strip()]
-    unknown = [s for s in servers if s not in SERVERS]
-    if unknown or not servers:
-        raise UsageError(
-            f"unknown server(s) {', '.join(unknown)}; choose from {', '.join(SERVERS)}"
-        )
+    servers = choices("--servers", args.servers, SERVERS)
     if args.pairs < 1 or args.window < 1 or args.duration <= 0 or args.peers < 1:
         raise UsageError("need --pairs >= 1, --window >= 1, --duration > 0 and --peers >= 1")
     out = results_dir(args.out, "signal")
-    command = command_line()
     try:
         run_signal_bench(
             servers,
@@ -314,7 +288,7 @@ def run_signal_command(args: argparse.Namespace) -> int:
             args.duration,
             args.peers,
             out,
-            command,
+            command_line(),
             args.update_benchmarks,
         )
     except PeerServerError as exc:
@@ -334,15 +308,6 @@ def run_datachannel_command(args: argparse.Namespace) -> int:
     from earlgate.testing.signalprocs import PeerServerError
     from earlgate.testing.turn import TurnError
 
-    def choices(option: str, value: str, allowed: tuple[str, ...]) -> list[str]:
-        chosen = [v.strip() for v in value.split(",") if v.strip()]
-        unknown = [v for v in chosen if v not in allowed]
-        if unknown or not chosen:
-            raise UsageError(
-                f"{option}: unknown {', '.join(unknown) or '(none)'}; from {', '.join(allowed)}"
-            )
-        return chosen
-
     loops = choices("--loops", args.loops, LOOPS)
     serializations = choices("--serializations", args.serializations, SERIALIZATIONS)
     modes = choices("--modes", args.modes, MODES)
@@ -353,10 +318,9 @@ def run_datachannel_command(args: argparse.Namespace) -> int:
     if not sizes or min(sizes) < 1 or max(sizes) > 65536 or args.duration <= 0:
         raise UsageError("need --sizes between 1 and 65536 bytes and --duration > 0")
     out = results_dir(args.out, "datachannel")
-    command = command_line()
     cases = plan(loops, serializations, modes, sizes)
     try:
-        run_datachannel_bench(cases, args.duration, out, command, args.update_benchmarks)
+        run_datachannel_bench(cases, args.duration, out, command_line(), args.update_benchmarks)
     except (DataChannelBenchError, PeerServerError, TurnError) as exc:
         print(f"earlgate bench datachannel: {exc}", file=sys.stderr)
         return 1

@@ -52,17 +52,9 @@ def register(benches: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def run_chaos_command(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from earlgate.bench.chaos import ChaosSettings, run_chaos
-    from earlgate.bench.failure_report import chaos_markdown, plot_chaos
-    from earlgate.bench.results import (
-        command_line,
-        machine_description,
-        results_dir,
-        utc_now,
-        write_run,
-    )
+    from earlgate.bench.chaos import ChaosSettings
+    from earlgate.bench.failure_runs import chaos_bench
+    from earlgate.bench.results import command_line, results_dir
 
     settings = ChaosSettings(
         duration=30.0 if args.quick else args.duration,
@@ -76,48 +68,15 @@ def run_chaos_command(args: argparse.Namespace) -> int:
         raise UsageError("--duration, --fault-every and --rate must be positive")
     if settings.workers < 2 or settings.publishers < 1:
         raise UsageError("need --workers >= 2 (one is killed at a time) and --publishers >= 1")
-    console = Console()
-    with console.status("chaos: starting the cluster") as status:
-
-        def progress(line: str) -> None:
-            console.log(line)
-            status.update(f"chaos: {line}")
-
-        ledger, counts = run_chaos(settings, progress)
-    failures = ledger.failures(expect_unrecoverable=not settings.aof)
     out = results_dir(args.out, "chaos")
-    out.mkdir(parents=True, exist_ok=True)
-    plot_chaos(ledger, out / "chaos.png")
-    report = chaos_markdown(
-        ledger, counts, failures, settings, command_line(), machine_description(), utc_now()
-    )
-    raw = {
-        "settings": vars(settings),
-        "counts": counts,
-        "rows": ledger.rows(),
-        "events": ledger.events,
-        "failures": failures,
-        "sent": ledger.sent,
-        "resent": ledger.resent,
-    }
-    section = "chaos" if settings.aof else "chaos without the append-only file"
-    write_run(out, section, "Chaos", raw, report, "chaos.png", args.update_benchmarks)
-    console.print(report)
+    failures = chaos_bench(settings, out, command_line(), args.update_benchmarks)
     return 1 if failures else 0
 
 
 def run_soak_command(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from earlgate.bench.failure_report import plot_soak, soak_markdown
-    from earlgate.bench.results import (
-        command_line,
-        machine_description,
-        results_dir,
-        utc_now,
-        write_run,
-    )
-    from earlgate.bench.soak import SoakSettings, run_soak
+    from earlgate.bench.failure_runs import soak_bench
+    from earlgate.bench.results import command_line, results_dir
+    from earlgate.bench.soak import SoakSettings
 
     settings = SoakSettings(
         connections=args.connections,
@@ -132,31 +91,6 @@ def run_soak_command(args: argparse.Namespace) -> int:
         raise UsageError("need --connections >= 2, and a positive --duration and --sample-every")
     if settings.churn < 0 or not 0 < settings.tolerance < 1 or settings.processes < 1:
         raise UsageError("need --churn >= 0, 0 < --tolerance < 1 and --processes >= 1")
-    console = Console()
-    with console.status(f"soak: {settings.connections} connections for {settings.duration:g} s"):
-        result = run_soak(
-            settings,
-            lambda s: console.log(
-                f"{s.seconds:7.0f} s  RSS {s.rss_mib:8.1f} MiB  fds {s.fds:6d}  "
-                f"CPU {s.cpu_percent:5.1f} %  connections {s.connections}"
-            ),
-        )
     out = results_dir(args.out, "soak")
-    out.mkdir(parents=True, exist_ok=True)
-    plot_soak(result, out / "soak.png")
-    failures = result.failures()
-    report = soak_markdown(result, failures, command_line(), machine_description(), utc_now())
-    raw = {
-        "settings": vars(settings),
-        "samples": [vars(s) for s in result.samples],
-        "churned": result.churned,
-        "churn_errors": result.churn_errors,
-        "hub_errors": result.hub_errors,
-        "tracebacks": result.tracebacks,
-        "sent": result.sent,
-        "received": result.received,
-        "failures": failures,
-    }
-    write_run(out, "soak", "Soak", raw, report, "soak.png", args.update_benchmarks)
-    console.print(report)
+    failures = soak_bench(settings, out, command_line(), args.update_benchmarks)
     return 1 if failures else 0

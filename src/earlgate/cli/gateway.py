@@ -143,21 +143,22 @@ def run_rtc_bench(args: argparse.Namespace) -> int:
         raise UsageError("--load-processes must be >= 1")
     if args.kind == "network":
         return _run_network_bench(args)
-    from earlgate.bench.gateway.commands import own_servers, run_rtc
+    from earlgate.bench.gateway.commands import OwnServers, run_rtc_bench
     from earlgate.testing.turn import TurnError
 
-    with contextlib.ExitStack() as stack:
-        if args.own_servers:
-            try:
-                servers = stack.enter_context(own_servers())
-            except TurnError as exc:
-                raise UsageError(f"--own-servers: {exc}") from None
+    def make_options(servers: OwnServers | None) -> BenchOptions:
+        if servers is not None:
             args.signal = servers.signal
             args.ice_server = [servers.turn_url]
             args.ice_username, args.ice_credential = servers.turn_user, servers.turn_password
             args.relay_only = True
-        options = _bench_options(args, args.kind, peering_from(args))
-        run_rtc(options, results_dir(args.out, f"rtc-{args.kind}"), update=args.update_benchmarks)
+        return _bench_options(args, args.kind, peering_from(args))
+
+    out = results_dir(args.out, f"rtc-{args.kind}")
+    try:
+        run_rtc_bench(make_options, out, own=args.own_servers, update=args.update_benchmarks)
+    except TurnError as exc:
+        raise UsageError(f"--own-servers: {exc}") from None
     return 0
 
 
