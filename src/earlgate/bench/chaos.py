@@ -17,10 +17,8 @@ file, when a subscriber is not told ``recovered: false``).
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,9 +31,9 @@ from typing import Any
 import psutil
 
 from earlgate.bench.ledger import Ledger, SubscriberLedger
-from earlgate.children import drain_in_background, stop_processes
 from earlgate.client import HubClient, HubClientError
 from earlgate.cluster.runner import free_port
+from earlgate.testing.processes import spawn
 from earlgate.wire.subjects import matches
 
 SUBJECTS = 4  # chaos/0/s .. chaos/3/s
@@ -75,14 +73,10 @@ class ClusterUnderTest:
         ]  # fmt: skip
         if settings.aof:
             command.append("--redis-aof")
-        self.process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
-        )
-        self.output: list[bytes] = []
-        self._drain = drain_in_background(self.process, self.output)
+        self.child = spawn("cluster", command, piped=True, new_session=False, unbuffered=True)
+        self.child.keep_reading()
+        self.process = self.child.process
+        self.output = self.child.output
 
     @property
     def url(self) -> str:
@@ -92,7 +86,7 @@ class ClusterUnderTest:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError("cluster up exited:\n" + b"".join(self.output).decode()[-3000:])
+                raise RuntimeError("cluster up exited:\n" + self.child.log()[-3000:])
             try:
                 url = f"http://127.0.0.1:{self.port}/healthz"
                 with urllib.request.urlopen(url, timeout=1) as answer:
@@ -101,11 +95,11 @@ class ClusterUnderTest:
             except OSError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError("cluster did not become healthy:\n" + b"".join(self.output).decode())
+        raise RuntimeError("cluster did not become healthy:\n" + self.child.log())
 
     def children(self, matcher: Callable[[psutil.Process], bool]) -> list[psutil.Process]:
         found = []
-        for child in psutil.Process(self.process.pid).children(recursive=True):
+        for child in self.child.ps.children(recursive=True):
             try:
                 if matcher(child):
                     found.append(child)
@@ -124,10 +118,7 @@ class ClusterUnderTest:
         return self.children(lambda p: p.name() == name and p.status() != "zombie")
 
     def stop(self) -> None:
-        stop_processes([self.process], timeout=20)
-        self._drain.join(5)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        self.child.stop(timeout=20)
 
 
 async def publisher(

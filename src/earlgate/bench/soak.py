@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
 import sys
 import threading
 import time
@@ -24,13 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import psutil
 from picows import WSListener, WSMsgType, ws_connect
 
 from earlgate.bench.driver import pinning
 from earlgate.bench.loadprocs import run_load_processes
 from earlgate.bench.targets import free_port
-from earlgate.children import drain_in_background, pin, stop_processes, wait_for_line
+from earlgate.children import wait_for_line
+from earlgate.testing.processes import spawn
 
 LISTENING = re.compile(rb"listening on ws://")
 
@@ -138,19 +137,14 @@ def run_soak(settings: SoakSettings, progress: Callable[[SoakSample], None]) -> 
     result = SoakResult(settings)
     server_cpus, load_cpus = pinning()
     port = free_port()
-    hub = subprocess.Popen(
-        [sys.executable, "-m", "earlgate", "hub", "--port", str(port),
-         "--max-connections", str(settings.connections * 2 + 1000)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    match, early = wait_for_line(hub, LISTENING, 30)
+    command = [sys.executable, "-m", "earlgate", "hub", "--port", str(port)]
+    command += ["--max-connections", str(settings.connections * 2 + 1000)]
+    hub = spawn("hub", command, server_cpus, piped=True, new_session=False)
+    match, early = wait_for_line(hub.process, LISTENING, 30)
     if match is None:
         raise RuntimeError(f"hub did not start: {early.decode(errors='replace')}")
-    output: list[bytes] = []
-    drain = drain_in_background(hub, output)
-    pin(hub.pid, server_cpus)
-    process = psutil.Process(hub.pid)
+    hub.keep_reading()
+    process = hub.ps
     url = f"ws://127.0.0.1:{port}/ws"
     stop = threading.Event()
     started = time.monotonic()
@@ -192,9 +186,6 @@ def run_soak(settings: SoakSettings, progress: Callable[[SoakSample], None]) -> 
         stop.set()
         for thread in threads:
             thread.join(30)
-        stop_processes([hub])
-        drain.join(5)
-        if hub.stdout is not None:
-            hub.stdout.close()
-    result.tracebacks = b"".join(output).count(b"Traceback")
+        hub.stop()
+    result.tracebacks = hub.log().count("Traceback")
     return result

@@ -19,9 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-import psutil
-
-from earlgate.children import cpu_seconds, pin, stop_processes
+from earlgate.testing.processes import Child, spawn
 
 TARGETS = ("earlgate", "earlgate-uvloop", "picows-naive", "websockets-naive", "thesis-node")
 
@@ -65,36 +63,6 @@ def ensure_thesis_node() -> Path:
         if result.returncode != 0:
             raise TargetError(f"npm install in {folder} failed: {result.stderr[-500:]}")
     return folder
-
-
-class Child:
-    """A server process a bench started: pinned to its cores, watched, stopped.
-
-    ``label`` names its role in reports (``hub``, ``redis-server``).
-    """
-
-    def __init__(self, label: str, process: subprocess.Popen[bytes]) -> None:
-        self.label = label
-        self.process = process
-        self.ps = psutil.Process(process.pid)
-
-    def cpu_seconds(self) -> float:
-        return cpu_seconds(self.ps)
-
-    def rss(self) -> int:
-        return int(self.ps.memory_info().rss)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        stop_processes([self.process], timeout=timeout)
-
-
-def spawn(label: str, command: list[str], cpus: list[int] | None) -> Child:
-    """Start ``command`` in a session of its own, output discarded, pinned to ``cpus``."""
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    pin(process.pid, cpus)
-    return Child(label, process)
 
 
 def wait_port(child: Child, port: int, what: str, timeout: float = 30) -> None:
@@ -155,8 +123,7 @@ def start_target(
     try:
         wait_port(child, port, f"{name} ({' '.join(command)})")
     except TargetError:
-        child.process.kill()
-        child.process.wait()
+        child.stop(timeout=0)
         raise
     path = "/" if name == "thesis-node" else "/ws"
     stats_url = f"http://127.0.0.1:{port}/stats" if name.startswith("earlgate") else None

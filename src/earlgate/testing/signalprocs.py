@@ -15,13 +15,11 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
-from earlgate.children import cpu_seconds, drain_in_background, pin, stop_processes, wait_for_line
+from earlgate.children import wait_for_line
+from earlgate.testing.processes import Child, spawn
 
 __all__ = [
     "PeerServerError",
@@ -85,17 +83,20 @@ class SignalSettings:
         }
 
 
-@dataclass
-class ServerProcess:
-    """A running server: its port, its output so far, its CPU and memory."""
+class ServerProcess(Child):
+    """A running signaling server: its port and path, its output so far, its CPU and memory."""
 
-    name: str
-    process: subprocess.Popen[bytes]
-    host: str
-    port: int
-    path: str
-    output: list[bytes] = field(default_factory=list)
-    drain: threading.Thread | None = None
+    def __init__(
+        self, name: str, process: subprocess.Popen[bytes], host: str, port: int, path: str
+    ) -> None:
+        super().__init__(name, process)
+        self.host = host
+        self.port = port
+        self.path = path
+
+    @property
+    def name(self) -> str:
+        return self.label
 
     @property
     def http_url(self) -> str:
@@ -110,24 +111,6 @@ class ServerProcess:
             if value is not None
         )
         return f"ws://{self.host}:{self.port}{base}peerjs?{query}"
-
-    @property
-    def ps(self) -> psutil.Process:
-        return psutil.Process(self.process.pid)
-
-    def cpu_seconds(self) -> float:
-        return cpu_seconds(self.ps)
-
-    def rss(self) -> int:
-        return int(self.ps.memory_info().rss)
-
-    def stop(self, timeout: float = 10.0) -> int:
-        stop_processes([self.process], timeout=timeout)
-        if self.drain is not None:
-            self.drain.join(5)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        return self.process.returncode
 
 
 def peer_server_dir() -> Path:
@@ -210,14 +193,10 @@ def _start(
     cpus: list[int] | None,
     timeout: float,
 ) -> ServerProcess:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True
-    )
-    pin(process.pid, cpus)
-    match, seen = wait_for_line(process, LISTEN_LINE, timeout)
+    child = spawn(name, command, cpus, piped=True, unbuffered=True)
+    match, seen = wait_for_line(child.process, LISTEN_LINE, timeout)
     if match is None:
         raise PeerServerError(f"{name} did not start: {seen.decode(errors='replace')[-800:]}")
-    server = ServerProcess(name, process, host, int(match[1]), path)
-    server.drain = drain_in_background(process, server.output)
+    server = ServerProcess(name, child.process, host, int(match[1]), path)
+    server.keep_reading()
     return server
