@@ -339,10 +339,7 @@ def markdown(rows: list[CaseResult], command: str, machine: str, when: str) -> s
 
 
 def plot(rows: list[CaseResult], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from earlgate.bench.plots import plt, save
 
     loops = list(dict.fromkeys(r.loop for r in rows))
     labels = list(dict.fromkeys(r.case.label for r in rows))
@@ -364,8 +361,7 @@ def plot(rows: list[CaseResult], path: Path) -> None:
     right.set_title("delivered payload")
     fig.suptitle("DataChannel throughput, one Python peer pair, through a loopback TURN relay")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path, dpi=110)
 
 
 def run_datachannel_bench(

@@ -60,10 +60,7 @@ def chaos_markdown(
 
 def plot_chaos(ledger: Ledger, path: Path) -> None:
     """Acked messages per second, with the faults marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from earlgate.bench.plots import plt, save
 
     seconds = int(max(ledger.ack_times, default=0)) + 1
     per_second = [0] * seconds
@@ -84,8 +81,7 @@ def plot_chaos(ledger: Ledger, path: Path) -> None:
     axes.set_title("Chaos: publishing through faults")
     axes.legend(loc="lower right", fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save(figure, path, dpi=110)
 
 
 def soak_markdown(
@@ -124,10 +120,7 @@ def soak_markdown(
 
 def plot_soak(result: SoakResult, path: Path) -> None:
     """RSS, descriptors and CPU over time."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from earlgate.bench.plots import plt, save
 
     minutes = [s.seconds / 60 for s in result.samples]
     figure, axes = plt.subplots(3, 1, figsize=(9, 7), sharex=True)
@@ -147,5 +140,4 @@ def plot_soak(result: SoakResult, path: Path) -> None:
     axes[-1].set_xlabel("minutes")
     axes[0].set_title(f"Soak: {result.settings.connections} connections")
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save(figure, path, dpi=110)

@@ -148,10 +148,7 @@ def markdown(rows: list[FanoutRow], command: str, machine: str, when: str) -> st
 
 
 def plot(rows: list[FanoutRow], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from earlgate.bench.plots import plt, save
 
     names = [row.target for row in rows]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
@@ -170,8 +167,7 @@ def plot(rows: list[FanoutRow], path: Path) -> None:
     load = f"{rows[0].publishers} publishers × {1 / rows[0].period:g} Hz" if rows else ""
     fig.suptitle(f"fan-out benchmark, {load}")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path, dpi=110)
 
 
 def run_fanout(

@@ -211,10 +211,7 @@ def failures(folder: Path) -> list[dict[str, Any]]:
 
 def plot_case(rows: list[dict[str, Any]], steps: list[dict[str, Any]], out: Path) -> list[Path]:
     """Figures 2.6-2.18 for one case: events over time, service time, lag, response, CPU."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from earlgate.bench.plots import plt, save
 
     case = steps[0]["case"] if steps else "?"
     written = []
@@ -226,8 +223,7 @@ def plot_case(rows: list[dict[str, Any]], steps: list[dict[str, Any]], out: Path
     axis.set_title(f"Message events, case {case}")
     axis.legend()
     written.append(out / "events.png")
-    fig.savefig(written[-1], dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    save(fig, written[-1], dpi=100, bbox_inches="tight")
 
     x = [s["publishers"] for s in steps]
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
@@ -262,8 +258,7 @@ def plot_case(rows: list[dict[str, Any]], steps: list[dict[str, Any]], out: Path
     fig.suptitle(f"Ramp, case {case}")
     fig.tight_layout()
     written.append(out / "steps.png")
-    fig.savefig(written[-1], dpi=100)
-    plt.close(fig)
+    save(fig, written[-1], dpi=100)
     return written
 
 

@@ -192,10 +192,7 @@ def markdown(rows: list[ScaleoutRow], command: str, machine: str, when: str) -> 
 
 
 def plot(rows: list[ScaleoutRow], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from earlgate.bench.plots import plt, save
 
     roles = sorted({role for row in rows for role in row.us_per_delivered} - {"gone"})
     fig, axis = plt.subplots(figsize=(8, 4))
@@ -208,8 +205,7 @@ def plot(rows: list[ScaleoutRow], path: Path) -> None:
     axis.set_title("where each delivered message's CPU goes")
     axis.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path, dpi=110)
 
 
 def run_scaleout(

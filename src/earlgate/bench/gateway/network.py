@@ -265,10 +265,7 @@ def markdown(run: NetworkRun, options: BenchOptions) -> str:
 
 def plot(run: NetworkRun, path: Path) -> None:
     """One-way delay per layer and step (Figures 3.8/3.9), and the throughput (3.10-3.12)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from earlgate.bench.plots import plt, save
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     for layer, marker in zip(LAYERS, ("o", "s"), strict=True):
@@ -298,8 +295,7 @@ def plot(run: NetworkRun, path: Path) -> None:
     right.set_title("throughput")
     right.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save(figure, path, dpi=100)
 
 
 def write_report(run: NetworkRun, options: BenchOptions, out: Path) -> tuple[Path, Path, Path]:

@@ -102,10 +102,7 @@ def markdown(kind: str, results: list[StepResult], options: BenchOptions) -> str
 
 def plot(kind: str, results: list[StepResult], path: Path) -> None:
     """Delay and CPU per step (the thesis's Figures 3.8-3.20, one panel each)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from earlgate.bench.plots import plt, save
 
     peers = [r.peers for r in results]
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
@@ -133,8 +130,7 @@ def plot(kind: str, results: list[StepResult], path: Path) -> None:
     right.set_ylabel("% of one core")
     right.set_title("CPU")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save(figure, path, dpi=100)
 
 
 def write_report(
