@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 from pathlib import Path
-from typing import Any
 
 from earlgate.cli import UsageError
 
@@ -49,11 +46,8 @@ def _check_url(url: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.live import Live
-    from rich.table import Table
-
-    from earlgate.bench.loadprocs import expand_ips, run_load_processes
+    from earlgate.bench.loadcommand import run_load_command
+    from earlgate.bench.loadprocs import expand_ips
 
     _check_url(args.url)
     if args.publishers < 1 or args.period <= 0 or args.duration <= 0:
@@ -64,60 +58,17 @@ def run(args: argparse.Namespace) -> int:
         source_ips = expand_ips(args.source_ips)
     except ValueError as exc:
         raise UsageError(f"--source-ips: {exc}") from None
-    console = Console()
-    seconds: list[dict[str, Any]] = []
-
-    def table() -> Table:
-        view = Table(title=f"load on {args.url}: {args.publishers} publishers / {args.period} s")
-        for column in ("second", "expected/s", "sent/s", "received/s", "p50 ms", "p99 ms"):
-            view.add_column(column, justify="right")
-        for sample in seconds[-10:]:
-            view.add_row(
-                str(sample["second"]),
-                f"{sample['expected']:.0f}",
-                str(sample["sent"]),
-                str(sample["received"]),
-                f"{sample['latency_ms']['p50']:.2f}",
-                f"{sample['latency_ms']['p99']:.2f}",
-            )
-        return view
-
-    with Live(table(), console=console, refresh_per_second=2, transient=False) as live:
-
-        def on_second(sample: dict[str, Any]) -> None:
-            seconds.append(sample)
-            live.update(table())
-
-        result = run_load_processes(
-            args.url,
-            args.publishers,
-            args.period,
-            args.duration,
-            args.processes,
-            on_second=on_second,
-            subscribers_per_publisher=args.subscribers_per_publisher,
-            size=args.size,
-            fmt=args.format,
-            source_ips=source_ips,
-            echo_back=args.echo_back,
-        )
-    lat = result.latency_ms
-    cores = len(os.sched_getaffinity(0))
-    console.print(
-        f"sent {result.sent}, received {result.received} "
-        f"({100 * result.received / max(result.sent * args.subscribers_per_publisher, 1):.2f}%); "
-        f"response time mean {lat['mean']:.2f} ± {lat['sd']:.2f} ms, p50 {lat['p50']:.2f}, "
-        f"p99 {lat['p99']:.2f}, max {lat['max']:.2f} ms; load generator CPU "
-        f"{result.loadgen_cpu_percent:.0f}% of one core ({cores} available)"
+    run_load_command(
+        args.url,
+        args.publishers,
+        args.period,
+        args.duration,
+        args.processes,
+        subscribers_per_publisher=args.subscribers_per_publisher,
+        size=args.size,
+        fmt=args.format,
+        source_ips=source_ips,
+        echo_back=args.echo_back,
+        json_path=args.json,
     )
-    if args.echo_back:
-        echo = result.echo_ms
-        console.print(
-            f"echoed {result.echoed} "
-            f"({100 * result.echoed / max(result.sent * args.subscribers_per_publisher, 1):.2f}%); "
-            f"round trip mean {echo.get('mean', 0):.2f} ms, p50 {echo.get('p50', 0):.2f}, "
-            f"p99 {echo.get('p99', 0):.2f} ms"
-        )
-    if args.json:
-        args.json.write_text(json.dumps(result.as_dict()))
     return 0
