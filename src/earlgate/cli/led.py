@@ -207,7 +207,7 @@ def _cmd_led_loop(args: argparse.Namespace) -> int:
         raise UsageError("need --steps >= 1 and --noise >= 0")
     out = results_dir(args.out, "led-loop")
     try:
-        report = run_loop_bench(
+        run_loop_bench(
             args.hub,
             out,
             levels=levels,
@@ -221,10 +221,6 @@ def _cmd_led_loop(args: argparse.Namespace) -> int:
     except HubClientError as exc:
         print(f"earlgate bench led-loop: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    print(report)
-    print(f"raw record, report and plot in {out}/")
-    if args.update_benchmarks:
-        print("BENCHMARKS.md updated")
     return 0
 
 

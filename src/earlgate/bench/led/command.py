@@ -31,8 +31,8 @@ def run_loop_bench(
 ) -> str:
     """Run the loop through the hub at ``url`` (None: an ``earlgate hub`` started for it).
 
-    Writes the raw record, the report and the plot into ``out`` and returns
-    the report; ``update`` also copies its figures into BENCHMARKS.md.
+    Writes the raw record, the report and the plot into ``out``, prints the
+    report and returns it; ``update`` also copies its figures into BENCHMARKS.md.
 
     Raises:
         earlgate.client.HubClientError: the hub could not be reached or went away.
@@ -60,9 +60,12 @@ def run_loop_bench(
         if hub is not None:
             hub.stop()
     report = write_report(run, out, command)
+    print(report)
+    print(f"raw record, report and plot in {out}/")
     if update:
         body = report.split("\n", 2)[2]  # without the report's own heading
         update_benchmarks(
             "led-loop", f"Machine: {machine_description()}. Date: {utc_now()}.\n\n{body}"
         )
+        print("BENCHMARKS.md updated")
     return report

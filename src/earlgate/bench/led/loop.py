@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from earlgate.bench.driver import markdown_table
 from earlgate.bench.led.tracking import DEFAULT_LEVELS, LoopReport, Reading, Step, analyse
 from earlgate.client import HubClient, Subscription
 from earlgate.led.chip import TCA6507
@@ -201,16 +202,23 @@ def write_report(run: LoopRun, out: Path, command: str) -> str:
         f"{s['steps']} steps of {s['step_s']} s, sensor every {s['sample_s'] * 1000:g} ms "
         f"with noise {s['noise']}: emitter → hub → LED → sensor → hub → detector.",
         "",
-        "| figure | value |",
-        "|---|---|",
-        f"| steps seen / sent | {report.steps - report.missed} / {report.steps} |",
-        f"| emitter→detector latency, median (ms) | {latency.get('median')} |",
-        f"| emitter→detector latency, p95 / max (ms) | {latency.get('p95')} / "
-        f"{latency.get('max')} |",
-        f"| command→registers written, median / max (ms) | {actuation.get('median')} / "
-        f"{actuation.get('max')} |",
-        f"| tracking error, RMS (lag included) | {summary['rms_error']} |",
-        f"| tracking error, RMS once settled | {summary['settled_rms_error']} |",
+        *markdown_table(
+            ["figure", "value"],
+            [
+                ["steps seen / sent", f"{report.steps - report.missed} / {report.steps}"],
+                ["emitter→detector latency, median (ms)", f"{latency.get('median')}"],
+                [
+                    "emitter→detector latency, p95 / max (ms)",
+                    f"{latency.get('p95')} / {latency.get('max')}",
+                ],
+                [
+                    "command→registers written, median / max (ms)",
+                    f"{actuation.get('median')} / {actuation.get('max')}",
+                ],
+                ["tracking error, RMS (lag included)", f"{summary['rms_error']}"],
+                ["tracking error, RMS once settled", f"{summary['settled_rms_error']}"],
+            ],
+        ),
         "",
         "The latency includes up to one sensor period of waiting for the next sample.",
         "",
