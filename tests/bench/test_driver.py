@@ -5,6 +5,7 @@ from __future__ import annotations
 from earlgate.bench.driver import (
     Provenance,
     markdown_table,
+    mean_sd,
     measure_each,
     role_labels,
     role_of,
@@ -126,3 +127,9 @@ def test_delays_use_the_shared_nearest_rank_percentile() -> None:
     assert stats["p99"] == 99.0  # nearest rank: the 99th of 100 values
     assert stats["median"] == 50.5  # statistics.median, as reports have always said
     assert stats["max"] == 100.0 and stats["count"] == 100
+
+
+def test_mean_and_population_sd() -> None:
+    assert mean_sd([]) == (0.0, 0.0)
+    assert mean_sd([4.0]) == (4.0, 0.0)
+    assert mean_sd([2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]) == (5.0, 2.0)

@@ -10,8 +10,8 @@ all of them, so a figure means the same in every report:
 - :func:`steady_load`: the load generator under a progress bar, with a
   snapshot of the servers' CPU when the steady seconds begin and at the end;
 - :func:`progress`: the rich progress bar the benches show;
-- :class:`Provenance` and :func:`markdown_table`: the head line and the tables
-  of every report (pure);
+- :class:`Provenance`, :func:`markdown_table` and :func:`mean_sd`: the head
+  line, the tables and the "mean ± sd" of every report (pure);
 - :func:`role_of` and :func:`role_labels`: server processes named by what they
   are (``hub-1``, ``haproxy``), never by PID, so a column of a report holds
   one role in every step (pure).
@@ -24,6 +24,7 @@ sections are :mod:`earlgate.bench.results`.
 from __future__ import annotations
 
 import os
+import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Provenance",
     "markdown_table",
+    "mean_sd",
     "measure_each",
     "pin_load_here",
     "pinning",
@@ -168,6 +170,13 @@ class Provenance:
     def raw(self) -> dict[str, str]:
         """The keys every ``raw.json`` starts with."""
         return {"machine": self.machine, "date": self.when}
+
+
+def mean_sd(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and population standard deviation of ``values``; (0, 0) for none."""
+    if not values:
+        return 0.0, 0.0
+    return statistics.fmean(values), statistics.pstdev(values)
 
 
 def markdown_table(

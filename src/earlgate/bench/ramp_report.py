@@ -16,18 +16,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from earlgate.bench.driver import Provenance, markdown_table
+from earlgate.bench.driver import Provenance, markdown_table, mean_sd
 from earlgate.bench.results import update_benchmarks
 
 KNEE_EVENTS = 0.99  # mean events below this fraction of expected: past the knee
 KNEE_P99_MS = 250.0  # or p99 response time above this
-
-
-def _mean_sd(values: list[float]) -> tuple[float, float]:
-    if not values:
-        return 0.0, 0.0
-    mean = statistics.fmean(values)
-    return mean, statistics.pstdev(values) if len(values) > 1 else 0.0
 
 
 def steady(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -45,7 +38,7 @@ def step_summary(
     """One row of the thesis's tables for one step."""
     full = steady(rows)
     expected = publishers / period
-    events_mean, events_sd = _mean_sd([float(r["received"]) for r in full])
+    events_mean, events_sd = mean_sd([float(r["received"]) for r in full])
     summary: dict[str, Any] = {
         "case": case,
         "publishers": publishers,
@@ -62,7 +55,7 @@ def step_summary(
     if hubs:
         for key in ("service_time_ms", "loop_lag_ms"):
             means = [h[key]["mean"] for h in hubs if key in h]
-            mean, sd = _mean_sd(means)
+            mean, sd = mean_sd(means)
             summary[key] = {
                 "mean": round(mean, 3),
                 "sd": round(sd, 3),

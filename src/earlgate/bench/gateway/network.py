@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from earlgate.bench.driver import mean_sd
 from earlgate.bench.gateway.loadprocess import LoadSideError
 from earlgate.bench.gateway.options import BenchOptions, Placement, StepResult
 from earlgate.bench.gateway.steps import forward_step
@@ -65,12 +65,6 @@ def per_second(samples: list[tuple[float, int]]) -> list[float]:
         for (t0, c0), (t1, c1) in zip(samples, samples[1:], strict=False)
         if t1 > t0
     ]
-
-
-def mean_sd(values: list[float]) -> tuple[float, float]:
-    if not values:
-        return 0.0, 0.0
-    return statistics.fmean(values), statistics.pstdev(values)
 
 
 class InterfaceSampler:
