@@ -26,9 +26,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from earlgate.bench.driver import mean_sd
+from earlgate.bench.driver import markdown_table, mean_sd
 from earlgate.bench.gateway.loadprocess import LoadSideError
 from earlgate.bench.gateway.options import BenchOptions, Placement, StepResult
+from earlgate.bench.gateway.report import delay_table
 from earlgate.bench.gateway.steps import forward_step
 from earlgate.bench.gateway.testbed import NamespaceBed, exec_prefix, set_forwarding
 from earlgate.rtc.errors import PeerError
@@ -180,29 +181,13 @@ def _line(step: LayerStep) -> str:
     return text
 
 
-def _delay_table(steps: list[LayerStep]) -> list[str]:
-    lines = [
-        "| Peers | Average delay (ms) | Median (ms) | p99 (ms) | Sent | Received |",
-        "|---:|---:|---:|---:|---:|---:|",
-    ]
-    for step in steps:
-        r, d = step.result, step.result.delay_ms
-        lines.append(
-            f"| {r.peers} | {d.get('mean', 0):.2f} ± {d.get('sd', 0):.2f} | "
-            f"{d.get('median', 0):.2f} | {d.get('p99', 0):.2f} | {r.sent} | {r.received} |"
-        )
-    return lines
-
-
 def _throughput_table(steps: list[LayerStep]) -> list[str]:
-    lines = [
-        "| Peers | Average received (bytes/s) | Average sent (bytes/s) |",
-        "|---:|---:|---:|",
-    ]
+    rows = []
     for step in steps:
         (rx, rx_sd), (tx, tx_sd) = mean_sd(step.inbound), mean_sd(step.outbound)
-        lines.append(f"| {step.result.peers} | {rx:.2f} ± {rx_sd:.2f} | {tx:.2f} ± {tx_sd:.2f} |")
-    return lines
+        rows.append([str(step.result.peers), f"{rx:.2f} ± {rx_sd:.2f}", f"{tx:.2f} ± {tx_sd:.2f}"])
+    head = ["Peers", "Average received (bytes/s)", "Average sent (bytes/s)"]
+    return markdown_table(head, rows, right=True)
 
 
 def markdown(run: NetworkRun, options: BenchOptions) -> str:
@@ -218,28 +203,29 @@ def markdown(run: NetworkRun, options: BenchOptions) -> str:
         "",
         "One-way delay, network layer (kernel IP forwarding on the gateway host; Table 3.3)",
         "",
-        *_delay_table(network),
+        *delay_table([step.result for step in network]),
         "",
         "One-way delay, application layer (`earlgate gateway` on the gateway host; Table 3.4)",
         "",
-        *_delay_table(application),
+        *delay_table([step.result for step in application]),
         "",
         "Application layer / network layer",
         "",
-        "| Peers | Mean delay ratio | Median ratio | p99 ratio | Gateway CPU (% of a core) "
-        "| Gateway CPU-µs per message |",
-        "|---:|---:|---:|---:|---:|---:|",
     ]
+    head = ["Peers", "Mean delay ratio", "Median ratio", "p99 ratio", "Gateway CPU (% of a core)"]
+    head.append("Gateway CPU-µs per message")
+    rows = []
     for net, app in zip(network, application, strict=False):
         n, a = net.result.delay_ms, app.result.delay_ms
 
         def ratio(key: str, a: dict[str, float] = a, n: dict[str, float] = n) -> str:
             return f"{a[key] / n[key]:.2f}×" if n.get(key) and a.get(key) else "—"
 
-        lines.append(
-            f"| {app.result.peers} | {ratio('mean')} | {ratio('median')} | {ratio('p99')} | "
-            f"{app.result.cpu_percent:.1f} | {app.result.cpu_s_per_message * 1e6:.0f} |"
+        rows.append(
+            [str(app.result.peers), ratio("mean"), ratio("median"), ratio("p99")]
+            + [f"{app.result.cpu_percent:.1f}", f"{app.result.cpu_s_per_message * 1e6:.0f}"]
         )
+    lines += markdown_table(head, rows, right=True)
     lines += [
         "",
         "Throughput on the gateway host's interfaces, IP bytes per second sampled every "

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from earlgate.bench.driver import markdown_table
 from earlgate.bench.gateway.options import (
     PHONE_BATTERY_WH,
     PHONE_IDLE_MW,
@@ -35,6 +36,19 @@ MUX_DELAY_NOTE = {
 }
 
 
+def delay_table(results: list[StepResult]) -> list[str]:
+    """One-way delay per step, the thesis's "average ± sd", median and p99, and the counts."""
+    head = ["Peers", "Average delay (ms)", "Median (ms)", "p99 (ms)", "Sent", "Received"]
+    rows = []
+    for r in results:
+        d = r.delay_ms
+        rows.append(
+            [str(r.peers), f"{d.get('mean', 0):.2f} ± {d.get('sd', 0):.2f}"]
+            + [f"{d.get('median', 0):.2f}", f"{d.get('p99', 0):.2f}", str(r.sent), str(r.received)]
+        )
+    return markdown_table(head, rows, right=True)
+
+
 def markdown(kind: str, results: list[StepResult], options: BenchOptions) -> str:
     """The step tables, in the thesis's format ("mean ± sd", median)."""
     who = "the mesh's processes" if kind == "mesh" else "the gateway process"
@@ -47,53 +61,53 @@ def markdown(kind: str, results: list[StepResult], options: BenchOptions) -> str
         *MUX_DELAY_NOTE.get(kind, []),
         "One-way delay",
         "",
-        "| Peers | Average delay (ms) | Median (ms) | p99 (ms) | Sent | Received |",
-        "|---:|---:|---:|---:|---:|---:|",
+        *delay_table(results),
     ]
-    for r in results:
-        d = r.delay_ms
-        lines.append(
-            f"| {r.peers} | {d.get('mean', 0):.2f} ± {d.get('sd', 0):.2f} | "
-            f"{d.get('median', 0):.2f} | {d.get('p99', 0):.2f} | {r.sent} | {r.received} |"
-        )
     if kind != "mesh":
         lines += [
             "",
             "Throughput (bytes/s of JSON messages into and out of the gateway)",
             "",
-            "| Peers | Received by the gateway | Sent by the gateway |",
-            "|---:|---:|---:|",
-        ]
-        lines += [
-            f"| {r.peers} | {r.bytes_in_per_s:.0f} | {r.bytes_out_per_s:.0f} |" for r in results
+            *markdown_table(
+                ["Peers", "Received by the gateway", "Sent by the gateway"],
+                (
+                    [str(r.peers), f"{r.bytes_in_per_s:.0f}", f"{r.bytes_out_per_s:.0f}"]
+                    for r in results
+                ),
+                right=True,
+            ),
         ]
     if kind in ("mux", "demux"):
         lines += [
             "",
             "Processing delay (per aggregate, from the gateway's histogram)",
             "",
-            "| Peers | Average (ms) | Median (ms) | p99 (ms) |",
-            "|---:|---:|---:|---:|",
+            *markdown_table(
+                ["Peers", "Average (ms)", "Median (ms)", "p99 (ms)"],
+                (
+                    [str(r.peers)]
+                    + [f"{r.processing_ms.get(key, 0):.3f}" for key in ("mean", "median", "p99")]
+                    for r in results
+                ),
+                right=True,
+            ),
         ]
-        for r in results:
-            p = r.processing_ms
-            lines.append(
-                f"| {r.peers} | {p.get('mean', 0):.3f} | {p.get('median', 0):.3f} | "
-                f"{p.get('p99', 0):.3f} |"
-            )
     lines += [
         "",
         f"CPU of {who}, and the energy **model** (the thesis phone: {PHONE_IDLE_MW:g} mW "
         f"idle + {PHONE_MW_PER_CORE:g} mW per busy core, {PHONE_BATTERY_WH:g} Wh battery; "
         "an estimate, not a measurement)",
         "",
-        "| Peers | CPU (% of a core) | CPU-µs per message | Model power (mW) | Model battery (h) |",
-        "|---:|---:|---:|---:|---:|",
-    ]
-    lines += [
-        f"| {r.peers} | {r.cpu_percent:.1f} | {r.cpu_s_per_message * 1e6:.0f} | "
-        f"{r.model_mw:.0f} | {r.model_battery_h:.1f} |"
-        for r in results
+        *markdown_table(
+            ["Peers", "CPU (% of a core)", "CPU-µs per message", "Model power (mW)"]
+            + ["Model battery (h)"],
+            (
+                [str(r.peers), f"{r.cpu_percent:.1f}", f"{r.cpu_s_per_message * 1e6:.0f}"]
+                + [f"{r.model_mw:.0f}", f"{r.model_battery_h:.1f}"]
+                for r in results
+            ),
+            right=True,
+        ),
     ]
     if options.failure:
         lines += ["", f"Stopped: {options.failure}."]
