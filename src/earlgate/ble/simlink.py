@@ -6,8 +6,10 @@ latency at all. A real LE connection exchanges packets only at *connection
 events*, one every connection interval (Core spec Vol 6, Part B, 4.5.1:
 "connection events occur at regular intervals", 7.5 ms to 4 s). The model:
 
-* each connection has an anchor, the time its first packet was sent; its
-  events are at ``anchor + k * interval``, k = 1, 2, ...;
+* each connection has an anchor: its events are at ``anchor + k * interval``;
+  the anchor's phase is drawn at random (seeded) when the connection sends
+  its first packet, as a real central places its connection events where
+  its own schedule has room;
 * a packet (an L2CAP fragment carrying a notification, a write request, a
   write response...) waits for the connection's next event strictly after
   the moment it was sent, and is delivered then, in the order it was sent;
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 from collections import defaultdict
 from typing import Any
 
@@ -46,11 +49,12 @@ class IntervalLink(LocalLink):
             the model off (bumble's own immediate delivery).
     """
 
-    def __init__(self, interval_s: float = DEFAULT_INTERVAL_S) -> None:
+    def __init__(self, interval_s: float = DEFAULT_INTERVAL_S, seed: int = 0) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         if interval_s and not MIN_INTERVAL_S <= interval_s <= MAX_INTERVAL_S:
             raise ValueError(f"a connection interval is 7.5 ms to 4 s, got {interval_s * 1e3} ms")
         self.interval_s = interval_s
+        self._rng = random.Random(seed)
         self.packets = 0
         self.events = 0
         self._anchors: dict[frozenset[str], float] = {}
@@ -58,7 +62,9 @@ class IntervalLink(LocalLink):
 
     def next_event(self, pair: frozenset[str], now: float) -> float:
         """The time of the connection's next event strictly after ``now``."""
-        anchor = self._anchors.setdefault(pair, now)
+        anchor = self._anchors.get(pair)
+        if anchor is None:
+            anchor = self._anchors[pair] = now - self._rng.uniform(0, self.interval_s)
         k = math.floor((now - anchor) / self.interval_s + 1e-9) + 1
         return anchor + k * self.interval_s
 
