@@ -1,4 +1,11 @@
-"""``earlgate demo`` (= ``make run``): a hub, simulated devices and a live view."""
+"""``earlgate demo`` (= ``make run``): a hub, simulated devices, a ball-probe and a live view.
+
+The hub serves the dashboard at its own address (``http://HOST:PORT/``,
+docs/dashboard.md); the demo prints that URL beside the console view. The
+simulated ball-probe is ``earlgate led serve --simulate`` run in this process
+(:class:`earlgate.led.serve.LedServer` on a :class:`SimulatedTCA6507`), so the
+dashboard's LED panel is live out of the box.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +16,29 @@ import logging
 import signal
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.live import Live
 
 from earlgate.cli import UsageError
 
+if TYPE_CHECKING:
+    from earlgate.client import HubClient
+
+DEFAULT_LED_SUBJECT = "earl/ball-01/led"
+# The thermometers' subjects are durable in the demo, so the dashboard has
+# offsets and an epoch to show.
+DEMO_DURABLE = ("earl/+/temperature",)
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="run a hub with simulated devices and a live view (make run)",
+        help="run a hub with simulated devices, a dashboard and a live view (make run)",
         description="Start a hub with its embedded broker, simulated Earl devices "
-        "(arm-probe accelerometers, Activity Streams thermometers) and a live console view. "
+        "(arm-probe accelerometers, Activity Streams thermometers, a ball-probe LED "
+        "module), the dashboard at http://HOST:PORT/ and a live console view. "
         "Ctrl-C stops it.",
     )
     parser.add_argument("--host", default="127.0.0.1")
@@ -31,6 +48,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--period", type=float, default=0.25, help="seconds between readings")
     parser.add_argument("--duration", type=float, default=0.0, help="stop after S seconds")
     parser.add_argument("--plain", action="store_true", help="print a summary, no live view")
+    parser.add_argument(
+        "--led-subject",
+        default=DEFAULT_LED_SUBJECT,
+        help=f"command subject of the simulated ball-probe (default {DEFAULT_LED_SUBJECT})",
+    )
+    parser.add_argument("--no-led", action="store_true", help="no simulated ball-probe")
     parser.set_defaults(func=run)
 
 
@@ -39,8 +62,27 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--period must be positive")
     if args.arms < 0 or args.thermometers < 0:
         raise UsageError("--arms and --thermometers must not be negative")
+    if not args.no_led:
+        from earlgate.wire.subjects import SubjectError, check_subject
+
+        try:
+            check_subject(args.led_subject)
+        except SubjectError as exc:
+            raise UsageError(f"--led-subject: {exc}") from None
     logging.basicConfig(level=logging.WARNING)
     return asyncio.run(_demo(args))
+
+
+async def _ball_probe(client: HubClient, subject: str, stop: asyncio.Event) -> None:
+    """``earlgate led serve --simulate --subject SUBJECT``, in this process."""
+    from earlgate.led import TCA6507, LedModule
+    from earlgate.led.serve import LedServer
+    from earlgate.led.simulator import SimulatedTCA6507
+
+    chip = TCA6507(SimulatedTCA6507(clock=time.time))
+    chip.load()
+    server = LedServer(client, LedModule(chip), subject)
+    await server.run(await client.subscribe(subject), stop)
 
 
 async def _demo(args: argparse.Namespace) -> int:
@@ -51,13 +93,14 @@ async def _demo(args: argparse.Namespace) -> int:
     from earlgate.hub.server import HubServer
 
     console = Console()
-    server = HubServer(HubConfig(host=args.host, port=args.port))
+    server = HubServer(HubConfig(host=args.host, port=args.port, durable=list(DEMO_DURABLE)))
     try:
         await server.start()
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     url = f"ws://{args.host}:{server.port}/ws"
     console.print(f"earlgate hub listening on {url}  (Ctrl-C to stop)")
+    console.print(f"dashboard: http://{args.host}:{server.port}/")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -68,7 +111,7 @@ async def _demo(args: argparse.Namespace) -> int:
 
     monitor = Monitor()
     devices = default_devices(args.arms, args.thermometers, args.period)
-    async with HubClient(url) as viewer:
+    async with HubClient(url) as viewer, HubClient(url) as led_side:
         sub = await viewer.subscribe("earl/#")
 
         async def watch() -> None:
@@ -77,17 +120,27 @@ async def _demo(args: argparse.Namespace) -> int:
 
         watcher = asyncio.create_task(watch())
         tasks = [asyncio.create_task(run_device(url, spec, stop)) for spec in devices]
+        ball = (
+            None
+            if args.no_led
+            else asyncio.create_task(_ball_probe(led_side, args.led_subject, stop))
+        )
         live_view = not args.plain and sys.stdout.isatty()
         started = time.monotonic()
         if live_view:
+            caption = f"dashboard: http://{args.host}:{server.port}/"
             with Live(monitor.table(), console=console, refresh_per_second=4) as live:
                 while not stop.is_set():
-                    live.update(monitor.table(hub_stats=server.stats()))
+                    table = monitor.table(hub_stats=server.stats())
+                    table.caption = caption
+                    live.update(table)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), 0.25)
         else:
             await stop.wait()
         sent = sum(await asyncio.gather(*tasks))
+        if ball is not None:
+            await ball
         await asyncio.sleep(0.1)  # let the last deliveries arrive
         watcher.cancel()
     console.print(monitor.table(hub_stats=server.stats()))

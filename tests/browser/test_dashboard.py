@@ -1,0 +1,366 @@
+"""The dashboard at the hub's GET /, in Chromium, against a running ``earlgate demo``.
+
+One demo (hub, simulated devices, simulated ball-probe) serves the module's
+tests; only the LED test commands the ball-probe. ``EARLGATE_UPDATE_SCREENSHOT=1``
+also writes the desktop screenshot to docs/img/dashboard.png (README).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import re
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from browserproc import PHONE, Chromium, WatchedPage
+from earlgate.children import drain_in_background, stop_processes, wait_for_line
+from earlgate.client import HubClient
+from earlgate.led import TCA6507, LedModule, SimulatedTCA6507
+from hubproc import start_hub
+
+LISTEN = re.compile(rb"listening on ws://([^:]+):(\d+)/ws")
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = ROOT / "docs" / "img" / "dashboard.png"
+DEVICES = [
+    "earl/arm-01/accel",
+    "earl/arm-02/accel",
+    "earl/arm-03/accel",
+    "earl/temp-01/temperature",
+    "earl/temp-02/temperature",
+]
+LED = "earl/ball-01/led"
+PANELS = ("#subjects-panel", "#publish-panel", "#stats-panel", "#led-panel")
+
+
+@dataclass
+class Demo:
+    process: subprocess.Popen[bytes]
+    port: int
+    output: list[bytes] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[Demo]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "earlgate", "demo", "--plain", "--port", "0", "--duration", "300"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="200"),
+    )
+    match, seen = wait_for_line(process, LISTEN, 20)
+    if match is None:
+        raise RuntimeError(f"demo did not start: {seen.decode(errors='replace')}")
+    running = Demo(process, int(match[2]))
+    drain = drain_in_background(process, running.output)
+    yield running
+    stop_processes([process])
+    drain.join(5)
+    if process.stdout is not None:
+        process.stdout.close()
+
+
+@pytest.fixture
+async def hub(demo: Demo) -> AsyncIterator[HubClient]:
+    async with HubClient(demo.ws_url) as client:
+        yield client
+
+
+async def open_dashboard(
+    browser: Chromium, url: str, viewport: dict[str, int] | None = None
+) -> WatchedPage:
+    watched = await browser.new_page(viewport=viewport)
+    await watched.page.goto(url)
+    await watched.page.wait_for_selector("#conn[data-state=connected]", timeout=5000)
+    return watched
+
+
+def row(subject: str) -> str:
+    return f'.node.subject[data-subject="{subject}"]'
+
+
+async def test_every_simulated_subject_appears_with_a_changing_value(
+    browser: Chromium, demo: Demo
+) -> None:
+    watched = await open_dashboard(browser, demo.url)
+    page = watched.page
+    for subject in [*DEVICES, f"{LED}/state"]:
+        await page.wait_for_selector(row(subject), timeout=2000)
+    first = {s: await page.text_content(f"{row(s)} .value") for s in DEVICES}
+    await asyncio.sleep(0.8)
+    for subject in DEVICES:
+        assert await page.text_content(f"{row(subject)} .value") != first[subject], subject
+        assert (await page.text_content(f"{row(subject)} .rate")).endswith("/s")
+    # Retained values are marked: the thermometers and the LED state.
+    assert await page.is_visible(f"{row('earl/temp-01/temperature')} .badge")
+    assert await page.is_visible(f"{row(LED + '/state')} .badge")
+    assert not await page.is_visible(f"{row('earl/arm-01/accel')} .badge")
+    # A click shows the history with what changed from one message to the next.
+    await page.click(f"{row('earl/arm-01/accel')} button.name")
+    await page.wait_for_selector("#history .diff .changed", timeout=2000)
+    assert "earl/arm-01/accel" in (await page.text_content("#detail-title") or "")
+    # The filter narrows the tree to what its pattern matches.
+    await page.fill("#filter", "earl/+/accel")
+    await page.press("#filter", "Enter")
+    await page.wait_for_selector(row("earl/temp-01/temperature"), state="detached", timeout=2000)
+    assert await page.is_visible(row("earl/arm-02/accel"))
+    await page.fill("#filter", "earl/#/x")
+    assert await page.is_visible("#filter-error")
+    # The hub's figures arrive from /stats.
+    await page.wait_for_function(
+        "document.querySelector('[data-field=messages_in_per_s] dd')?.textContent !== '0/s'",
+        timeout=3000,
+    )
+    assert watched.page_errors() == []
+
+
+async def test_the_publish_form_reaches_a_subscriber(
+    browser: Chromium, demo: Demo, hub: HubClient
+) -> None:
+    sub = await hub.subscribe("earl/dashboard/#")
+    watched = await open_dashboard(browser, demo.url)
+    page = watched.page
+    await page.fill("#pub-subject", "earl/dashboard/note")
+    await page.fill("#pub-data", '{"n": 7, "text": "from the form"}')
+    await page.click("#pub-send")
+    async with asyncio.timeout(5):
+        message = await sub.get()
+    assert message["subject"] == "earl/dashboard/note"
+    assert message["data"] == {"n": 7, "text": "from the form"}
+    assert not message.get("retain")
+    await page.wait_for_selector("#pub-result[data-kind=ok]", timeout=3000)
+    assert "ack" in (await page.text_content("#pub-result") or "")
+    # Retained, then cleared (null data, retained: what the hub keeps now).
+    await page.check("#pub-retain")
+    await page.click("#pub-send")
+    async with asyncio.timeout(5):
+        retained = await sub.get()
+    assert retained["retain"] is True
+    await page.click("#pub-clear")
+    async with asyncio.timeout(5):
+        cleared = await sub.get()
+    assert cleared["retain"] is True and cleared.get("data") is None
+    await page.wait_for_selector(f"{row('earl/dashboard/note')}.cleared", timeout=3000)
+    # A subject the hub refuses shows the error before anything is sent.
+    await page.fill("#pub-subject", "earl/+/note")
+    assert await page.is_visible("#pub-subject-error")
+    assert await page.is_disabled("#pub-send")
+    assert watched.page_errors() == []
+
+
+async def test_bad_json_shows_an_error_and_sends_nothing(
+    browser: Chromium, demo: Demo, hub: HubClient
+) -> None:
+    sub = await hub.subscribe("earl/dashboard/#")
+    watched = await open_dashboard(browser, demo.url)
+    page = watched.page
+    await page.fill("#pub-subject", "earl/dashboard/bad")
+    await page.fill("#pub-data", '{"n": 7,')
+    assert await page.is_visible("#pub-data-error")
+    assert "Not JSON" in (await page.text_content("#pub-data-error") or "")
+    assert await page.get_attribute("#pub-data", "aria-invalid") == "true"
+    assert await page.is_disabled("#pub-send")
+    await page.press("#pub-subject", "Enter")  # submitting anyway
+    await page.evaluate("document.querySelector('#publish-form').requestSubmit()")
+    await page.wait_for_selector("#pub-result[data-kind=error]", timeout=2000)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.7):
+            await sub.get()
+    await page.fill("#pub-data", '{"n": 8}')
+    assert not await page.is_visible("#pub-data-error")
+    assert await page.is_enabled("#pub-send")
+    assert watched.page_errors() == []
+
+
+async def led_state(sub: Any, command_id: int | None = None) -> dict[str, Any]:
+    """The next state on the subscription (answering ``command_id`` when given)."""
+    async with asyncio.timeout(5):
+        while True:
+            message = await sub.get()
+            data = message["data"]
+            if command_id is None or (data.get("command") or {}).get("id") == command_id:
+                return dict(data)
+
+
+async def set_levels(page: Any, ball: str, led: str, color: tuple[int, int, int]) -> None:
+    await page.check(f'{ball} input[name=led][value="{led}"]')
+    for name, level in zip(("red", "green", "blue"), color, strict=True):
+        await page.fill(f"{ball} input[name={name}]", str(level))
+
+
+async def pixel(page: Any, ball: str, led: str) -> list[int]:
+    return list(
+        await page.evaluate(
+            """([selector, led]) => {
+                const canvas = document.querySelector(selector);
+                const [x, y] = canvas.dataset[led + 'At'].split(',').map(Number);
+                return [...canvas.getContext('2d').getImageData(x, y, 1, 1).data.slice(0, 3)];
+            }""",
+            [f"{ball} canvas.ball-canvas", led],
+        )
+    )
+
+
+async def test_the_led_controls_change_the_chip_and_the_drawing(
+    browser: Chromium, demo: Demo, hub: HubClient
+) -> None:
+    states = await hub.subscribe(f"{LED}/state", last=True)
+    errors = await hub.subscribe(f"{LED}/error")
+    initial = await led_state(states)
+    model = LedModule(TCA6507(SimulatedTCA6507()))
+    model.chip.load()
+    watched = await open_dashboard(browser, demo.url)
+    page = watched.page
+    ball = f'.ball[data-subject="{LED}"]'
+    await page.wait_for_selector(f"{ball} canvas.ball-canvas", timeout=3000)
+    assert await page.get_attribute(f"{ball} canvas.ball-canvas", "data-upper") == "0,0,0"
+
+    # A steady colour: the registers the chip got are those of the same request.
+    await set_levels(page, ball, "upper", (0, 15, 0))
+    await page.click(f"{ball} button[type=submit]")
+    state = await led_state(states)
+    model.set_color("upper", (0, 15, 0))
+    assert state["registers"] != initial["registers"]
+    assert state["registers"] == model.chip.registers.encode().hex(" ")
+    assert state["leds"]["upper"] == {"color": [0, 15, 0], "blink": None}
+    await page.wait_for_selector(f'{ball} canvas.ball-canvas[data-upper="0,15,0"]', timeout=2000)
+    assert await pixel(page, ball, "upper") == [0, 255, 0]
+    await page.wait_for_selector(f"{ball} .led-status:has-text('applied')", timeout=2000)
+
+    # One step dimmer, then a blink, animated as the chip shows it.
+    await page.click(f"{ball} button[data-action=down]")
+    state = await led_state(states)
+    assert state["leds"]["upper"]["color"] == [0, 14, 0]
+    await set_levels(page, ball, "upper", (15, 0, 0))
+    await page.fill(f"{ball} input[name=on_ms]", "512")
+    await page.fill(f"{ball} input[name=off_ms]", "512")
+    await page.click(f"{ball} button[data-action=blink]")
+    state = await led_state(states)
+    blink = state["leds"]["upper"]["blink"]
+    assert state["leds"]["upper"]["color"] == [15, 0, 0]
+    assert (blink["on_ms"], blink["off_ms"]) == (512, 512)
+    seen: set[str] = set()
+    for _ in range(30):
+        seen.add(await page.get_attribute(f"{ball} canvas.ball-canvas", "data-upper") or "")
+        await asyncio.sleep(0.1)
+    assert {"15,0,0", "0,0,0"} <= seen, seen
+
+    # A command the chip cannot show: the module's error answer is shown.
+    await page.fill(f"{ball} input[name=on_ms]", "100")
+    await page.click(f"{ball} button[data-action=blink]")
+    async with asyncio.timeout(5):
+        error = (await errors.get())["data"]
+    assert error["error"] == "refused"
+    await page.wait_for_selector(f"{ball} .led-error:has-text('refused')", timeout=2000)
+
+    await page.click(f"{ball} button[data-action=all-off]")
+    state = await led_state(states)
+    assert state["leds"]["upper"]["color"] == [0, 0, 0]
+    await page.wait_for_selector(f'{ball} canvas.ball-canvas[data-upper="0,0,0"]', timeout=2000)
+    assert watched.page_errors() == []
+
+
+def distinct_colours(png: bytes) -> int:
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    colours = image.getcolors(maxcolors=image.width * image.height)
+    return len(colours or [])
+
+
+async def test_the_screenshot_holds_every_panel(
+    browser: Chromium, demo: Demo, hub: HubClient, tmp_path: Path
+) -> None:
+    await hub.publish(LED, {"led": "lower", "color": [15, 8, 0]}, ack=True)
+    await hub.publish(LED, {"led": "upper", "color": [0, 6, 15]}, ack=True)
+    watched = await open_dashboard(browser, demo.url, {"width": 1400, "height": 1000})
+    page = watched.page
+    for subject in DEVICES:
+        await page.wait_for_selector(row(subject), timeout=2000)
+    await page.wait_for_selector(f'.ball[data-subject="{LED}"]', timeout=2000)
+    for panel in PANELS:
+        assert await page.is_visible(panel), panel
+    await page.click(f"{row('earl/arm-01/accel')} button.name")
+    await page.fill("#pub-data", '{"text": "hello", "level": 3}')
+    # A few seconds of /stats on the charts.
+    await page.wait_for_function(
+        "window.earlgateDashboard.stats.charts.rates.series[0].length >= 6", timeout=10000
+    )
+    await page.wait_for_selector(f"{row(LED + '/state')}", timeout=2000)
+    await page.evaluate("document.activeElement.blur()")
+    await asyncio.sleep(0.3)
+    png = await page.screenshot(full_page=True)
+    (tmp_path / "dashboard.png").write_bytes(png)
+    if os.environ.get("EARLGATE_UPDATE_SCREENSHOT"):
+        SCREENSHOT.write_bytes(png)
+    assert distinct_colours(png) > 500
+    assert watched.page_errors() == []
+
+
+async def test_a_phone_screen_has_no_horizontal_overflow_and_every_panel(
+    browser: Chromium, demo: Demo
+) -> None:
+    watched = await open_dashboard(browser, demo.url, PHONE)
+    page = watched.page
+    await page.wait_for_selector(row(DEVICES[0]), timeout=2000)
+    await page.wait_for_selector(f'.ball[data-subject="{LED}"]', timeout=2000)
+    await asyncio.sleep(0.5)
+    width = await page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], width
+    for panel in PANELS:
+        await page.locator(panel).scroll_into_view_if_needed()
+        box = await page.locator(panel).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    # The keyboard reaches the controls in reading order.
+    order: list[str] = []
+    for _ in range(40):
+        await page.keyboard.press("Tab")
+        order.append(
+            await page.evaluate("document.activeElement.id || document.activeElement.className")
+        )
+    wanted = ["filter", "pub-subject", "pub-data", "pub-retain", "pub-send"]
+    positions = [order.index(name) for name in wanted]
+    assert positions == sorted(positions), order
+    assert watched.page_errors() == []
+
+
+async def test_a_hub_with_auth_takes_the_token_from_the_session(browser: Chromium) -> None:
+    from earlgate.hub import make_token
+
+    secret = "s" * 40
+    hub = start_hub("--auth-secret", secret)
+    try:
+        token = make_token(secret, publish=["earl/#"], subscribe=["#"], ttl=600)
+        watched = await browser.new_page()
+        page = watched.page
+        await page.add_init_script(f"sessionStorage.setItem('earlgate.dashboard.token', {token!r})")
+        await page.goto(hub.http_url + "/")
+        await page.wait_for_selector("#conn[data-state=connected]", timeout=5000)
+        assert "token" not in page.url
+        await page.fill("#pub-subject", "earl/auth/note")
+        await page.fill("#pub-data", "1")
+        await page.click("#pub-send")
+        await page.wait_for_selector("#pub-result[data-kind=ok]", timeout=3000)
+        await page.wait_for_selector(row("earl/auth/note"), timeout=2000)
+        # Outside the token's grants: the hub's refusal is shown.
+        await page.fill("#pub-subject", "other/note")
+        await page.click("#pub-send")
+        await page.wait_for_selector("#pub-result[data-kind=error]", timeout=3000)
+        assert "forbidden" in (await page.text_content("#pub-result") or "")
+        assert watched.page_errors() == []
+    finally:
+        hub.stop()
