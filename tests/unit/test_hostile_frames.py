@@ -13,12 +13,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coresessions import make_session
+from coresessions import feed, make_session
 from earlgate.broker.base import PublishDone
 from earlgate.broker.memory import MemoryBroker
 from earlgate.hub import frames
 from earlgate.hub.config import HubConfig
 from earlgate.hub.core import Hub
+from earlgate.hub.effects import Effects
 from earlgate.wire import codes
 from earlgate.wire.codes import with_hub_fields
 
@@ -34,8 +35,8 @@ async def test_a_list_type_is_answered_without_a_traceback(caplog) -> None:
     hub = Hub(MemoryBroker())
     session, received = make_session(hub)
     with caplog.at_level(logging.ERROR):
-        hub.handle_frame(session, b'{"type":[1],"id":5}')
-        status, body = await hub.publish_http(b'{"type":[1]}')
+        feed(hub, session, b'{"type":[1],"id":5}')
+        status, body = await Effects(hub).publish_http(b'{"type":[1]}')
     assert received == [
         {
             "type": "error",
@@ -53,7 +54,7 @@ def test_invalid_subjects_are_not_remembered() -> None:
     session, received = make_session(hub)
     for n in range(200):
         subject = f"{n}/" + "x" * 60_000  # over the 256-byte subject limit
-        hub.handle_frame(session, orjson.dumps({"type": "publish", "subject": subject}))
+        feed(hub, session, orjson.dumps({"type": "publish", "subject": subject}))
     assert {m["code"] for m in received} == {"bad_subject"}
     assert len(received) == 200
     cached = sum(len(subject) for subject in hub._subject_ok)
@@ -74,12 +75,13 @@ def test_publishers_cannot_forge_hub_fields() -> None:
     hub = Hub(MemoryBroker(durable=["d/#"]))
     publisher, _ = make_session(hub)
     subscriber, received = make_session(hub)
-    hub.handle_frame(subscriber, b'{"type":"subscribe","subject":"#"}')
-    hub.handle_frame(
+    feed(hub, subscriber, b'{"type":"subscribe","subject":"#"}')
+    feed(
+        hub,
         publisher,
         b'{"type":"publish","subject":"n/1","data":1,"_offset":999,"_epoch":"forged","_x":1}',
     )
-    hub.handle_frame(publisher, b'{"type":"publish","subject":"d/1","data":2,"_offset":999}')
+    feed(hub, publisher, b'{"type":"publish","subject":"d/1","data":2,"_offset":999}')
     plain, durable = received
     assert plain == {"type": "publish", "subject": "n/1", "data": 1}
     assert durable["_offset"] == 1 and durable["_epoch"] == hub.broker.epoch
@@ -97,7 +99,7 @@ def test_frames_without_hub_fields_keep_their_bytes() -> None:
 def test_ids_that_cannot_be_echoed_exactly_are_refused(frame_id: bytes) -> None:
     hub = Hub(MemoryBroker())
     session, received = make_session(hub)
-    hub.handle_frame(session, b'{"type":"ping","id":' + frame_id + b"}")
+    feed(hub, session, b'{"type":"ping","id":' + frame_id + b"}")
     assert received[0]["type"] == "error" and received[0]["code"] == "bad_frame"
     assert "2^53" in received[0]["reason"]
 
@@ -105,7 +107,7 @@ def test_ids_that_cannot_be_echoed_exactly_are_refused(frame_id: bytes) -> None:
 def test_the_largest_exact_id_is_echoed_exactly() -> None:
     hub = Hub(MemoryBroker())
     session, received = make_session(hub)
-    hub.handle_frame(session, b'{"type":"ping","id":9007199254740991}')
+    feed(hub, session, b'{"type":"ping","id":9007199254740991}')
     assert received == [{"type": "pong", "id": 9007199254740991}]
 
 
@@ -135,7 +137,8 @@ async def test_http_publish_answers_after_the_brokers_verdict(
 ) -> None:
     broker = SlowBroker(verdict)
     hub = Hub(broker)
-    answer = asyncio.ensure_future(hub.publish_http(b'{"type":"publish","subject":"a","id":1}'))
+    body = b'{"type":"publish","subject":"a","id":1}'
+    answer = asyncio.ensure_future(Effects(hub).publish_http(body))
     await asyncio.sleep(0.01)
     assert not answer.done()  # no answer before the broker's verdict
     broker.later.pop()()
@@ -146,7 +149,7 @@ async def test_http_publish_answers_after_the_brokers_verdict(
 
 async def test_http_publish_without_a_verdict_times_out() -> None:
     hub = Hub(SlowBroker((None, "")), HubConfig(publish_timeout=0.05))
-    status, body = await hub.publish_http(b'{"type":"publish","subject":"a"}')
+    status, body = await Effects(hub).publish_http(b'{"type":"publish","subject":"a"}')
     assert status == 503 and body["code"] == "unavailable" and "no verdict" in body["reason"]
 
 
@@ -181,12 +184,8 @@ def test_core_answers_every_frame_with_a_protocol_code(value: Any) -> None:
     session, received = make_session(hub)
     payload = json.dumps(value).encode()
 
-    async def run() -> tuple[int, dict[str, Any]]:
-        hub.handle_frame(session, payload)
-        await asyncio.sleep(0)
-        return await hub.publish_http(payload)
-
-    status, body = asyncio.run(run())
+    feed(hub, session, payload)
+    status, body = asyncio.run(Effects(hub).publish_http(payload))
     for answer in received:
         if answer.get("type") == "error":
             assert answer["code"] in {"bad_json", "bad_frame", "bad_subject", "forbidden"}

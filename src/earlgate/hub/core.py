@@ -1,27 +1,52 @@
-"""The hub's engine: frames in, deliveries out, no sockets.
+"""The hub's engine: frames and broker results in, actions out, no sockets and no event loop.
 
-The I/O layer feeds :meth:`Hub.handle_frame` with each complete frame of a
-session and gives every session a ``write`` function; the broker calls
-:meth:`Hub.deliver` for every message to fan out. Everything a client can get
-wrong is answered here with PROTOCOL.md's error codes, and nothing a client
-sends can raise out of ``handle_frame``.
+The I/O layer (:mod:`~earlgate.hub.effects`, :mod:`~earlgate.hub.connection`)
+feeds :meth:`Hub.handle_frame` with each complete frame of a session and
+carries out the :mod:`~earlgate.hub.actions` each method returns, in order:
+``Send`` and ``Close`` on the session, ``Publish`` to the broker with its
+verdict fed back (:meth:`Hub.publish_done`), ``Replay`` as a coroutine that
+reads the broker and feeds what it read back (:mod:`~earlgate.hub.replays`),
+``ArmExpiry`` as a timer that calls :meth:`Hub.token_expired`.
+Everything a client can get wrong is answered here with PROTOCOL.md's error
+codes, and nothing a client sends can raise out of ``handle_frame``.
+
+The hot path allocates no actions. The broker calls :meth:`Hub.deliver` for
+every message, and fan-out writes through each session's send queue directly
+(:meth:`Session.deliver`) rather than returning one ``Send`` per recipient; so
+do ``Hub.replay_over``, which releases the live messages a session held
+back during a replay, and a publish without an ``id``, which the core hands to
+the broker's non-blocking :meth:`~earlgate.broker.base.Broker.publish` itself
+(nobody waits for its verdict) and answers with an empty tuple. The core reads
+time only from the clocks it is given.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from earlgate.broker.base import Broker
 from earlgate.hub import frames
+from earlgate.hub.actions import (
+    NO_ACTIONS,
+    Actions,
+    ArmExpiry,
+    Close,
+    Publish,
+    Replay,
+    ReplayKind,
+    Send,
+)
 from earlgate.hub.auth import AuthError, TokenVerifier
 from earlgate.hub.config import HubConfig
 from earlgate.hub.metrics import HubMetrics
-from earlgate.hub.resume import Resume, parse_resume, replay_pattern
+from earlgate.hub.replays import SLOW_CONSUMER, HubReplays
+from earlgate.hub.resume import Resume, parse_resume
 from earlgate.hub.session import Session
 from earlgate.wire import codes
 from earlgate.wire.codes import FrameError, FrameId
@@ -39,10 +64,26 @@ _PUBLISH_TYPES = (codes.PUBLISH, codes.PUBLISHER)
 # Valid published subjects remembered so that each is checked once; subjects
 # are at most 256 bytes, so the cache holds at most about 30 MB.
 SUBJECT_CACHE_ENTRIES = 100_000
+CLOSE_TOO_LARGE = 1009  # RFC 6455: message too big
+
+# An answer to ``POST /publish``: HTTP status and JSON body.
+HttpAnswer = tuple[int, dict[str, Any]]
 
 
-class Hub:
-    """Subscriptions of all local sessions, and the publish/subscribe logic."""
+class Hub(HubReplays):
+    """Subscriptions of all local sessions, and the publish/subscribe logic.
+
+    The answers to subscribes that wait on the broker are in
+    :class:`~earlgate.hub.replays.HubReplays`.
+
+    Args:
+        broker: where publishes go and deliveries come from.
+        config: limits; the defaults when None.
+        metrics: counters the server exposes; new ones when None.
+        clock: monotonic seconds, for publish rate limits.
+        timer_ns: nanoseconds, for the service time of publishes.
+        verifier: checks tokens (``auth`` frames, ``POST /publish``); None: no tokens.
+    """
 
     def __init__(
         self,
@@ -51,32 +92,37 @@ class Hub:
         metrics: HubMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
         verifier: TokenVerifier | None = None,
+        timer_ns: Callable[[], int] = time.perf_counter_ns,
     ) -> None:
         self.broker = broker
         self.verifier = verifier
         self.config = config or HubConfig()
         self.metrics = metrics or HubMetrics()
         self.clock = clock
+        self.timer_ns = timer_ns
         self.index: SubjectIndex[Session] = SubjectIndex()
         self.sessions: set[Session] = set()
         self.shedding = False  # set by the server while the loop lags too much
         self._pattern_refs: Counter[str] = Counter()
         self._subject_ok: set[str] = set()  # valid subjects seen (each at most 256 bytes)
-        self._tasks: set[asyncio.Task[None]] = set()
         self.local_only = 0  # publishes delivered on this hub only, while the broker was down
         broker.attach(self)
 
     # -- sessions ---------------------------------------------------------
 
-    def open_session(self, session: Session) -> None:
+    def open_session(self, session: Session) -> Actions:
         self.sessions.add(session)
         metrics = self.metrics
         metrics.connections_open += 1
         metrics.connections_opened += 1
+        grants = session.grants
+        if grants is not None and grants.expires is not None:
+            return (ArmExpiry(session, grants.expires),)
+        return NO_ACTIONS
 
-    def close_session(self, session: Session) -> None:
+    def close_session(self, session: Session) -> Actions:
         if session not in self.sessions:
-            return
+            return NO_ACTIONS
         self.sessions.discard(session)
         session.closed = True
         for pattern in list(session.subscriptions):
@@ -84,12 +130,31 @@ class Hub:
         metrics = self.metrics
         metrics.connections_open -= 1
         metrics.connections_closed += 1
+        grants = session.grants
+        if grants is not None and grants.expires is not None:
+            return (ArmExpiry(session, None),)
+        return NO_ACTIONS
+
+    def token_expired(self, session: Session) -> Actions:
+        """The session's token passed its ``exp`` without a fresh one: refuse and close."""
+        if session not in self.sessions:
+            return NO_ACTIONS
+        reason = "token expired: send a fresh one in an 'auth' frame before 'exp'"
+        refused = self.refuse(session, FrameError(codes.FORBIDDEN, reason))
+        return (*refused, Close(session, codes.CLOSE_TOKEN_EXPIRED, "token expired"))
+
+    def frame_too_large(self, session: Session, size: int) -> Actions:
+        # PROTOCOL.md: "too_large (frame over the hub's limit ...; the hub closes with status 1009)"
+        limit = self.config.max_frame
+        reason = f"frame of {size} bytes is over the limit of {limit} bytes"
+        refused = self.refuse(session, FrameError(codes.TOO_LARGE, reason))
+        return (*refused, Close(session, CLOSE_TOO_LARGE, "frame too large"))
 
     # -- frames from clients ---------------------------------------------
 
-    def handle_frame(self, session: Session, payload: bytes) -> None:
+    def handle_frame(self, session: Session, payload: bytes) -> Actions:
         """Act on one complete frame from ``session``; errors become error frames."""
-        started = time.perf_counter_ns()
+        started = self.timer_ns()
         metrics = self.metrics
         metrics.messages_in += 1
         metrics.bytes_in += len(payload)
@@ -97,25 +162,29 @@ class Hub:
             message = frames.parse_frame(payload)
             kind = message["type"]
             if kind in _PUBLISH_TYPES:
-                self._publish(session, message, payload)
-                metrics.window_service_time.record(time.perf_counter_ns() - started)
-            elif kind == codes.SUBSCRIBE:
-                self._subscribe(session, message)
-            elif kind == codes.UNSUBSCRIBE:
-                self._unsubscribe_frame(session, message)
-            elif kind == codes.AUTH:
-                self._auth(session, message)
-            else:  # ping
-                session.send(frames.pong_frame(message.get("id")))
+                actions = self._publish(session, message, payload)
+                metrics.window_service_time.record(self.timer_ns() - started)
+                return actions
+            if kind == codes.SUBSCRIBE:
+                return self._subscribe(session, message)
+            if kind == codes.UNSUBSCRIBE:
+                return self._unsubscribe_frame(session, message)
+            if kind == codes.AUTH:
+                return self._auth(session, message)
+            return (Send(session, frames.pong_frame(message.get("id"))),)  # ping
         except FrameError as exc:
-            self.refuse(session, exc)
+            return self.refuse(session, exc)
         except Exception:  # a bug must not take the connection or the hub down
             logger.exception("internal error handling a frame from %r", session)
-            self.refuse(session, FrameError(codes.BAD_FRAME, "internal error handling frame"))
+            return self.internal_error(session)
 
-    def refuse(self, session: Session, error: FrameError) -> None:
+    def refuse(self, session: Session, error: FrameError) -> Actions:
         self.metrics.error(error.code)
-        session.send(frames.error_frame(error.code, error.reason, error.frame_id))
+        return (Send(session, frames.error_frame(error.code, error.reason, error.frame_id)),)
+
+    def internal_error(self, session: Session) -> Actions:
+        """What a session is told when handling its frame failed on a bug."""
+        return self.refuse(session, FrameError(codes.BAD_FRAME, "internal error handling frame"))
 
     def _valid_subject(self, subject: Any, frame_id: FrameId | None) -> str:
         """Check a published subject, remembering valid ones for the next frames."""
@@ -136,7 +205,7 @@ class Hub:
         self._subject_ok.add(subject)
         return subject
 
-    def _publish(self, session: Session, message: dict[str, Any], payload: bytes) -> None:
+    def _publish(self, session: Session, message: dict[str, Any], payload: bytes) -> Actions:
         frame_id = message.get("id")
         subject = self._valid_subject(message.get("subject"), frame_id)
         retain = frames.check_publish_fields(message)
@@ -156,27 +225,44 @@ class Hub:
                 raise FrameError(codes.UNAVAILABLE, "broker is unreachable", frame_id)
             self.local_only += 1
             self.deliver(subject, bytes(payload), None)
-            return
+            return NO_ACTIONS
         if frame_id is None:
             self.broker.publish(subject, bytes(payload), retain=retain, on_done=None)
-            return
+            return NO_ACTIONS
+        return (Publish(session, subject, bytes(payload), retain, frame_id),)
 
-        def done(code: str | None, reason: str) -> None:
-            if session.closed:
-                return
-            if code is None:
-                session.send(frames.ack_frame(frame_id))
-            else:
-                self.refuse(session, FrameError(code, reason, frame_id))
+    def publish_done(self, publish: Publish, code: str | None, reason: str) -> Actions:
+        """The broker's verdict on a WebSocket :class:`Publish`: ack it or refuse it."""
+        session, frame_id = publish.session, publish.frame_id
+        if session is None or session.closed:
+            return NO_ACTIONS
+        if code is not None:
+            return self.refuse(session, FrameError(code, reason, frame_id))
+        if frame_id is None:
+            return NO_ACTIONS
+        return (Send(session, frames.ack_frame(frame_id)),)
 
-        self.broker.publish(subject, bytes(payload), retain=retain, on_done=done)
+    # -- POST /publish ----------------------------------------------------
 
-    async def publish_http(self, payload: bytes) -> tuple[int, dict[str, Any]]:
-        """``POST /publish``: one publish frame as the body; returns (status, JSON).
-
-        Answers once the broker has given its verdict, like a WebSocket
-        publish's ack: 200 means accepted (and stored, on a durable subject).
+    def publish_http(self, payload: bytes, authorization: str = "") -> HttpAnswer | Publish:
+        """``POST /publish``: one publish frame as the body, and the request's
+        ``Authorization`` header. Returns the answer, or the :class:`Publish` to
+        hand to the broker, whose verdict :meth:`http_publish_done` turns into one.
         """
+        if self.verifier is not None:
+            if not authorization.lower().startswith("bearer "):
+                return 401, {"error": "token required: Authorization: Bearer"}
+            try:
+                grants = self.verifier.verify(authorization[7:].strip())
+            except AuthError as exc:
+                return 401, {"error": str(exc)}
+            subject = _subject_of(payload)
+            if subject is not None and not grants.may_publish(subject):
+                return 403, {
+                    "type": "error",
+                    "code": codes.FORBIDDEN,
+                    "reason": f"not allowed: {subject}",
+                }
         try:
             message = frames.parse_frame(payload)
             if message["type"] not in _PUBLISH_TYPES:
@@ -188,33 +274,34 @@ class Hub:
             if not self.broker.healthy():
                 raise FrameError(codes.UNAVAILABLE, "broker is unreachable", frame_id)
         except FrameError as exc:
-            self.metrics.error(exc.code)
-            status = 503 if exc.code == codes.UNAVAILABLE else 400
-            return status, {"type": "error", "code": exc.code, "reason": exc.reason}
+            return self._http_error(exc.code, exc.reason)
         self.metrics.messages_in += 1
         self.metrics.bytes_in += len(payload)
-        verdict: asyncio.Future[tuple[str | None, str]] = asyncio.get_running_loop().create_future()
+        return Publish(None, subject, bytes(payload), retain, frame_id)
 
-        def done(code: str | None, reason: str) -> None:
-            if not verdict.done():
-                verdict.set_result((code, reason))
-
-        self.broker.publish(subject, bytes(payload), retain=retain, on_done=done)
-        try:
-            code, reason = await asyncio.wait_for(verdict, self.config.publish_timeout)
-        except TimeoutError:
-            code = codes.UNAVAILABLE
-            reason = f"broker gave no verdict within {self.config.publish_timeout:g} s"
+    def http_publish_done(self, publish: Publish, code: str | None, reason: str) -> HttpAnswer:
+        """The broker's verdict on a ``POST /publish``: 200 with an ack, or the error."""
         if code is not None:
-            self.metrics.error(code)
-            status = 503 if code == codes.UNAVAILABLE else 400
-            return status, {"type": "error", "code": code, "reason": reason}
+            return self._http_error(code, reason)
         answer: dict[str, Any] = {"type": "ack"}
-        if frame_id is not None:
-            answer["id"] = frame_id
+        if publish.frame_id is not None:
+            answer["id"] = publish.frame_id
         return 200, answer
 
-    def _subscribe(self, session: Session, message: dict[str, Any]) -> None:
+    def http_publish_timed_out(self, publish: Publish) -> HttpAnswer:
+        """No verdict came within ``publish_timeout``."""
+        timeout = self.config.publish_timeout
+        reason = f"broker gave no verdict within {timeout:g} s"
+        return self.http_publish_done(publish, codes.UNAVAILABLE, reason)
+
+    def _http_error(self, code: str, reason: str) -> HttpAnswer:
+        self.metrics.error(code)
+        status = 503 if code == codes.UNAVAILABLE else 400
+        return status, {"type": "error", "code": code, "reason": reason}
+
+    # -- subscriptions ----------------------------------------------------
+
+    def _subscribe(self, session: Session, message: dict[str, Any]) -> Actions:
         frame_id = message.get("id")
         raw_pattern = message.get("subject")
         if raw_pattern is None:
@@ -254,77 +341,23 @@ class Hub:
                 self.broker.interest(pattern)
         if not last and since is None and resume is None and self.broker.is_subscribed(pattern):
             if frame_id is not None:
-                session.send(frames.ack_frame(frame_id))
-            return
+                return (Send(session, frames.ack_frame(frame_id)),)
+            return NO_ACTIONS
+        # Answered once live messages flow (no gap); they are held back meanwhile.
+        if resume is not None:
+            kind = ReplayKind.RESUME
+        elif since is not None:
+            kind = ReplayKind.HISTORY if self.broker.is_durable(pattern) else ReplayKind.ACK
+        elif last:
+            kind = ReplayKind.RETAINED
+        else:  # a plain subscribe while the broker is still subscribing across hubs
+            kind = ReplayKind.ACK
         session.begin_replay()
-        task = asyncio.get_running_loop().create_task(
-            self._replay(session, pattern, frame_id, last, since, epoch, resume)
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        return (Replay(session, pattern, frame_id, kind, since, epoch, resume),)
 
-    async def _replay(
-        self,
-        session: Session,
-        pattern: str,
-        frame_id: FrameId | None,
-        last: bool,
-        since: int | None,
-        epoch: str | None,
-        resume: Resume | None = None,
-    ) -> None:
-        """Answer a subscribe with ``last``/``since``/``resume``: ack, stored messages, then live.
+    # -- auth and unsubscribe --------------------------------------------
 
-        Also a plain subscribe while the broker is still subscribing across hubs:
-        its ack waits until messages from other hubs flow, so none is missed.
-        """
-        try:
-            # Live messages must flow before stored ones are read: no gap.
-            await self.broker.wait_subscribed(pattern)
-            if resume is not None:
-                limit = self.config.max_resume_subjects
-                sent = await replay_pattern(self.broker, session, pattern, frame_id, resume, limit)
-                self.metrics.messages_out += sent
-            elif not last and since is None:
-                if frame_id is not None and not session.closed:
-                    session.send(frames.ack_frame(frame_id))
-            elif since is not None:
-                if self.broker.is_durable(pattern):
-                    replay = await self.broker.history(pattern, since, epoch)
-                    recovered: bool | None = replay.recovered
-                    stored = replay.messages
-                else:
-                    recovered, stored = False, []
-                if frame_id is not None and not session.closed:
-                    session.send(frames.ack_frame(frame_id, recovered))
-                for offset, raw in stored:
-                    session.send(raw)
-                    session.replayed(pattern, offset)
-                self.metrics.messages_out += len(stored)
-            else:
-                retained = await self.broker.retained(pattern)
-                if frame_id is not None and not session.closed:
-                    session.send(frames.ack_frame(frame_id))
-                for raw in retained:
-                    session.send(raw)
-                self.metrics.messages_out += len(retained)
-        except FrameError as exc:  # a resume the hub will not do: no subscription either
-            self._unsubscribe(session, pattern)
-            if not session.closed:
-                self.refuse(session, exc)
-        except Exception as exc:  # the broker failed: tell the client, keep the session
-            logger.warning("replay for %r failed: %s", pattern, exc)
-            if not session.closed:
-                self.refuse(
-                    session,
-                    FrameError(codes.UNAVAILABLE, f"stored messages unavailable: {exc}", frame_id),
-                )
-        finally:
-            dropped = session.end_replay()
-            if dropped:
-                self.metrics.drop("slow_consumer", dropped)
-
-    def _auth(self, session: Session, message: dict[str, Any]) -> None:
+    def _auth(self, session: Session, message: dict[str, Any]) -> Actions:
         """Replace a connection's token before the old one expires.
 
         Subscriptions the new token does not allow are dropped and listed in
@@ -344,19 +377,20 @@ class Hub:
         for pattern in revoked:
             self._unsubscribe(session, pattern)
         session.grants = grants
-        if session.on_grants is not None:
-            session.on_grants()
-        if frame_id is not None:
-            session.send(frames.ack_frame(frame_id, revoked=revoked))
+        rearm = ArmExpiry(session, grants.expires)
+        if frame_id is None:
+            return (rearm,)
+        return rearm, Send(session, frames.ack_frame(frame_id, revoked=revoked))
 
-    def _unsubscribe_frame(self, session: Session, message: dict[str, Any]) -> None:
+    def _unsubscribe_frame(self, session: Session, message: dict[str, Any]) -> Actions:
         frame_id = message.get("id")
         pattern = message.get("subject")
         if not isinstance(pattern, str):
             raise FrameError(codes.BAD_FRAME, "unsubscribe needs a 'subject' string", frame_id)
         self._unsubscribe(session, pattern)
         if frame_id is not None:
-            session.send(frames.ack_frame(frame_id))
+            return (Send(session, frames.ack_frame(frame_id)),)
+        return NO_ACTIONS
 
     def _unsubscribe(self, session: Session, pattern: str) -> None:
         if pattern not in session.subscriptions:
@@ -373,7 +407,10 @@ class Hub:
     # -- deliveries from the broker --------------------------------------
 
     def deliver(self, subject: str, raw: bytes, offset: int | None) -> None:
-        """Fan ``raw`` out to every local session subscribed to a matching pattern."""
+        """Fan ``raw`` out to every local session subscribed to a matching pattern.
+
+        Writes through each session directly: no action per recipient.
+        """
         targets = self.index.match(subject)
         if not targets:
             return
@@ -384,7 +421,7 @@ class Hub:
         metrics.messages_out += len(targets)
         metrics.bytes_out += len(raw) * len(targets)
         if dropped:
-            metrics.drop("slow_consumer", dropped)
+            metrics.drop(SLOW_CONSUMER, dropped)
 
     def statistics(self) -> dict[str, Any]:
         return {
@@ -393,3 +430,13 @@ class Hub:
             "local_only": self.local_only,
             "broker": self.broker.statistics(),
         }
+
+
+def _subject_of(body: bytes) -> str | None:
+    """The ``subject`` of a JSON object body, if it has a string one (for authorization)."""
+    try:
+        message = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    subject = message.get("subject") if isinstance(message, dict) else None
+    return subject if isinstance(subject, str) else None

@@ -15,16 +15,18 @@ of what it received.
 
 Work per resume: one lookup of the matching durable subjects (a scan of the
 store's subjects, or one ``SCAN`` of Redis) and one history read per subject,
-bounded by ``--max-resume-subjects``; the parsing below is pure.
+bounded by ``--max-resume-subjects``. Everything here is pure: the I/O layer
+(:mod:`~earlgate.hub.effects`) reads what :func:`resume_reads` names and the
+core answers with :func:`resume_answer`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from earlgate.broker.base import Broker, Position
+from earlgate.broker.base import Position, Replay
 from earlgate.hub import frames
-from earlgate.hub.session import Session
 from earlgate.wire import codes
 from earlgate.wire.codes import FrameError, FrameId
 from earlgate.wire.subjects import SubjectError, check_subject, matches
@@ -76,17 +78,21 @@ def parse_resume(value: Any, pattern: str, limit: int, frame_id: FrameId | None)
     return positions
 
 
-async def replay_pattern(
-    broker: Broker,
-    session: Session,
+# A history to read for a resume: subject, the offset to read after, the client's epoch.
+ResumeRead = tuple[str, int, str | None]
+
+
+def resume_reads(
     pattern: str,
-    frame_id: FrameId | None,
+    current: dict[str, Position],
     resume: Resume,
     limit: int,
-) -> int:
-    """Answer a resumable subscribe (its live messages are held meanwhile); returns
-    the number of stored messages sent. Raises :class:`FrameError` or the broker's error."""
-    current = await broker.positions(pattern, limit)
+    is_durable: Callable[[str], bool],
+    frame_id: FrameId | None,
+) -> list[ResumeRead]:
+    """The histories a resumable subscribe needs, given where the durable subjects
+    matching ``pattern`` stand (``current``); raises :class:`FrameError` when
+    they are more than ``limit``."""
     if len(current) > limit:
         raise FrameError(
             codes.BAD_FRAME,
@@ -94,28 +100,36 @@ async def replay_pattern(
             frame_id,
         )
     if resume is True:
-        if frame_id is not None and not session.closed:
-            session.send(frames.ack_frame(frame_id, positions=_wire(current)))
-        return 0
+        return []
     assert isinstance(resume, dict)
+    reads: list[ResumeRead] = []
+    for subject in sorted(set(current) | {s for s in resume if is_durable(s)}):
+        since, epoch = resume.get(subject, (0, None))
+        reads.append((subject, since, epoch))
+    return reads
+
+
+def resume_answer(
+    frame_id: FrameId | None,
+    resume: Resume,
+    current: dict[str, Position],
+    histories: list[tuple[ResumeRead, Replay]],
+) -> tuple[bytes | None, list[tuple[str, int, bytes]]]:
+    """The ack (None without an id) and the stored messages, subject by subject,
+    that answer a resumable subscribe, from the histories of :func:`resume_reads`."""
+    if resume is True:
+        ack = None if frame_id is None else frames.ack_frame(frame_id, positions=_wire(current))
+        return ack, []
     recovered = True
     starts: dict[str, Position] = {}
-    plan: list[tuple[str, list[tuple[int, bytes]]]] = []
-    for subject in sorted(set(current) | {s for s in resume if broker.is_durable(s)}):
-        since, epoch = resume.get(subject, (0, None))
-        replay = await broker.history(subject, since, epoch)
+    stored: list[tuple[str, int, bytes]] = []
+    for (subject, since, epoch), replay in histories:
         recovered = recovered and replay.recovered
         starts[subject] = (since if epoch == replay.epoch else 0, replay.epoch)
-        plan.append((subject, replay.messages))
-    if frame_id is not None and not session.closed:
-        session.send(frames.ack_frame(frame_id, recovered, positions=_wire(starts)))
-    sent = 0
-    for subject, messages in plan:
-        for offset, raw in messages:
-            session.send(raw)
-            session.replayed(subject, offset)
-        sent += len(messages)
-    return sent
+        stored.extend((subject, offset, raw) for offset, raw in replay.messages)
+    if frame_id is None:
+        return None, stored
+    return frames.ack_frame(frame_id, recovered, positions=_wire(starts)), stored
 
 
 def _wire(positions: dict[str, Position]) -> dict[str, list[Any]]:

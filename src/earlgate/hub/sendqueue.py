@@ -16,8 +16,8 @@ from collections.abc import Callable
 from earlgate.hub.config import SlowConsumerPolicy
 
 
-class Outbox:
-    """Frames waiting for one connection's transport to drain."""
+class SendQueue:
+    """One connection's frames waiting for its transport to drain, bounded in bytes."""
 
     __slots__ = (
         "_queue",

@@ -1,7 +1,7 @@
 """One client connection as the hub core sees it, independent of the transport.
 
 A session owns its subscriptions, its access grants, its publish rate bucket and
-its outbox. While a subscribe with ``last`` or ``since`` is being answered, live
+its send queue. While a subscribe with ``last`` or ``since`` is being answered, live
 messages for the session are held back and released after the replay, minus the
 durable ones the replay already carried: PROTOCOL.md's "no gap and no duplicate".
 """
@@ -15,7 +15,7 @@ import orjson
 
 from earlgate.hub.auth import Grants
 from earlgate.hub.config import SlowConsumerPolicy
-from earlgate.hub.outbox import Outbox
+from earlgate.hub.sendqueue import SendQueue
 
 DROPPED_SUBJECT = "$hub/dropped"
 
@@ -56,8 +56,7 @@ class Session:
         "closed",
         "grants",
         "name",
-        "on_grants",
-        "outbox",
+        "queue",
         "replaying",
         "subscriptions",
     )
@@ -73,12 +72,9 @@ class Session:
         bucket: TokenBucket | None = None,
         name: str = "",
     ) -> None:
-        self.outbox = Outbox(write, send_buffer, policy)
+        self.queue = SendQueue(write, send_buffer, policy)
         self.close = close
         self.grants = grants
-        # Called when an ``auth`` frame replaced the grants (the I/O layer re-arms
-        # its expiry timer).
-        self.on_grants: Callable[[], None] | None = None
         self.bucket = bucket
         self.name = name
         self.subscriptions: set[str] = set()
@@ -98,8 +94,8 @@ class Session:
         return self.send(raw)
 
     def send(self, raw: bytes) -> int:
-        dropped = self.outbox.send(raw)
-        if self.outbox.disconnect_requested and not self.closed:
+        dropped = self.queue.send(raw)
+        if self.queue.disconnect_requested and not self.closed:
             self.closed = True
             self.close(1008, "slow consumer: send buffer limit exceeded")
         return dropped
@@ -127,15 +123,15 @@ class Session:
         return dropped
 
     def pause_writing(self) -> None:
-        self.outbox.pause()
+        self.queue.pause()
 
     def resume_writing(self) -> None:
-        outbox = self.outbox
-        if outbox.dropped_unreported:
+        queue = self.queue
+        if queue.dropped_unreported:
             # Tell the client where its gap is: before the frames still queued.
-            count, outbox.dropped_unreported = outbox.dropped_unreported, 0
-            notice = {"dropped": count, "total": outbox.dropped}
-            outbox.prepend(
+            count, queue.dropped_unreported = queue.dropped_unreported, 0
+            notice = {"dropped": count, "total": queue.dropped}
+            queue.prepend(
                 orjson.dumps({"type": "publish", "subject": DROPPED_SUBJECT, "data": notice})
             )
-        outbox.resume()
+        queue.resume()

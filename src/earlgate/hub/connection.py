@@ -1,0 +1,107 @@
+"""One WebSocket connection of the hub: picows frames in, the core's actions out.
+
+:class:`HubListener` reassembles messages (picows hands over frames), gives the
+session its write and close functions, and passes each complete message to
+:meth:`Hub.handle_frame`, whose actions :class:`~earlgate.hub.effects.Effects`
+carries out.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
+
+from earlgate.hub.auth import Grants
+from earlgate.hub.session import Session, TokenBucket
+from earlgate.server import MessageAssembler, MessageTooLarge, UnexpectedContinuation
+
+if TYPE_CHECKING:
+    from earlgate.hub.server import HubServer
+
+
+class HubListener(WSListener):
+    """One WebSocket connection: reassembles messages and feeds the hub core."""
+
+    def __init__(self, server: HubServer, grants: Grants | None, peer: str) -> None:
+        super().__init__()
+        self._server = server
+        self._grants = grants
+        self._peer = peer
+        self._transport: WSTransport | None = None
+        self._session: Session | None = None
+        self._assembler = MessageAssembler(server.config.max_frame)
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self._transport = transport
+        server = self._server
+        config = server.config
+        bucket = None
+        if config.max_publish_rate > 0:
+            rate = config.max_publish_rate
+            bucket = TokenBucket(rate, rate, server.hub.clock())
+        self._session = Session(
+            self._write,
+            self._close,
+            send_buffer=config.send_buffer,
+            policy=config.slow_consumer,
+            grants=self._grants,
+            bucket=bucket,
+            name=self._peer,
+        )
+        server.listeners.add(self)
+        server.effects.perform(server.hub.open_session(self._session))
+
+    def _write(self, raw: bytes) -> None:
+        transport = self._transport
+        if transport is not None and not transport.is_close_frame_sent:
+            transport.send(WSMsgType.TEXT, raw)
+
+    def _close(self, code: int, reason: str) -> None:
+        transport = self._transport
+        if transport is None or transport.is_close_frame_sent:
+            return
+        transport.send_close(WSCloseCode(code), reason.encode())
+        transport.disconnect()
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        session = self._session
+        if session is None:
+            return
+        kind = frame.msg_type
+        if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY or kind is WSMsgType.CONTINUATION:
+            server = self._server
+            try:
+                message = self._assembler.feed(frame)
+            except MessageTooLarge as exc:
+                server.effects.perform(server.hub.frame_too_large(session, exc.size))
+                return
+            except UnexpectedContinuation:
+                self._close(1002, "continuation frame without a message to continue")
+                return
+            if message is not None:
+                actions = server.hub.handle_frame(session, message)
+                if actions:
+                    server.effects.perform(actions)
+        elif kind is WSMsgType.CLOSE:
+            if not transport.is_close_frame_sent:
+                transport.send_close(frame.get_close_code())
+            transport.disconnect()
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        server = self._server
+        server.forget(self)
+        if self._session is not None:
+            server.effects.perform(server.hub.close_session(self._session))
+        self._transport = None
+
+    def pause_writing(self) -> None:
+        if self._session is not None:
+            self._session.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._session is not None:
+            self._session.resume_writing()
+
+    def close_going_away(self) -> None:
+        self._close(1001, "hub shutting down")
