@@ -25,6 +25,25 @@ class SlowConsumerPolicy(StrEnum):
 
 @dataclass
 class HubConfig:
+    """Every setting of one hub process (``earlgate hub`` flags), with its default.
+
+    Network: ``host``, ``port``, ``tls_cert``/``tls_key`` (PEM files; both or
+    neither), ``reuse_port``. Limits: ``max_frame`` (bytes per frame),
+    ``max_connections`` (per process) and ``max_connections_per_address``,
+    ``max_subscriptions`` (per connection), ``send_buffer`` and
+    ``slow_consumer`` (bytes queued per connection, and what happens past
+    them), ``max_publish_rate`` (per connection), ``shed_lag_ms`` (refuse
+    publishes while the loop lags), ``oversize_factor``. Auth:
+    ``auth_secret`` (HS256 key; None: no tokens), ``require_exp``. Storage
+    (in-memory broker): ``durable`` (patterns of durable subjects),
+    ``retention``, ``max_retained``, ``max_retained_bytes``,
+    ``durable_max_bytes``, ``max_resume_subjects``. Timeouts:
+    ``shutdown_grace``, ``handshake_timeout``, ``idle_timeout``,
+    ``ping_interval``/``ping_timeout``, ``publish_timeout``. Supervision:
+    ``workers``, ``heartbeat_timeout``, ``restart_backoff_min``/``_max``,
+    ``supervisor_status``. Each field's comment gives its unit.
+    """
+
     host: str = "127.0.0.1"
     port: int = 8080
     max_frame: int = 64 * 1024
