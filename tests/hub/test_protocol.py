@@ -7,7 +7,7 @@ import json
 import urllib.request
 
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from wsclient import WsClient
 
@@ -31,7 +31,7 @@ async def test_ws_and_root_alias_both_work(shared_hub):
 
 
 async def test_unknown_ws_path_is_404(shared_hub):
-    with pytest.raises(Exception, match="404"):
+    with pytest.raises(InvalidStatus, match="404"):
         await WsClient.open(f"ws://127.0.0.1:{shared_hub.port}/nope")
 
 
