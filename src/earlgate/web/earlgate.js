@@ -454,7 +454,7 @@ export class HubClient extends Emitter {
     if (this.pingAt && this.lastFrame >= this.pingAt) this.pingAt = 0;
     if (this.pingAt) {
       // Judge by wall-clock time awake since the ping, not by how often timers ran.
-      if (slept) this.pingAt = t;
+      if (slept) this.ping(); // the answer may still be queued: ask again, judge later
       else if (t - this.pingAt > this.options.pongTimeout) {
         ws.close(4000, "no pong");
         this.lostConnection(ws, 4000, "no answer to ping");
