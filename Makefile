@@ -28,6 +28,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP) system-deps
+	node --test tests/js/
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
