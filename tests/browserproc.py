@@ -23,19 +23,8 @@ from playwright.async_api import (
     async_playwright,
 )
 
-CHROMIUM = os.environ.get("EARLGATE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    # WebRTC with aiortc on loopback: show host candidates, not mDNS names.
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--enable-features=WebBluetooth",
-)
+from earlgate.testing.chromium import CHROMIUM, CHROMIUM_FLAGS
+
 PHONE = {"width": 390, "height": 844}
 
 

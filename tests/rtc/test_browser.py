@@ -24,19 +24,10 @@ from playwright.async_api import Page, async_playwright
 from rtcprocs import TURN_PASS, TURN_USER, Server, Turn, npm_modules
 
 from earlgate.rtc import DataConnection, Peer
+from earlgate.testing.chromium import CHROMIUM, CHROMIUM_FLAGS
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 BROWSER_ID = "browser-1"
 
 BIG_TEXT = "0123456789abcdé" * 2800  # 42,000 UTF-8 bytes: chunked
@@ -89,7 +80,7 @@ def page_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def page(page_url: str, peer_server: Server, turn: Turn) -> AsyncIterator[Page]:
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_FLAGS))
         page = await browser.new_page()
         await page.goto(page_url)
         opened = await page.evaluate(

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import os
 import re
 import subprocess
 import sys
@@ -42,6 +41,7 @@ from earlgate.bench.results import (
 )
 from earlgate.children import drain_in_background, stop_processes, wait_for_line
 from earlgate.metrics.percentile import percentile
+from earlgate.testing.chromium import CHROMIUM, CHROMIUM_FLAGS
 
 __all__ = [
     "BrowserBenchOptions",
@@ -50,16 +50,6 @@ __all__ = [
     "run_browser_bench",
 ]
 
-CHROMIUM = os.environ.get("EARLGATE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 LISTEN_LINE = re.compile(rb"listening on (wss?)://([^:]+):(\d+)/ws")
 # A step "keeps up" when the page got this share of what was sent in the window.
 KEPT_UP_RATIO = 0.99
@@ -265,7 +255,9 @@ async def _measure(options: BrowserBenchOptions, hub: _Hub) -> dict[str, Any]:
     memory: list[dict[str, float]] = []
     errors: list[str] = []
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=list(CHROMIUM_FLAGS)
+        )
         try:
             page = await browser.new_page()
             page.on("pageerror", lambda error: errors.append(str(error)))
