@@ -121,7 +121,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--hub", default=None, help="ws:// URL of a running hub (default: start one)"
     )
     parser.add_argument("--out", type=Path, default=None, help="results folder")
-    parser.add_argument("--update", action="store_true", help="update BENCHMARKS.md")
+    parser.add_argument("--update-benchmarks", action="store_true", help="update BENCHMARKS.md")
     parser.add_argument("--no-plot", dest="plot", action="store_false", help="skip the PNG")
 
 
@@ -137,7 +137,7 @@ def options_from_args(args: argparse.Namespace) -> BrowserBenchOptions:
         page=args.page,
         hub=args.hub,
         out=args.out,
-        update=args.update,
+        update=args.update_benchmarks,
         plot=args.plot,
     )
 

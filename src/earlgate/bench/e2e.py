@@ -276,7 +276,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=None, help="seconds per interval")
     parser.add_argument("--quick", action="store_true", help="a short smoke run (3 s each)")
     parser.add_argument("--out", type=Path, default=None, help="results directory")
-    parser.add_argument("--update", action="store_true", help="also update BENCHMARKS.md")
+    parser.add_argument(
+        "--update-benchmarks", action="store_true", help="also update BENCHMARKS.md"
+    )
 
 
 def _intervals(text: str) -> list[float]:
@@ -333,7 +335,13 @@ def run(args: argparse.Namespace) -> int:
     report = _report(runs, raw)
     _plot(runs, out / "e2e.png")
     write_run(
-        out, "e2e", "End to end over BLE (simulated link)", raw, report, "e2e.png", args.update
+        out,
+        "e2e",
+        "End to end over BLE (simulated link)",
+        raw,
+        report,
+        "e2e.png",
+        args.update_benchmarks,
     )
     print(report)
     return 0 if all(r.summary()["goal_met"] for r in runs) else 1

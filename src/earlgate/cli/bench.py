@@ -152,6 +152,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_loop_bench(benches)
     add_rtc_bench(benches)
 
+    from earlgate.bench import browser as browser_bench
+    from earlgate.bench import e2e as e2e_bench
+
+    browser = benches.add_parser(
+        "browser",
+        help="the rate one Chromium page keeps up with, latency and memory (bare or dashboard)",
+        description="One headless Chromium page subscribed to N subjects at RATE Hz each, "
+        "one step per subject count; then the page's heap sampled for SOAK seconds.",
+    )
+    browser_bench.add_arguments(browser)
+    browser.set_defaults(func=run_browser_command)
+    e2e = benches.add_parser(
+        "e2e",
+        help="Earl device -> BLE -> gateway -> hub -> subscriber latency, per connection interval",
+        description="Virtual Earl devices on a simulated radio link that models the BLE "
+        "connection interval; readings and LED commands timed end to end.",
+    )
+    e2e_bench.add_arguments(e2e)
+    e2e.set_defaults(func=run_e2e_command)
+
 
 def choices(option: str, value: str, allowed: tuple[str, ...]) -> list[str]:
     """The comma-separated names of ``value``, each one of ``allowed``, at least one."""
@@ -325,3 +345,26 @@ def run_datachannel_command(args: argparse.Namespace) -> int:
         print(f"earlgate bench datachannel: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def run_browser_command(args: argparse.Namespace) -> int:
+    from earlgate.bench.browser import options_from_args, run_browser_bench
+
+    options = options_from_args(args)
+    if not options.subjects or min(options.subjects) < 1:
+        raise UsageError("--subjects: give one or more counts >= 1")
+    if options.rate <= 0 or options.duration <= 0 or options.warmup < 0 or options.soak < 0:
+        raise UsageError("need --rate > 0, --duration > 0, --warmup >= 0 and --soak >= 0")
+    if options.memory_every <= 0 or options.publishers < 1:
+        raise UsageError("need --memory-every > 0 and --publishers >= 1")
+    raw = run_browser_bench(options)
+    return 1 if raw["page_errors"] else 0
+
+
+def run_e2e_command(args: argparse.Namespace) -> int:
+    from earlgate.bench.e2e import run
+
+    try:
+        return run(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None

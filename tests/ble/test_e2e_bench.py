@@ -1,0 +1,41 @@
+"""``earlgate bench e2e``: a short run over the simulated link, through the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from earlgate.cli import main
+
+
+def test_the_e2e_bench_times_readings_and_led_commands(tmp_path: Path) -> None:
+    argv = ["bench", "e2e", "--intervals", "30", "--devices", "1", "--duration", "2"]
+    status = main([*argv, "--out", str(tmp_path)])
+    raw = json.loads((tmp_path / "raw.json").read_text())
+    (run,) = raw["runs"]
+    assert status == (0 if run["goal_met"] else 1)
+    assert raw["delays_ms"]["30"], "no reading arrived"
+    # A reading waits for the next connection event: never less than the radio's own hop.
+    assert min(raw["delays_ms"]["30"]) > 0
+    assert raw["led_ms"]["30"], "no LED command came back as state"
+    assert "simulated" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "e2e.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--intervals", "5"], "--intervals"),
+        (["--intervals", "fast"], "--intervals"),
+        (["--devices", "0"], "--devices"),
+    ],
+)
+def test_bad_e2e_options_are_usage_errors(
+    argv: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench", "e2e", *argv])
+    assert exit_.value.code == 2
+    assert named in capsys.readouterr().err
