@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from browserproc import chromium_missing
 
+from browserproc import chromium_missing
 from earlgate.cli import main
 
 
