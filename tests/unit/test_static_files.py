@@ -81,6 +81,13 @@ def test_names_outside_the_allowed_set_are_not_served(files: StaticFiles, name: 
     assert files.respond(get(name), name) is None
 
 
+def test_a_directory_name_answers_with_its_index_page(files: StaticFiles) -> None:
+    page = files.respond(get("pages"), "pages")
+    assert page is not None and page.status == 200
+    assert page.body.startswith(b"<!doctype html>")
+    assert files.respond(get("client"), "client") is None
+
+
 def test_refused_names_do_not_grow_the_cache_without_bound(files: StaticFiles) -> None:
     for n in range(5000):
         files.lookup(f"pages/missing-{n}.html")

@@ -250,7 +250,8 @@ class HubServer:
 
 
 # The browser client and the dashboard, served beside the hub's own routes.
-HUB_WEB_FILES = ("earlgate.js", "earlgate.d.ts", "dashboard/", "vendor/")
+# The browser client, the dashboard, the device (Web Bluetooth) page and what they import.
+HUB_WEB_FILES = ("earlgate.js", "earlgate.d.ts", "dashboard/", "devices/", "ble/", "vendor/")
 
 
 def _refuse(status: int, reason: str) -> WSUpgradeResponseWithListener:

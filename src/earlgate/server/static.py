@@ -121,8 +121,14 @@ class StaticFiles:
         )
 
     def respond(self, request: HttpRequest, name: str) -> HttpResponse | None:
-        """The response for ``name``, or None when it is not one of ours (a 404 is the caller's)."""
+        """The response for ``name``, or None when it is not one of ours (a 404 is the caller's).
+
+        A directory's name (``gateway``) answers with its ``index.html``, so a
+        page's address has no file name in it; its scripts use absolute paths.
+        """
         found = self.lookup(name)
+        if found is None and name and "." not in name.rsplit("/", 1)[-1] and name[-1] != "/":
+            found = self.lookup(name + "/index.html")
         if found is None:
             return None
         return self.response(request, found)
