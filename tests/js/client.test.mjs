@@ -134,3 +134,26 @@ test("getToken: on connect and before exp, one fetch at a time, sent as an auth 
   ws.hub({ type: "ack", id: auth.id, revoked: [] });
   client.close();
 });
+
+test("offers batched delivery and reads several messages from one frame", async () => {
+  fresh();
+  const client = new HubClient("ws://hub/ws", { WebSocket: FakeSocket });
+  await tick();
+  const ws = FakeSocket.made[0];
+  assert.equal(ws.url, "ws://hub/ws?batch=1");
+  ws.open();
+  const sub = client.subscribe("s/#");
+  ws.hub({ type: "ack", id: ws.sent[0].id });
+  const got = [];
+  (await sub).on("message", (m) => got.push(m.data));
+  const lines = [1, 2, 3].map((n) => JSON.stringify({ type: "publish", subject: "s/" + n, data: n }));
+  ws.onmessage({ data: lines.join("\n") });
+  ws.onmessage({ data: lines[0] + "\n\nnot json\n" + lines[2] });
+  assert.deepEqual(got, [1, 2, 3, 1, 3]);
+  client.close();
+  fresh();
+  const plain = new HubClient("ws://hub/ws", { WebSocket: FakeSocket, batch: false });
+  await tick();
+  assert.equal(FakeSocket.made[0].url, "ws://hub/ws");
+  plain.close();
+});

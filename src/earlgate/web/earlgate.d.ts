@@ -124,6 +124,12 @@ export interface HubClientOptions {
   stableAfter?: number;
   /** Messages each `for await` buffer holds (default 10000). */
   subscriptionSize?: number;
+  /**
+   * Ask for batched delivery with `?batch=1` (default true): the hub may then put
+   * several messages in one frame, one per line, which costs a browser far less
+   * per message. A hub without it ignores the parameter; nothing else changes.
+   */
+  batch?: boolean;
   /** The WebSocket constructor (default: globalThis.WebSocket). */
   WebSocket?: new (url: string) => WebSocket;
 }

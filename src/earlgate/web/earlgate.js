@@ -302,6 +302,7 @@ export class HubClient extends Emitter {
       ackTimeout: 10000,
       stableAfter: 5000,
       subscriptionSize: 10000,
+      batch: true,
       WebSocket: globalThis.WebSocket,
       ...options,
     };
@@ -372,6 +373,9 @@ export class HubClient extends Emitter {
         url += (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
       }
       if (this.closed) return;
+      // Ask for batched delivery: a hub that knows it may put several messages
+      // in one frame, one JSON object per line; one that does not ignores it.
+      if (this.options.batch) url += (url.includes("?") ? "&" : "?") + "batch=1";
       const ws = new this.options.WebSocket(url);
       this.ws = ws;
       this.openedAt = 0;
@@ -478,9 +482,16 @@ export class HubClient extends Emitter {
   received(ws, data) {
     if (ws !== this.ws) return;
     this.lastFrame = now();
+    const text = typeof data === "string" ? data : new TextDecoder().decode(data);
+    if (!text.includes("\n")) return this.handle(text);
+    for (const line of text.split("\n")) if (line) this.handle(line);
+  }
+
+  /** One JSON frame from the hub (JSON text never holds a raw newline). */
+  handle(text) {
     let frame;
     try {
-      frame = JSON.parse(typeof data === "string" ? data : new TextDecoder().decode(data));
+      frame = JSON.parse(text);
     } catch {
       return;
     }
