@@ -91,6 +91,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=True,
         help="run on uvloop where it is installed (default; --no-uvloop: asyncio's own loop)",
     )
+    parser.add_argument(
+        "--pages",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve the browser pages: /gateway (a browser as a gateway), /arm (default; "
+        "--no-pages: PeerServer's routes only)",
+    )
     parser.add_argument("--log-level", default="INFO")
     parser.set_defaults(func=run)
 
@@ -136,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     from earlgate.signal.server import SignalServer
 
     async def main() -> None:
-        server = SignalServer(config)
+        server = SignalServer(config, pages=args.pages)
         try:
             await server.start()
         except OSError as exc:
@@ -149,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
             f"(WebSocket {ws}://{where}{config.ws_path}, key {config.key})",
             flush=True,
         )
+        if args.pages:
+            print(f"pages: {http}://{where}/gateway?id=NAME, {http}://{where}/arm", flush=True)
         await server.serve_forever()
 
     run_event_loop(main(), args.uvloop)

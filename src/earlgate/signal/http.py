@@ -10,7 +10,10 @@ PEERJS.md, Server: HTTP (routes under ``path``, default ``/``):
 - "The client appends ``?ts=…&version=…``; ignore them. CORS: allow any origin
   by default."
 
-Plus ``GET /metrics`` (Prometheus). Every answer carries the CORS headers, and
+Plus ``GET /metrics`` (Prometheus), and the browser pages (:data:`WEB_FILES`:
+``/gateway``, ``/arm`` and what they import), which the server looks up only
+for a GET that none of PeerServer's routes takes, so a page can never shadow
+``{path}{key}/id`` or the socket. Every PeerServer answer carries the CORS headers, and
 a CORS preflight (``OPTIONS``) is answered 204 as the ``cors`` middleware of
 PeerServer answers it. PeerJS itself never sends one: its ``fetch`` is a simple
 GET without custom headers. The I/O layer sends what :meth:`HttpRoutes.respond`
@@ -31,7 +34,7 @@ from earlgate.metrics.exposition import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from earlgate.signal.config import SignalConfig
 from earlgate.signal.router import SignalingRouter
 
-__all__ = ["CORS_HEADERS", "HttpReply", "HttpRoutes"]
+__all__ = ["CORS_HEADERS", "WEB_FILES", "HttpReply", "HttpRoutes", "page_name"]
 
 JSON: Final = "application/json; charset=utf-8"
 TEXT: Final = "text/plain; charset=utf-8"
@@ -45,6 +48,10 @@ ABOUT: Final = orjson.dumps(
         "website": "https://peerjs.com/",
     }
 )
+
+# The pages a phone or a laptop opens on the signaling server itself (the gateway
+# page, the arm probe), the browser hub client and the libraries they import.
+WEB_FILES: Final = ("earlgate.js", "earlgate.d.ts", "gateway/", "arm/", "ble/", "vendor/")
 
 # cors({origin: true}) reflects the Origin; "*" allows the same requests
 # (PeerJS sends no credentials) and needs no Vary header.
@@ -149,3 +156,15 @@ class HttpRoutes:
             # res.sendStatus(401)
             return HttpReply(401, b"Unauthorized")
         return HttpReply(200, orjson.dumps(self.router.peer_ids()), JSON)
+
+
+def page_name(method: str, target: str, reply: HttpReply) -> str | None:
+    """The web file a request may be answered with, given PeerServer's own reply.
+
+    Only a GET or HEAD that PeerServer's routes answered 404 may be a page, so
+    ``/peerjs/...``, ``{path}{key}/id`` and ``/metrics`` keep their answers.
+    """
+    if reply.status != 404 or method not in ("GET", "HEAD"):
+        return None
+    path = urllib.parse.urlsplit(target).path
+    return path[1:] if path.startswith("/") and len(path) > 1 else None

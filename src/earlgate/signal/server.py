@@ -51,8 +51,9 @@ from earlgate.server import (
     serve_until_signalled,
     server_tls_context,
 )
+from earlgate.server.static import StaticFiles
 from earlgate.signal.config import SignalConfig
-from earlgate.signal.http import HttpRoutes
+from earlgate.signal.http import WEB_FILES, HttpRoutes, page_name
 from earlgate.signal.metrics import make_registry
 from earlgate.signal.router import Action, Close, ConnId, Send, SignalingRouter, oversize
 
@@ -151,15 +152,21 @@ class SignalListener(WSListener):
 
 
 class SignalServer:
-    """Runs a :class:`SignalingRouter` on a TCP port until stopped."""
+    """Runs a :class:`SignalingRouter` on a TCP port until stopped.
 
-    def __init__(self, config: SignalConfig) -> None:
+    Args:
+        config: the PeerServer settings.
+        pages: also serve the browser pages (:data:`~earlgate.signal.http.WEB_FILES`).
+    """
+
+    def __init__(self, config: SignalConfig, *, pages: bool = True) -> None:
         config.validate()
         self.config = config
         self.router = SignalingRouter(config, time.monotonic)
         self.io: Counter[str] = Counter()
         self.registry = make_registry(self.router, lambda: self.io)
         self.routes = HttpRoutes(config, self.router, lambda: render(self.registry))
+        self.pages = StaticFiles(WEB_FILES) if pages else None
         self.listeners: dict[ConnId, SignalListener] = {}
         self.port = config.port
         self.stopped = asyncio.Event()
@@ -287,6 +294,11 @@ class SignalServer:
     async def _handle_http(self, request: HttpRequest) -> HttpResponse:
         self.io["http_requests"] += 1
         reply = self.routes.respond(request.method, request.target, request.headers)
+        name = page_name(request.method, request.target, reply) if self.pages else None
+        if name is not None and self.pages is not None:
+            page = self.pages.respond(request, name)
+            if page is not None:
+                return page
         return HttpResponse(reply.status, reply.body, reply.content_type, reply.headers)
 
 
