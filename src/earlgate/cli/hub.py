@@ -51,6 +51,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="bytes queued per connection before the slow-consumer policy applies",
     )
     parser.add_argument(
+        "--batch-max-bytes",
+        type=int,
+        default=defaults.batch_max_bytes,
+        metavar="BYTES",
+        help="most bytes in one batched frame for clients that ask with ?batch=1 "
+        f"(default {defaults.batch_max_bytes}; 0 = never batch)",
+    )
+    parser.add_argument(
         "--slow-consumer",
         choices=[p.value for p in SlowConsumerPolicy],
         default=defaults.slow_consumer.value,
@@ -152,6 +160,7 @@ def config_from(args: argparse.Namespace) -> HubConfig:
         max_connections=args.max_connections,
         max_subscriptions=args.max_subscriptions,
         send_buffer=args.send_buffer,
+        batch_max_bytes=args.batch_max_bytes,
         slow_consumer=SlowConsumerPolicy(args.slow_consumer),
         max_publish_rate=args.max_publish_rate,
         shed_lag_ms=args.shed_lag_ms,

@@ -30,7 +30,8 @@ class HubConfig:
     Network: ``host``, ``port``, ``tls_cert``/``tls_key`` (PEM files; both or
     neither), ``reuse_port``. Limits: ``max_frame`` (bytes per frame),
     ``max_connections`` (per process) and ``max_connections_per_address``,
-    ``max_subscriptions`` (per connection), ``send_buffer`` and
+    ``max_subscriptions`` (per connection), ``batch_max_bytes`` (a batched
+    frame, for clients that ask), ``send_buffer`` and
     ``slow_consumer`` (bytes queued per connection, and what happens past
     them), ``max_publish_rate`` (per connection), ``shed_lag_ms`` (refuse
     publishes while the loop lags), ``oversize_factor``. Auth:
@@ -50,6 +51,9 @@ class HubConfig:
     max_connections: int = 100_000
     max_subscriptions: int = 1000  # per connection
     send_buffer: int = 1024 * 1024  # bytes queued per connection before the policy applies
+    # A connection that asks with ?batch=1 gets one loop turn's messages in one
+    # frame of lines, up to this many bytes; 0 = never batch.
+    batch_max_bytes: int = 64 * 1024
     slow_consumer: SlowConsumerPolicy = SlowConsumerPolicy.DROP_OLDEST
     max_publish_rate: float = 0.0  # publishes per second per connection; 0 = unlimited
     shed_lag_ms: float = 0.0  # refuse publishes while loop lag p99 exceeds this; 0 = never
@@ -89,6 +93,7 @@ class HubConfig:
             (self.max_connections >= 1, "max connections must be at least 1"),
             (self.max_subscriptions >= 1, "max subscriptions must be at least 1"),
             (self.send_buffer >= 4096, "send buffer must be at least 4096 bytes"),
+            (self.batch_max_bytes >= 0, "batch max bytes must not be negative"),
             (self.max_publish_rate >= 0, "max publish rate must not be negative"),
             (self.shed_lag_ms >= 0, "shed lag must not be negative"),
             (self.retention >= 1, "retention must be at least 1 message"),

@@ -15,6 +15,7 @@ from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 from earlgate.hub.auth import Grants
 from earlgate.hub.session import Session, TokenBucket
 from earlgate.server import MessageAssembler, MessageTooLarge, UnexpectedContinuation
+from earlgate.server.batching import LineBatch
 
 if TYPE_CHECKING:
     from earlgate.hub.server import HubServer
@@ -23,11 +24,16 @@ if TYPE_CHECKING:
 class HubListener(WSListener):
     """One WebSocket connection: reassembles messages and feeds the hub core."""
 
-    def __init__(self, server: HubServer, grants: Grants | None, peer: str) -> None:
+    def __init__(
+        self, server: HubServer, grants: Grants | None, peer: str, *, batch: bool = False
+    ) -> None:
         super().__init__()
         self._server = server
         self._grants = grants
         self._peer = peer
+        self._batch = (
+            LineBatch(self._write, server.batches, server.config.batch_max_bytes) if batch else None
+        )
         self._transport: WSTransport | None = None
         self._session: Session | None = None
         self._assembler = MessageAssembler(server.config.max_frame)
@@ -41,7 +47,7 @@ class HubListener(WSListener):
             rate = config.max_publish_rate
             bucket = TokenBucket(rate, rate, server.hub.clock())
         self._session = Session(
-            self._write,
+            self._write if self._batch is None else self._batch.add,
             self._close,
             send_buffer=config.send_buffer,
             policy=config.slow_consumer,
@@ -61,6 +67,8 @@ class HubListener(WSListener):
         transport = self._transport
         if transport is None or transport.is_close_frame_sent:
             return
+        if self._batch is not None:
+            self._batch.flush()  # what was said before the close goes first
         transport.send_close(WSCloseCode(code), reason.encode())
         transport.disconnect()
 

@@ -39,6 +39,7 @@ from earlgate.server import (
     serve_until_signalled,
     server_tls_context,
 )
+from earlgate.server.batching import BatchFlusher, wants_batches
 from earlgate.server.static import StaticFiles
 
 logger = logging.getLogger(__name__)
@@ -56,12 +57,15 @@ STORE_COUNTERS = (
 )
 
 
+def _query(request: WSUpgradeRequest) -> dict[str, list[str]]:
+    return urllib.parse.parse_qs(urllib.parse.urlsplit(request.path.decode("latin-1")).query)
+
+
 def _token_from(request: WSUpgradeRequest) -> str | None:
     auth = request.headers.get("Authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
-    query = urllib.parse.urlsplit(request.path.decode("latin-1")).query
-    values = urllib.parse.parse_qs(query).get("token")
+    values = _query(request).get("token")
     return values[0] if values else None
 
 
@@ -100,6 +104,7 @@ class HubServer:
             self.registry.register(SupervisorCollector(config.supervisor_status))
         self.started = time.time()
         self.web = StaticFiles(HUB_WEB_FILES)
+        self.batches = BatchFlusher()
         self.routes = HubRoutes(self)
         self._server: Listener | None = None
         self._timers: list[asyncio.TimerHandle] = []
@@ -197,7 +202,8 @@ class HubServer:
             except AuthError as exc:
                 return _refuse(401, str(exc))
         peer = request.headers.get("X-Forwarded-For", "")
-        return HubListener(self, grants, peer)
+        batch = self.config.batch_max_bytes > 0 and wants_batches(_query(request))
+        return HubListener(self, grants, peer, batch=batch)
 
     def stats(self) -> dict[str, Any]:
         last = self.metrics.last
