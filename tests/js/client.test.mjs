@@ -157,3 +157,22 @@ test("offers batched delivery and reads several messages from one frame", async 
   assert.equal(FakeSocket.made[0].url, "ws://hub/ws");
   plain.close();
 });
+
+test("a message batched right after its subscription's ack reaches a listener added after the await", async () => {
+  fresh();
+  const client = new HubClient("ws://hub/ws", { WebSocket: FakeSocket });
+  await tick();
+  const ws = FakeSocket.made[0];
+  ws.open();
+  const pending = client.subscribe("r/#", { last: true });
+  const ack = JSON.stringify({ type: "ack", id: ws.sent[0].id });
+  const retained = JSON.stringify({ type: "publish", subject: "r/1", data: "kept", retained: true });
+  const later = JSON.stringify({ type: "publish", subject: "r/2", data: "next" });
+  ws.onmessage({ data: ack + "\n" + retained });
+  ws.onmessage({ data: later }); // arrives while the batch waits: stays behind it
+  const got = [];
+  (await pending).on("message", (m) => got.push(m.data));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(got, ["kept", "next"]);
+  client.close();
+});

@@ -89,6 +89,18 @@ export function matches(pattern, subject) {
   return p.length === s.length;
 }
 
+/** Run `fn` in a fresh task; a MessageChannel is not throttled in background tabs as timers are. */
+function nextTask(fn) {
+  if (typeof MessageChannel !== "function") return setTimeout(fn, 0);
+  const channel = new MessageChannel();
+  channel.port1.onmessage = () => {
+    channel.port1.close();
+    fn();
+  };
+  channel.port2.postMessage(null);
+  return channel;
+}
+
 /** Full-jitter exponential backoff: a delay in [0, min(max, initial * 2^attempt)) ms. */
 export function backoffDelay(attempt, { initial = 500, max = 20000 } = {}, random = Math.random) {
   return Math.floor(random() * Math.min(max, initial * 2 ** Math.min(attempt, 30)));
@@ -319,6 +331,9 @@ export class HubClient extends Emitter {
     this.refreshing = null; // the one token fetch in flight
     this.waiters = [];
     this.lastFrame = 0;
+    this.inbox = []; // lines of a batched frame not yet handled
+    this.inboxAt = 0;
+    this.resumeInbox = null; // wakes the inbox after an answer (a macrotask)
     this.pingAt = 0;
     this.lastTick = now();
     this.ticker = setInterval(() => this.tick(), Math.min(1000, this.options.pingInterval));
@@ -483,39 +498,63 @@ export class HubClient extends Emitter {
     if (ws !== this.ws) return;
     this.lastFrame = now();
     const text = typeof data === "string" ? data : new TextDecoder().decode(data);
-    if (!text.includes("\n")) return this.handle(text);
-    for (const line of text.split("\n")) if (line) this.handle(line);
+    if (this.inboxAt === this.inbox.length && !text.includes("\n")) {
+      this.handle(text);
+      return;
+    }
+    for (const line of text.split("\n")) if (line) this.inbox.push(line);
+    if (!this.resumeInbox) this.drain();
   }
 
-  /** One JSON frame from the hub (JSON text never holds a raw newline). */
+  /**
+   * Handle a batched frame's lines in order. An answer settles a promise, and
+   * the code awaiting it (say, attaching a listener to a new subscription)
+   * must run before the next message, as it would between separate frames:
+   * after an answer, the rest waits for a fresh task.
+   */
+  drain() {
+    this.resumeInbox = null;
+    while (this.inboxAt < this.inbox.length) {
+      const answered = this.handle(this.inbox[this.inboxAt++]);
+      if (answered && this.inboxAt < this.inbox.length) {
+        this.resumeInbox = nextTask(() => this.drain());
+        return;
+      }
+    }
+    this.inbox = [];
+    this.inboxAt = 0;
+  }
+
+  /** One JSON frame from the hub (JSON text never holds a raw newline); true when it settled a request. */
   handle(text) {
     let frame;
     try {
       frame = JSON.parse(text);
     } catch {
-      return;
+      return false;
     }
-    if (!frame || typeof frame !== "object") return;
+    if (!frame || typeof frame !== "object") return false;
     const { type, id, subject } = frame;
     if ((type === "ack" || type === "pong" || type === "error") && id != null) {
       const entry = this.pending.get(id);
-      if (!entry) return;
+      if (!entry) return false;
       this.pending.delete(id);
       clearTimeout(entry.timer);
       if (type === "error") entry.reject(new HubError(frame.code, frame.reason));
       else entry.resolve(frame);
-      return;
+      return true;
     }
     if (type === "error") {
       this.emit("error", { error: new HubError(frame.code, frame.reason) });
-      return;
+      return false;
     }
-    if (typeof subject !== "string") return;
+    if (typeof subject !== "string") return false;
     if (subject === "$hub/dropped") {
       this.emit("dropped", frame.data || {});
-      return;
+      return false;
     }
     for (const sub of this.subscriptions) if (matches(sub.pattern, subject)) sub.deliver(frame);
+    return false;
   }
 
   expect(entry) {

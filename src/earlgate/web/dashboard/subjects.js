@@ -110,7 +110,35 @@ export class SubjectsView {
     this.detailAt = 0;
     this.scheduled = false;
     this.frame = () => this.render();
+    // Only rows on screen are drawn: thousands of subjects at 4 Hz would
+    // otherwise spend the page's time on rows nobody sees. A row that comes
+    // into view is drawn then if it changed meanwhile.
+    this.visible = new Set();
+    this.stale = new Set();
+    this.observer =
+      typeof IntersectionObserver === "function"
+        ? new IntersectionObserver((changes) => this.seen(changes))
+        : null;
     setInterval(() => this.tick(), 500);
+  }
+
+  seen(changes) {
+    const now = Date.now();
+    for (const change of changes) {
+      const node = this.nodes.get(change.target.dataset.path);
+      if (!node || node.el !== change.target) continue;
+      if (!change.isIntersecting) {
+        this.visible.delete(node);
+        continue;
+      }
+      this.visible.add(node);
+      node.tick(now);
+      if (this.stale.delete(node)) node.render();
+    }
+  }
+
+  onScreen(node) {
+    return this.observer === null || this.visible.has(node);
   }
 
   /** A message arrived: remember it; the DOM follows at the next frame. */
@@ -139,7 +167,10 @@ export class SubjectsView {
       this.reshape();
     }
     for (const entry of this.store.takeDirty()) {
-      this.nodes.get(entry.subject)?.render();
+      const node = this.nodes.get(entry.subject);
+      if (!node) continue;
+      if (this.onScreen(node)) node.render();
+      else this.stale.add(node);
     }
     const now = performance.now();
     if (this.detailDirty && now - this.detailAt >= DETAIL_EVERY_MS) {
@@ -163,6 +194,9 @@ export class SubjectsView {
       if (!wanted.has(path) || (node.entry && node.entry !== entry)) {
         node.el.remove();
         this.nodes.delete(path);
+        this.observer?.unobserve(node.el);
+        this.visible.delete(node);
+        this.stale.delete(node);
       }
     }
     for (const path of wanted) {
@@ -170,6 +204,7 @@ export class SubjectsView {
       if (!node) {
         node = new TreeNode(this, path);
         this.nodes.set(path, node);
+        this.observer?.observe(node.el);
       }
       const entry = this.store.entries.get(path);
       if (entry && !node.entry) {
@@ -208,7 +243,8 @@ export class SubjectsView {
 
   tick() {
     const now = Date.now();
-    for (const node of this.nodes.values()) if (!node.el.hidden) node.tick(now);
+    const nodes = this.observer === null ? this.nodes.values() : this.visible;
+    for (const node of nodes) if (!node.el.hidden) node.tick(now);
   }
 
   select(subject) {
