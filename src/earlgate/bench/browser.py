@@ -413,5 +413,7 @@ def run_browser_bench(options: BrowserBenchOptions) -> dict[str, Any]:
         plot(raw, out / "browser.png")
         figure = "browser.png"
     print(report)
-    write_run(out, "browser", "Browser client benchmark", raw, report, figure, options.update)
+    # One BENCHMARKS.md section per variant: the bare client, and each page.
+    section = "browser" if options.page is None else f"browser page {options.page}"
+    write_run(out, section, "Browser client benchmark", raw, report, figure, options.update)
     return raw
