@@ -41,7 +41,7 @@ from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection, parse_url
 from redis.backoff import NoBackoff
-from redis.retry import Retry
+from redis.asyncio.retry import Retry
 
 from earlgate.broker.base import Broker, BrokerError, Position, PublishDone, Replay
 from earlgate.broker.redis_positions import durable_positions
