@@ -40,8 +40,8 @@ from typing import Any
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection, parse_url
-from redis.backoff import NoBackoff
 from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from earlgate.broker.base import Broker, BrokerError, Position, PublishDone, Replay
 from earlgate.broker.redis_positions import durable_positions

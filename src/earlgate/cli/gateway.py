@@ -104,6 +104,32 @@ def add_rtc_bench(benches: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="N",
         help="processes for each side of the load (senders, receivers) or for the mesh; default 1",
     )
+    rtc.add_argument(
+        "--two-way",
+        action="store_true",
+        help="forward: run each step also with every receiver answering each message "
+        "through the gateway (round trip and each way reported, beside one-way)",
+    )
+    rtc.add_argument(
+        "--gateway",
+        default="python",
+        metavar="python|browser|python,browser",
+        help="who forwards: earlgate gateway, the /gateway page in headless Chromium, or "
+        "both, side by side in one report (mesh: browser means /arm pages as peers)",
+    )
+    rtc.add_argument(
+        "--gateway-cpu",
+        type=int,
+        metavar="CPU",
+        help="pin the gateway (the Python process, or all of Chromium's) to this CPU",
+    )
+    rtc.add_argument(
+        "--browser-peers",
+        type=int,
+        metavar="N",
+        help="mesh with --gateway browser: N of each step's peers are /arm pages, the "
+        "rest Python peers (default: all of them pages)",
+    )
     rtc.add_argument("--quick", action="store_true", help="2 and 4 peers, 3 s steps (a smoke run)")
     rtc.add_argument("--out", type=Path, help="results folder (default results/rtc-KIND-DATE)")
     rtc.add_argument(
@@ -141,6 +167,7 @@ def run_rtc_bench(args: argparse.Namespace) -> int:
         raise UsageError("--step-duration and --rate must be > 0")
     if args.load_processes < 1:
         raise UsageError("--load-processes must be >= 1")
+    _check_series_arguments(args)
     if args.kind == "network":
         return _run_network_bench(args)
     from earlgate.bench.gateway.commands import OwnServers, run_rtc_bench
@@ -162,6 +189,47 @@ def run_rtc_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_gateways(text: str) -> tuple[str, ...]:
+    """``--gateway``: ``python``, ``browser`` or both, comma-separated, each once."""
+    from earlgate.bench.gateway.options import GATEWAYS
+
+    names = tuple(part.strip() for part in text.split(","))
+    unknown = [name for name in names if name not in GATEWAYS]
+    if unknown or not names:
+        raise UsageError(
+            f"--gateway {text!r}: expected python, browser or python,browser "
+            f"(unknown: {', '.join(repr(n) for n in unknown)})"
+        )
+    if len(set(names)) != len(names):
+        raise UsageError(f"--gateway {text!r}: each gateway once")
+    return names
+
+
+def _check_series_arguments(args: argparse.Namespace) -> None:
+    """``--two-way``, ``--gateway``, ``--gateway-cpu`` and ``--browser-peers`` fit the bench."""
+    import os
+    import shutil
+
+    args.gateways = _parse_gateways(args.gateway)
+    if args.two_way and args.kind != "forward":
+        raise UsageError("--two-way is for the forward bench")
+    if args.kind == "network" and args.gateways != ("python",):
+        raise UsageError("network compares the kernel with earlgate gateway: no --gateway")
+    if args.browser_peers is not None:
+        if args.kind != "mesh" or "browser" not in args.gateways:
+            raise UsageError("--browser-peers is for mesh with --gateway browser")
+        if not 1 <= args.browser_peers <= args.peers_from:
+            raise UsageError("--browser-peers must be between 1 and --peers-from")
+    if args.gateway_cpu is not None and args.gateway_cpu not in os.sched_getaffinity(0):
+        usable = sorted(os.sched_getaffinity(0))
+        raise UsageError(f"--gateway-cpu {args.gateway_cpu}: not usable here (usable: {usable})")
+    if "browser" in args.gateways:
+        from earlgate.testing.chromium import CHROMIUM
+
+        if shutil.which(CHROMIUM) is None:
+            raise UsageError(f"--gateway browser: no Chromium at {CHROMIUM} (EARLGATE_CHROMIUM)")
+
+
 def _bench_options(args: argparse.Namespace, kind: str, peering: PeerOptions) -> BenchOptions:
     from earlgate.bench.gateway.options import BenchOptions
 
@@ -175,6 +243,10 @@ def _bench_options(args: argparse.Namespace, kind: str, peering: PeerOptions) ->
         rate=args.rate,
         size=args.size,
         load_processes=args.load_processes,
+        gateways=getattr(args, "gateways", ("python",)),
+        two_way=args.two_way,
+        browser_peers=args.browser_peers,
+        gateway_cpu=args.gateway_cpu,
     )
 
 

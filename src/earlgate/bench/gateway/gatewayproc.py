@@ -1,4 +1,8 @@
-"""``earlgate gateway`` in a child process for the rtc bench, and its routes."""
+"""``earlgate gateway`` in a child process for the rtc bench, and its routes.
+
+A step talks to its gateway through :class:`StepGateway`, which the browser
+gateway (:mod:`earlgate.bench.gateway.browsergw`) implements too.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,36 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Protocol
 
-from earlgate.bench.gateway.options import Placement
+from earlgate.bench.gateway.options import Placement, counter_sum, histogram_stats
 from earlgate.children import cpu_seconds
 from earlgate.gateway.peering import PeerOptions
 
-__all__ = ["GATEWAY_ID", "GatewayProcess", "routes_for"]
+__all__ = ["GATEWAY_ID", "GatewayProcess", "StepGateway", "routes_for"]
 
 GATEWAY_ID = "bench-gw"
 READY = re.compile(rb"earlgate gateway \S+ ready.*metrics (http://\S+/metrics)")
+
+
+class StepGateway(Protocol):
+    """What a step needs of its gateway, whichever it is."""
+
+    async def start(self) -> None: ...
+
+    def cpu_s(self) -> float:
+        """CPU-seconds the gateway (all its processes) used so far."""
+        ...
+
+    async def forwarded(self) -> int:
+        """Messages (for a mux: aggregates) the gateway handed on so far."""
+        ...
+
+    async def processing_ms(self) -> dict[str, float]:
+        """Mux/demux processing delay per aggregate: count, mean, median, p99 (ms)."""
+        ...
+
+    async def stop(self) -> None: ...
 
 
 class GatewayProcess:
@@ -79,6 +104,12 @@ class GatewayProcess:
 
         return await asyncio.to_thread(get)
 
+    async def forwarded(self) -> int:
+        return int(counter_sum(await self.scrape(), "earlgate_gateway_route_messages_out_total"))
+
+    async def processing_ms(self) -> dict[str, float]:
+        return histogram_stats(await self.scrape(), "earlgate_gateway_route_processing_seconds")
+
     async def stop(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.terminate()
@@ -92,9 +123,13 @@ class GatewayProcess:
             await self._drain
 
 
-def routes_for(kind: str, peers: int) -> str:
+def routes_for(kind: str, peers: int, *, two_way: bool = False) -> str:
+    """The routes of a step; ``two_way`` (forward): also each receiver back to its sender."""
     if kind == "forward":
-        return "".join(f'[[forward]]\nfrom = "s-{i}"\nto = "r-{i}"\n\n' for i in range(peers))
+        pairs = [(f"s-{i}", f"r-{i}") for i in range(peers)]
+        if two_way:
+            pairs += [(f"r-{i}", f"s-{i}") for i in range(peers)]
+        return "".join(f'[[forward]]\nfrom = "{a}"\nto = "{b}"\n\n' for a, b in pairs)
     if kind == "mux":
         return '[[mux]]\nfrom = "s-*"\nto = "sink"\nwindow = 0.25\n'
     return '[[demux]]\nfrom = "cloud"\n'

@@ -41,6 +41,10 @@ class LoadPlan:
     # mesh: this process runs ``names`` (PREFIX-i) of a full mesh of mesh_peers peers
     mesh_peers: int = 0
     delays_file: str | None = None
+    # two-way: receivers answer every message they count, back through the gateway;
+    # senders write each answer's (round trip, back one-way delay) in ms to answers_file
+    two_way: bool = False
+    answers_file: str | None = None
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:

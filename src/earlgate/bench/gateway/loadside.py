@@ -14,7 +14,9 @@ per line on stdin and reads one JSON object per line on stdout:
               receivers start counting; mesh parts (``go EPOCH``) all start
               sending at that wall-clock time and report when done
 ``stop``      receivers stop counting, write their delays (ms, one float64
-              each, native order) to ``delays_file`` and report ``received``
+              each, native order) to ``delays_file`` and report ``received``;
+              two-way, senders too: they write (round trip, back delay) pairs
+              of the answers they got to ``answers_file`` and report ``answers``
 ``quit``/EOF  destroy the peers and exit
 
 A step that cannot be set up ends with ``{"event": "error", "message": ...}``
@@ -22,6 +24,12 @@ and exit status 1.
 
 Each sender ``i`` of ``n`` sends at ``rate`` Hz with phase ``i/n`` of the
 period, as independent devices would, rather than all at once.
+
+Two-way (thesis 5.2, "the receiving laptop also sent data back"): a receiver
+answers every message it counts on the connection it came in on, with an
+answer (:func:`answer_for`) of the same size that carries the original's
+``ts`` and its own clock ``ats``; the sender measures the round trip
+(now - ``ts``) and the way back (now - ``ats``).
 """
 
 from __future__ import annotations
@@ -42,16 +50,43 @@ from earlgate.gateway.aggregate import Part, decode, encode, is_aggregate
 from earlgate.gateway.mesh import MeshOptions, MeshResult, message_for, run_mesh
 from earlgate.rtc import DataConnection, DataConnectionError, PeerError
 
-__all__ = ["Recorder", "main", "run"]
+__all__ = ["Recorder", "answer_for", "main", "run"]
 
 CONNECT_CONCURRENCY = 8  # data connections being negotiated at once per process
 
 
+def answer_for(name: str, value: dict[str, Any], size: int, now_ms: float) -> dict[str, Any]:
+    """``name``'s answer to ``value``, padded to ``size`` characters of JSON like it.
+
+    It keeps the original's ``ts`` (for the round trip) and adds ``ats``, the
+    answerer's clock (for the way back), and ``re``, whom it answers.
+    """
+    answer: dict[str, Any] = {
+        "src": name,
+        "re": value.get("src"),
+        "seq": value.get("seq"),
+        "ts": value["ts"],
+        "ats": now_ms,
+        "pad": "",
+    }
+    answer["pad"] = "~" * max(0, size - len(orjson.dumps(answer)))
+    return answer
+
+
+def _is_answer(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("ats"), int | float)
+
+
 class Recorder:
-    """One-way delays and bytes of what the receivers got, while counting."""
+    """One-way delays and bytes of what the receivers got, while counting.
+
+    Answers (two-way) are kept apart: their round trip and way back, in ms.
+    """
 
     def __init__(self) -> None:
         self.delays = array.array("d")
+        self.round_trips = array.array("d")
+        self.backs = array.array("d")
         self.bytes = 0
         self.counting = False
 
@@ -63,8 +98,18 @@ class Recorder:
         parts = decode(value) if is_aggregate(value) else None
         if parts is not None:
             self.delays.extend(now - part.ts for part in parts)
+        elif _is_answer(value) and isinstance(value.get("ts"), int | float):
+            self.round_trips.append(now - value["ts"])
+            self.backs.append(now - value["ats"])
         elif isinstance(value, dict) and isinstance(value.get("ts"), int | float):
             self.delays.append(now - value["ts"])
+
+    def answer_pairs(self) -> bytes:
+        """(round trip, back) per answer, float64 native order, for ``answers_file``."""
+        pairs = array.array("d")
+        for round_trip, back in zip(self.round_trips, self.backs, strict=True):
+            pairs.extend((round_trip, back))
+        return pairs.tobytes()
 
 
 class _LoadSide:
@@ -76,6 +121,8 @@ class _LoadSide:
         self.recorder = Recorder()
         self.sent = 0
         self.sent_bytes = 0
+        self.answered = 0  # two-way receivers: answers sent back
+        self.answered_bytes = 0
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def connect(self) -> int:
@@ -100,14 +147,36 @@ class _LoadSide:
 
     async def _accept(self, name: str) -> None:
         async for conn in self.peers[name].connections():
-            conn.on("data", self.recorder.on_value)
+            self._listen(name, conn)
             with contextlib.suppress(DataConnectionError, PeerError):
                 await conn.wait_open()
                 self.conns.setdefault(name, conn)
 
     def _adopt(self, name: str, conn: DataConnection) -> None:
-        conn.on("data", self.recorder.on_value)
+        self._listen(name, conn)
         self.conns[name] = conn
+
+    def _listen(self, name: str, conn: DataConnection) -> None:
+        if not (self.plan.two_way and self.plan.role == "receive"):
+            conn.on("data", self.recorder.on_value)
+            return
+        recorder, size = self.recorder, self.plan.size
+
+        def answer(value: Any) -> None:
+            recorder.on_value(value)
+            if not recorder.counting or _is_answer(value) or not isinstance(value, dict):
+                return
+            if not isinstance(value.get("ts"), int | float):
+                return
+            reply = answer_for(name, value, size, time.time() * 1000.0)
+            try:
+                conn.send(reply)
+            except DataConnectionError:
+                return
+            self.answered += 1
+            self.answered_bytes += len(orjson.dumps(reply))
+
+        conn.on("data", answer)
 
     async def send(self) -> None:
         plan = self.plan
@@ -240,8 +309,8 @@ async def run(plan: LoadPlan) -> int:
         commands = await _lines()
         while line := (await commands.readline()).strip():
             if line == b"go":
+                side.recorder.counting = plan.role == "receive" or plan.two_way
                 if plan.role == "receive":
-                    side.recorder.counting = True
                     continue
                 await side.send()
                 _say(event="done", sent=side.sent, bytes=side.sent_bytes)
@@ -250,10 +319,16 @@ async def run(plan: LoadPlan) -> int:
                 if plan.delays_file is not None:
                     data = side.recorder.delays.tobytes()
                     await asyncio.to_thread(Path(plan.delays_file).write_bytes, data)
+                if plan.answers_file is not None:
+                    pairs = side.recorder.answer_pairs()
+                    await asyncio.to_thread(Path(plan.answers_file).write_bytes, pairs)
                 _say(
                     event="done",
                     received=len(side.recorder.delays),
                     bytes=side.recorder.bytes,
+                    answers=len(side.recorder.round_trips),
+                    answered=side.answered,
+                    answered_bytes=side.answered_bytes,
                 )
             elif line == b"quit":
                 break

@@ -156,6 +156,7 @@ async def run_network_bench(
                     where,
                     through_gateway=through_gateway,
                     probe=sampler.run,
+                    count_forwarded=False,
                 )
             except (LoadSideError, PeerError, TimeoutError, OSError) as exc:
                 run.failure = f"the {layer}-layer step at {peers} peers could not run: {exc}"

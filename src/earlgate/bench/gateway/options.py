@@ -16,19 +16,25 @@ from earlgate.gateway.peering import PeerOptions
 from earlgate.metrics.percentile import percentile
 
 __all__ = [
+    "GATEWAYS",
     "KINDS",
     "PHONE_BATTERY_WH",
     "PHONE_IDLE_MW",
     "PHONE_MW_PER_CORE",
     "BenchOptions",
     "Placement",
+    "Series",
     "StepResult",
+    "capacity",
+    "counter_sum",
     "cpu_figures",
     "delay_stats",
     "histogram_stats",
 ]
 
 KINDS = ("forward", "mux", "demux", "mesh")
+# Who forwards: ``earlgate gateway`` in a child process, or the /gateway page in Chromium.
+GATEWAYS = ("python", "browser")
 # The thesis's phone (Table 3.2, 3.7.2.1.3): the model's constants.
 PHONE_IDLE_MW = 1195.0
 PHONE_MW_PER_CORE = 3000.0
@@ -47,10 +53,33 @@ class BenchOptions:
     size: int = 100
     connect_timeout: float = 60.0
     load_processes: int = 1  # processes per side (senders, receivers) of the load
+    gateways: tuple[str, ...] = ("python",)  # each one a series of its own, side by side
+    two_way: bool = False  # forward: each step also with every receiver answering
+    browser_peers: int | None = None  # mesh with the browser: pages per step (None: all)
+    gateway_cpu: int | None = None  # pin the gateway (all of Chromium's processes) to this CPU
     failure: str | None = None  # set when a step could not run; the ramp stops there
+    # Per series (its label): why its ramp stopped early.
+    failures: dict[str, str] = field(default_factory=dict)
 
     def steps(self) -> list[int]:
         return list(range(self.peers_from, self.peers_to + 1, self.step))
+
+    def series(self) -> list[Series]:
+        """The series each step is run as: each gateway, one-way then (``two_way``) two-way."""
+        ways = (False, True) if self.two_way else (False,)
+        return [Series(gateway, way) for gateway in self.gateways for way in ways]
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line of the report: who is the gateway, and whether receivers answer."""
+
+    gateway: str = "python"
+    two_way: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.gateway} {'two-way' if self.two_way else 'one-way'}"
 
 
 @dataclass
@@ -68,6 +97,23 @@ class StepResult:
     cpu_s_per_message: float = 0.0
     model_mw: float = 0.0
     model_battery_h: float = 0.0
+    gateway: str = "python"  # which gateway forwarded (a GATEWAYS name)
+    two_way: bool = False
+    forwarded: int = 0  # messages the gateway handed on, by its own counters
+    # two-way: answers the receivers sent back, answers the senders got, and their delays
+    answered: int = 0
+    answers: int = 0
+    round_trip_ms: dict[str, float] = field(default_factory=dict)
+    back_delay_ms: dict[str, float] = field(default_factory=dict)
+    browser_peers: int = 0  # mesh: how many of the peers were browser pages
+
+    @property
+    def series(self) -> Series:
+        return Series(self.gateway, self.two_way)
+
+    def delivered_all(self) -> bool:
+        """Every message (and, two-way, every answer) arrived."""
+        return self.received == self.sent and self.answers == self.answered
 
 
 @dataclass(frozen=True)
@@ -98,6 +144,15 @@ def delay_stats(delays_ms: list[float]) -> dict[str, float]:
         "p99": round(percentile(ordered, 0.99), 3),
         "max": round(ordered[-1], 3),
     }
+
+
+def counter_sum(metrics: str, name: str) -> float:
+    """The sum over all labels of counter ``name`` in Prometheus ``metrics`` text."""
+    total = 0.0
+    for line in metrics.splitlines():
+        if line.startswith((f"{name}{{", f"{name} ")):
+            total += float(line.split()[-1])
+    return total
 
 
 def histogram_stats(metrics: str, name: str) -> dict[str, float]:
@@ -131,6 +186,20 @@ def histogram_stats(metrics: str, name: str) -> dict[str, float]:
         "median": round(quantile(0.5) * 1e3, 4),
         "p99": round(quantile(0.99) * 1e3, 4),
     }
+
+
+def capacity(results: list[StepResult], bound_ms: float) -> int:
+    """The most peers of a step that delivered everything with p99 one-way < ``bound_ms``.
+
+    0 when no step did. Steps count in order: past the first that failed, none.
+    """
+    best = 0
+    for result in sorted(results, key=lambda r: r.peers):
+        p99 = result.delay_ms.get("p99", math.inf) if result.delay_ms.get("count") else math.inf
+        if not (result.sent > 0 and result.delivered_all() and p99 < bound_ms):
+            break
+        best = result.peers
+    return best
 
 
 def cpu_figures(result: StepResult, cpu_s: float, elapsed: float, messages: int) -> None:
