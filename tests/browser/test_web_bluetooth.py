@@ -1,0 +1,543 @@
+"""The /devices page as a Bluetooth gateway: Chromium's Web Bluetooth emulation, a real hub.
+
+An emulated Earl (Chromium's ``BluetoothEmulation`` CDP domain, on a
+browser-level session) answers every GATT operation of the page with the
+profile's bytes (``earlgate.ble.profile``): readings come from polled reads
+(a peripheral cannot push a notification in the emulation; a read's answer
+fires ``characteristicvaluechanged``), the status characteristic has a CCCD
+(0x2902) so its notifications start, and LED writes are decoded, applied to a
+model of the ball-probe's two LEDs and answered on the status
+characteristic. The chooser is answered through ``DeviceAccess``, once per
+prompt. A Python subscriber on the hub sees what the page publishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from playwright.async_api import Browser, CDPSession, Page, async_playwright
+
+from browserproc import chromium_missing
+from earlgate.ble import profile
+from earlgate.ble.profile import LedState, Reading, Status
+from earlgate.client import HubClient
+from earlgate.testing.chromium import CHROMIUM, CHROMIUM_FLAGS
+from hubproc import HubProcess, start_hub
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "build" / "screenshots"
+CCCD = "00002902-0000-1000-8000-00805f9b34fb"
+POLL_MS = 40
+T = TypeVar("T")
+
+
+async def eventually(what: str, check: Callable[[], T | None], timeout: float = 10.0) -> T:
+    """Wait (without blocking the loop) until ``check`` gives a true value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@dataclass
+class EmulatedEarl:
+    """One Earl peripheral in Chromium's emulated adapter, answering as the profile says."""
+
+    cdp: CDPSession
+    address: str
+    name: str
+    kind: str
+    temperatures: Callable[[int], float] = lambda seq: 20.0 + (seq % 50) / 4
+    chars: dict[str, str] = field(default_factory=dict)
+    served: list[Reading] = field(default_factory=list)
+    writes: list[bytes] = field(default_factory=list)
+    write_types: list[str] = field(default_factory=list)
+    gatt_ops: list[str] = field(default_factory=list)
+    status: Status = field(default_factory=lambda: Status("applied", 0))
+    leds: dict[str, LedState] = field(default_factory=dict)
+    refuse_next: str | None = None
+    seq: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    async def install(self) -> None:
+        await self.cdp.send(
+            "BluetoothEmulation.simulatePreconnectedPeripheral",
+            {
+                "address": self.address,
+                "name": self.name,
+                "manufacturerData": [],
+                "knownServiceUuids": [profile.SERVICE_UUID],
+            },
+        )
+        await self.add_services()
+
+    async def add_services(self) -> None:
+        """The Earl service and its characteristics (again after a disconnection drops them)."""
+        cdp = self.cdp
+        self.chars.clear()
+        service = await cdp.send(
+            "BluetoothEmulation.addService",
+            {"address": self.address, "serviceUuid": profile.SERVICE_UUID},
+        )
+        layout = {
+            "readings": (profile.READINGS_UUID, {"read": True, "notify": True}),
+            "info": (profile.INFO_UUID, {"read": True}),
+            "led": (profile.LED_UUID, {"write": True}),
+            "status": (profile.STATUS_UUID, {"read": True, "notify": True}),
+        }
+        for what, (uuid, properties) in layout.items():
+            added = await cdp.send(
+                "BluetoothEmulation.addCharacteristic",
+                {
+                    "serviceId": service["serviceId"],
+                    "characteristicUuid": uuid,
+                    "properties": properties,
+                },
+            )
+            self.chars[added["characteristicId"]] = what
+        # The status notifies (startNotifications needs the CCCD); the readings
+        # have no CCCD, so the page falls back to polling them.
+        status_id = next(c for c, w in self.chars.items() if w == "status")
+        await cdp.send(
+            "BluetoothEmulation.addDescriptor",
+            {"characteristicId": status_id, "descriptorUuid": CCCD},
+        )
+
+    def value(self, what: str) -> bytes:
+        if what == "info":
+            period = 0 if self.kind == "ball" else 50_000
+            units = {"temp": "degC", "accel": "m/s^2", "ball": ""}[self.kind]
+            return profile.encode_info(profile.DeviceInfo(self.kind, period, units))
+        if what == "status":
+            return profile.encode_status(self.status)
+        self.seq += 1
+        clock = round((time.monotonic() - self.started) * 1e6)
+        value: Any = None
+        if self.kind == "temp":
+            value = self.temperatures(self.seq)
+        elif self.kind == "accel":
+            value = (0.001 * self.seq, -1.5, 9.81)
+        reading = Reading(self.kind, self.seq, clock, value)
+        self.served.append(reading)
+        return profile.encode_reading(reading)
+
+    def apply(self, data: bytes) -> None:
+        """A write to the LED characteristic: decode it, change the LEDs, set the status."""
+        try:
+            command = profile.decode_led(data)
+        except profile.ProfileError as exc:
+            self.status = Status("bad_command", 0, reason=str(exc))
+            return
+        if self.refuse_next is not None:
+            self.status = Status("refused", command.id, reason=self.refuse_next)
+            self.refuse_next = None
+            return
+        names = ["lower", "upper"] if command.led == "all" else [command.led]
+        for led in names:
+            if command.action == "off":
+                self.leds[led] = LedState(led, (0, 0, 0))
+            elif command.action == "set":
+                self.leds[led] = LedState(led, command.color)
+            elif command.action == "blink":
+                times = (command.on_ms, command.off_ms, command.fade_ms, command.once)
+                self.leds[led] = LedState(led, command.color, times)
+        self.status = Status("applied", command.id, tuple(self.leds[n] for n in names))
+
+    async def on_gatt(self, event: dict[str, Any]) -> None:
+        if event["address"] != self.address:
+            return
+        self.gatt_ops.append(event["type"])
+        await self.cdp.send(
+            "BluetoothEmulation.simulateGATTOperationResponse",
+            {"address": self.address, "type": event["type"], "code": 0},
+        )
+
+    async def on_characteristic(self, event: dict[str, Any]) -> None:
+        what = self.chars.get(event["characteristicId"])
+        if what is None:
+            return
+        answer: dict[str, Any] = {
+            "characteristicId": event["characteristicId"],
+            "type": event["type"],
+            "code": 0,
+        }
+        if event["type"] == "read":
+            answer["data"] = b64(self.value(what))
+        elif event["type"] == "write":
+            data = base64.b64decode(event.get("data", ""))
+            self.writes.append(data)
+            self.write_types.append(event.get("writeType", ""))
+            self.apply(data)
+        await self.cdp.send("BluetoothEmulation.simulateCharacteristicOperationResponse", answer)
+
+    async def disconnect(self) -> None:
+        """The link drops (out of range); the device stays, with its services, for a reconnect."""
+        await self.cdp.send(
+            "BluetoothEmulation.simulateGATTDisconnection", {"address": self.address}
+        )
+        await self.add_services()
+
+
+class Radio:
+    """The browser-level CDP session: the emulated adapter and its peripherals."""
+
+    def __init__(self, cdp: CDPSession) -> None:
+        self.cdp = cdp
+        self.devices: list[EmulatedEarl] = []
+        self.failures: list[str] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        cdp.on("BluetoothEmulation.gattOperationReceived", self._each("on_gatt"))
+        cdp.on(
+            "BluetoothEmulation.characteristicOperationReceived", self._each("on_characteristic")
+        )
+        cdp.on("BluetoothEmulation.descriptorOperationReceived", self._descriptor)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                self.failures.append(repr(t.exception()))
+
+        task.add_done_callback(done)
+
+    def _each(self, method: str) -> Callable[[dict[str, Any]], None]:
+        def handler(event: dict[str, Any]) -> None:
+            for device in self.devices:
+                self._spawn(getattr(device, method)(event))
+
+        return handler
+
+    def _descriptor(self, event: dict[str, Any]) -> None:
+        answer: dict[str, Any] = {"descriptorId": event["descriptorId"], "type": event["type"]}
+        answer["code"] = 0
+        if event["type"] == "read":
+            answer["data"] = b64(b"\x00\x00")
+        self._spawn(self.cdp.send("BluetoothEmulation.simulateDescriptorOperationResponse", answer))
+
+    async def add(self, address: str, name: str, kind: str) -> EmulatedEarl:
+        device = EmulatedEarl(self.cdp, address, name, kind)
+        await device.install()
+        self.devices.append(device)
+        return device
+
+
+class Chooser:
+    """Answers the page's device chooser with the device a test asks for, once per prompt.
+
+    (A second select of one prompt crashes Chromium.)
+    """
+
+    def __init__(self, cdp: CDPSession) -> None:
+        self.cdp = cdp
+        self.want: str | None = None  # an address (the prompt lists no names)
+        self.answered: set[str] = set()
+        cdp.on("DeviceAccess.deviceRequestPrompted", self._prompted)
+
+    def _prompted(self, event: dict[str, Any]) -> None:
+        if event["id"] in self.answered:
+            return
+        chosen = [d for d in event["devices"] if self.want is None or d["id"] == self.want]
+        if not chosen:
+            return  # the wanted device is listed in a later event of this prompt
+        self.answered.add(event["id"])
+        asyncio.get_running_loop().create_task(
+            self.cdp.send(
+                "DeviceAccess.selectPrompt", {"id": event["id"], "deviceId": chosen[0]["id"]}
+            )
+        )
+
+
+async def answer_chooser(page: Page) -> Chooser:
+    cdp = await page.context.new_cdp_session(page)
+    await cdp.send("DeviceAccess.enable")
+    return Chooser(cdp)
+
+
+@pytest.fixture(scope="module")
+def hub() -> Iterator[HubProcess]:
+    process = start_hub()
+    yield process
+    process.stop()
+
+
+@dataclass
+class Bench:
+    browser: Browser
+    radio: Radio
+    hub: HubProcess
+
+
+@pytest.fixture
+async def bench(hub: HubProcess) -> AsyncIterator[Bench]:
+    missing = chromium_missing()
+    if missing is not None:
+        pytest.fail(missing)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=list(CHROMIUM_FLAGS)
+        )
+        try:
+            cdp = await browser.new_browser_cdp_session()
+            await cdp.send(
+                "BluetoothEmulation.enable", {"state": "powered-on", "leSupported": True}
+            )
+            radio = Radio(cdp)
+            yield Bench(browser, radio, hub)
+            assert radio.failures == []
+        finally:
+            with contextlib.suppress(Exception):
+                await browser.close()
+
+
+@dataclass
+class Watched:
+    page: Page
+    errors: list[str]
+    chooser: Chooser
+
+
+async def open_devices(
+    bench: Bench, query: str = "", viewport: dict[str, int] | None = None
+) -> Watched:
+    context = await bench.browser.new_context(viewport=viewport or {"width": 1280, "height": 900})  # type: ignore[arg-type]
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"uncaught: {e.message}"))
+    chooser = await answer_chooser(page)
+    await page.goto(f"{bench.hub.http_url}/devices?poll-ms={POLL_MS}{query}")
+    await page.wait_for_selector("#conn[data-state=connected]", timeout=5000)
+    return Watched(page, errors, chooser)
+
+
+async def connect_device(watched: Watched, device: EmulatedEarl) -> None:
+    """Press the page's connect button and choose ``device`` in the chooser."""
+    watched.chooser.want = device.address
+    name = device.name
+    page = watched.page
+    await page.click("button.ble-connect")
+    await page.wait_for_selector(
+        f'.ble-device[data-device="{name}"][data-state=connected]', timeout=8000
+    )
+
+
+class Subscriber:
+    """Everything the hub delivers on ``earl/#``, in order."""
+
+    def __init__(self, client: HubClient) -> None:
+        self.client = client
+        self.frames: list[dict[str, Any]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        sub = await self.client.subscribe("earl/#")
+
+        async def take() -> None:
+            async for frame in sub:
+                self.frames.append(frame)
+
+        self.task = asyncio.create_task(take())
+
+    def on(self, subject: str) -> list[dict[str, Any]]:
+        return [f for f in self.frames if f.get("subject") == subject]
+
+
+@pytest.fixture
+async def subscriber(hub: HubProcess) -> AsyncIterator[Subscriber]:
+    async with HubClient(hub.ws_url) as client:
+        watcher = Subscriber(client)
+        await watcher.start()
+        yield watcher
+        assert watcher.task is not None
+        watcher.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher.task
+
+
+async def test_readings_reach_the_hub_with_the_device_clock(
+    bench: Bench, subscriber: Subscriber
+) -> None:
+    device = await bench.radio.add("09:00:00:00:00:01", "earl-temp-1", "temp")
+    watched = await open_devices(bench)
+    await connect_device(watched, device)
+    frames = await eventually(
+        "five temperatures on the hub",
+        lambda: (got := subscriber.on("earl/earl-temp-1/temp")) and len(got) >= 5 and got,
+    )
+    served = {r.seq: r for r in device.served}
+    for frame in frames:
+        data = frame["data"]
+        reading = served[data["seq"]]
+        assert data["value"] == pytest.approx(reading.value, abs=0.01)
+        assert data["unit"] == "degC"
+        assert data["clock_us"] == reading.clock_us
+        # published is the device's clock mapped to the epoch: close to now, never ahead
+        assert abs(frame["published"] - time.time() * 1000) < 5000
+    seqs = [f["data"]["seq"] for f in frames]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    link = subscriber.on("earl/earl-temp-1/link")
+    assert link[0]["data"]["event"] == "connected"
+    assert link[0]["data"]["kind"] == "temp"
+    stats = await watched.page.evaluate("() => earlgateDevices.statistics()")
+    assert stats["devices"]["earl-temp-1"]["mode"]["readings"] == "poll"
+    assert stats["devices"]["earl-temp-1"]["readings"] >= 5
+    assert watched.errors == []
+
+
+async def test_an_led_command_becomes_a_write_and_its_status_comes_back(
+    bench: Bench, subscriber: Subscriber
+) -> None:
+    device = await bench.radio.add("09:00:00:00:00:02", "earl-ball-1", "ball")
+    watched = await open_devices(bench)
+    await connect_device(watched, device)
+    await eventually(
+        "the ball's connected event",
+        lambda: subscriber.on("earl/earl-ball-1/link"),
+    )
+    command = {"led": "upper", "color": [15, 0, 3], "id": "c-1"}
+    await subscriber.client.publish("earl/earl-ball-1/led", command)
+    state = await eventually(
+        "the applied state", lambda: subscriber.on("earl/earl-ball-1/led/state")
+    )
+    assert state[0]["data"]["id"] == "c-1"
+    assert state[0]["data"]["applied"]["upper"]["color"] == [15, 0, 3]
+    assert device.leds["upper"].color == (15, 0, 3)
+    assert device.write_types[-1] == "write-with-response"
+    decoded = profile.decode_led(device.writes[-1])
+    assert (decoded.action, decoded.led, decoded.color) == ("set", "upper", (15, 0, 3))
+
+    blink = {"led": "lower", "color": [0, 9, 0], "blink": {"on_ms": 200, "off_ms": 300}}
+    await subscriber.client.publish("earl/earl-ball-1/led", blink)
+    await eventually("the blink applied", lambda: "lower" in device.leds)
+    assert device.leds["lower"].blink == (200, 300, 0, False)
+
+    device.refuse_next = "lower is busy"
+    await subscriber.client.publish("earl/earl-ball-1/led", {"led": "lower", "off": True, "id": 7})
+    error = await eventually("the refusal", lambda: subscriber.on("earl/earl-ball-1/led/error"))
+    assert error[0]["data"]["error"] == "refused"
+    assert error[0]["data"]["reason"] == "lower is busy"
+    assert error[0]["data"]["id"] == 7
+    assert watched.errors == []
+
+
+async def test_a_bad_command_is_answered_without_a_write(
+    bench: Bench, subscriber: Subscriber
+) -> None:
+    device = await bench.radio.add("09:00:00:00:00:03", "earl-ball-2", "ball")
+    watched = await open_devices(bench)
+    await connect_device(watched, device)
+    await eventually("connected", lambda: subscriber.on("earl/earl-ball-2/link"))
+    await subscriber.client.publish("earl/earl-ball-2/led", {"led": "middle", "color": [1, 2, 3]})
+    await subscriber.client.publish("earl/earl-ball-2/led", "{not json")
+    await subscriber.client.publish(
+        "earl/earl-ball-2/led",
+        {"led": "upper", "color": [1, 2, 3], "blink": {"on_ms": 70000, "off_ms": 1}},
+    )
+    errors = await eventually(
+        "three errors",
+        lambda: (got := subscriber.on("earl/earl-ball-2/led/error")) and len(got) >= 3 and got,
+    )
+    codes = [e["data"]["error"] for e in errors]
+    assert codes == ["bad_command", "bad_json", "bad_command"]
+    assert "unknown led" in errors[0]["data"]["reason"]
+    assert "65535" in errors[2]["data"]["reason"]
+    assert device.writes == []
+    assert watched.errors == []
+
+
+async def test_a_dropped_device_is_reconnected_and_said_so(
+    bench: Bench, subscriber: Subscriber
+) -> None:
+    device = await bench.radio.add("09:00:00:00:00:04", "earl-temp-2", "temp")
+    watched = await open_devices(bench)
+    await connect_device(watched, device)
+    await eventually("a reading", lambda: subscriber.on("earl/earl-temp-2/temp"))
+    await device.disconnect()
+    events = await eventually(
+        "disconnected, then connected again",
+        lambda: (
+            (got := [f["data"]["event"] for f in subscriber.on("earl/earl-temp-2/link")])[-2:]
+            == ["disconnected", "connected"]
+            and got
+        ),
+    )
+    assert events == ["connected", "disconnected", "connected"]
+    before = len(subscriber.on("earl/earl-temp-2/temp"))
+    await eventually(
+        "readings after the reconnect",
+        lambda: len(subscriber.on("earl/earl-temp-2/temp")) > before + 2,
+    )
+    stats = await watched.page.evaluate("() => earlgateDevices.statistics()")
+    device_stats = stats["devices"]["earl-temp-2"]
+    assert (device_stats["connects"], device_stats["drops"]) == (2, 1)
+    assert watched.errors == []
+
+
+@pytest.mark.parametrize(
+    ("label", "viewport"),
+    [("desktop", {"width": 1280, "height": 900}), ("phone", {"width": 390, "height": 844})],
+)
+async def test_the_devices_page_reads_on_a_desktop_and_a_phone(
+    bench: Bench, subscriber: Subscriber, label: str, viewport: dict[str, int]
+) -> None:
+    accel = await bench.radio.add("09:00:00:00:00:05", "earl-accel-1", "accel")
+    ball = await bench.radio.add("09:00:00:00:00:06", "earl-ball-3", "ball")
+    watched = await open_devices(bench, viewport=viewport)
+    page = watched.page
+    await connect_device(watched, accel)
+    await connect_device(watched, ball)
+    await eventually(
+        "accelerations on the hub", lambda: len(subscriber.on("earl/earl-accel-1/accel")) > 3
+    )
+    await page.wait_for_function(
+        "() => document.querySelector('[data-device=\"earl-accel-1\"] .ble-value')"
+        ".textContent.startsWith('x ')"
+    )
+    # nothing wider than the viewport: no sideways scrolling on a phone
+    width = await page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= viewport["width"]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"devices-{label}.png"), full_page=True)
+    assert watched.errors == []
+
+
+async def test_without_web_bluetooth_the_page_says_so(hub: HubProcess) -> None:
+    missing = chromium_missing()
+    if missing is not None:
+        pytest.fail(missing)
+    async with async_playwright() as playwright:
+        # Chromium on Linux without --enable-features=WebBluetooth has no navigator.bluetooth
+        flags = [flag for flag in CHROMIUM_FLAGS if "WebBluetooth" not in flag]
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
+        try:
+            page = await browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(e.message))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            await page.goto(f"{hub.http_url}/devices")
+            await page.wait_for_selector("#conn[data-state=connected]", timeout=5000)
+            assert await page.is_disabled("button.ble-connect")
+            text = await page.text_content(".ble-error")
+            assert text is not None and "no Web Bluetooth" in text
+            assert "--enable-features=WebBluetooth" in text
+            assert errors == []
+        finally:
+            await browser.close()
