@@ -60,6 +60,10 @@ class BleakCentral:
     def __init__(self, adapter: str = "hci0") -> None:
         self.adapter = adapter
         self.seen: dict[str, Any] = {}  # name -> BLEDevice
+        self._rssi: dict[str, int] = {}  # name or address -> dBm of its last advertisement
+
+    def rssi(self, target: str) -> int | None:
+        return self._rssi.get(target)
 
     async def start(self) -> None:
         try:
@@ -76,6 +80,9 @@ class BleakCentral:
         out = []
         for device, advertisement in found.values():
             name = advertisement.local_name or device.name or ""
+            self._rssi[str(device.address)] = int(advertisement.rssi)
+            if name:
+                self._rssi[name] = int(advertisement.rssi)
             if name.startswith(prefix):
                 self.seen[name] = device
                 out.append(Found(name, str(device.address)))

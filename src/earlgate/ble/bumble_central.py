@@ -94,6 +94,7 @@ class BumbleCentral:
     def __init__(self, device: Device) -> None:
         self.device = device
         self.seen: dict[str, str] = {}  # name -> address
+        self._rssi: dict[str, int] = {}  # name -> dBm of its last advertisement
         self._connecting = asyncio.Lock()
         self._seen_event = asyncio.Event()
 
@@ -108,7 +109,14 @@ class BumbleCentral:
             name = name.decode(errors="replace")
         if isinstance(name, str) and name:
             self.seen[name] = str(advertisement.address)
+            self._rssi[name] = int(advertisement.rssi)
             self._seen_event.set()
+
+    def rssi(self, target: str) -> int | None:
+        if target in self._rssi:
+            return self._rssi[target]
+        names = [n for n, a in self.seen.items() if a.split("/")[0] == target.split("/")[0]]
+        return self._rssi.get(names[0]) if names else None
 
     async def scan(self, prefix: str, within: float) -> list[Found]:
         await asyncio.sleep(within)

@@ -24,6 +24,7 @@ from typing import Any, Final
 from earlgate.ble import profile
 from earlgate.ble.profile import DeviceInfo, LedWrite, ProfileError, Status
 from earlgate.led.commands import CommandError, parse_command
+from earlgate.metrics.histogram import Histogram
 from earlgate.metrics.percentile import percentile
 
 __all__ = [
@@ -133,6 +134,9 @@ class DeviceState:
     errors: int = 0
     delays_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
     command_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
+    # every delay since the start, for /metrics (the deques keep the recent ones)
+    delay_histogram: Histogram = field(default_factory=Histogram)
+    command_histogram: Histogram = field(default_factory=Histogram)
 
 
 def _ms(value: float) -> int | None:
@@ -226,6 +230,7 @@ class GatewayCore:
         state.readings += 1
         published = state.clock.map(reading.clock_us, now_ms)
         state.delays_ms.append(now_ms - published)
+        state.delay_histogram.record(max(0, round((now_ms - published) * 1e6)))
         value: Any = reading.value
         if isinstance(value, tuple):
             value = dict(zip("xyz", value, strict=True))
@@ -255,6 +260,7 @@ class GatewayCore:
         if pending.published is not None:
             latency["command_to_status"] = round(now - pending.published, 3)
             state.command_ms.append(now - pending.published)
+            state.command_histogram.record(max(0, round((now - pending.published) * 1e6)))
         leds = {
             s.led: {
                 "color": list(s.color),

@@ -53,6 +53,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=30.0,
         help="--simulate: the modelled connection interval (7.5-4000 ms, default 30)",
     )
+    parser.add_argument("--metrics-host", default="127.0.0.1", help="(default 127.0.0.1)")
+    parser.add_argument(
+        "--metrics-port", type=int, metavar="P", help="serve /metrics on this port (0 = any)"
+    )
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -75,6 +79,8 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(f"--interval-ms: {args.interval_ms:g} is outside 7.5-4000")
     if args.duration is not None and args.duration <= 0:
         raise UsageError("--duration must be positive")
+    if args.metrics_port is not None and not 0 <= args.metrics_port <= 65535:
+        raise UsageError(f"--metrics-port: {args.metrics_port} is not a port (0-65535)")
     try:
         stats = asyncio.run(serve(args))
     except Exception as exc:
@@ -87,6 +93,19 @@ def _run(args: argparse.Namespace) -> int:
 def _warn_unconnected(client: Any) -> None:
     if not client.connected.is_set():
         logging.getLogger(__name__).warning("hub %s not answering yet; still trying", client.url)
+
+
+async def _serve_metrics(gateway: Any, host: str, port: int) -> asyncio.Server:
+    from earlgate.ble.metrics import make_registry
+    from earlgate.metrics.endpoint import serve_metrics
+
+    try:
+        server = await serve_metrics(make_registry(gateway.core, gateway.central), host, port)
+    except OSError as exc:
+        raise OSError(f"cannot serve /metrics on {host}:{port}: {exc.strerror or exc}") from None
+    bound = server.sockets[0].getsockname()[1]
+    print(f"earlgate ble: metrics http://{host}:{bound}/metrics", file=sys.stderr, flush=True)
+    return server
 
 
 async def serve(args: argparse.Namespace) -> dict[str, Any]:
@@ -133,9 +152,15 @@ async def serve(args: argparse.Namespace) -> dict[str, Any]:
     await client.connect(wait=False)  # keeps trying; readings queue meanwhile
     loop.call_later(5.0, _warn_unconnected, client)
     gateway = BleGateway(client, central, targets, scan_prefix=args.scan)
+    metrics = None
     try:
+        if args.metrics_port is not None:
+            metrics = await _serve_metrics(gateway, args.metrics_host, args.metrics_port)
         await gateway.run(stop)
     finally:
+        if metrics is not None:
+            metrics.close()
+            await metrics.wait_closed()
         if fleet is not None:
             await fleet.close()
         if transport is not None:

@@ -7,8 +7,6 @@ hub's design, :mod:`earlgate.metrics.exposition`).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry
@@ -22,15 +20,13 @@ from prometheus_client.registry import Collector
 
 from earlgate.gateway.stats import GatewayMetrics, RouteStats
 from earlgate.metrics.exposition import (
-    CONTENT_TYPE,
     histogram_buckets,
     labelled_counter,
     new_registry,
-    render,
 )
 from earlgate.metrics.histogram import Histogram
 
-__all__ = ["GatewayMetrics", "RouteStats", "make_registry", "serve_metrics"]
+__all__ = ["GatewayMetrics", "RouteStats", "make_registry"]
 
 
 def _histogram(name: str, doc: str, labels: list[str]) -> HistogramMetricFamily:
@@ -159,38 +155,3 @@ def make_registry(
     queues: Callable[[], dict[str, tuple[int, int]]],
 ) -> CollectorRegistry:
     return new_registry(GatewayCollector(metrics, gauges, queues), process=False)
-
-
-async def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> asyncio.Server:
-    """A minimal HTTP/1.1 server: ``GET /metrics`` in the Prometheus text format."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            async with asyncio.timeout(10):
-                head = await reader.readuntil(b"\r\n\r\n")
-        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
-            writer.close()
-            return
-        request = head.split(b"\r\n", 1)[0].split() + [b"", b""]
-        method, target = request[0], request[1]
-        if method in (b"GET", b"HEAD") and target == b"/metrics":
-            body = render(registry)
-            status = b"200 OK"
-            kind = CONTENT_TYPE.encode()
-        else:
-            body, status, kind = b"not found\n", b"404 Not Found", b"text/plain"
-        writer.write(
-            b"HTTP/1.1 "
-            + status
-            + b"\r\nContent-Type: "
-            + kind
-            + b"\r\nContent-Length: "
-            + str(len(body)).encode()
-            + b"\r\nConnection: close\r\n\r\n"
-            + (body if method != b"HEAD" else b"")
-        )
-        with contextlib.suppress(OSError):
-            await writer.drain()
-        writer.close()
-
-    return await asyncio.start_server(handle, host, port)

@@ -40,7 +40,7 @@ from typing import Any
 from earlgate.client import HubClient
 from earlgate.client.hub_client import HubClientError, Subscription
 from earlgate.gateway.lanes import MuxLane
-from earlgate.gateway.metrics import make_registry, serve_metrics
+from earlgate.gateway.metrics import make_registry
 from earlgate.gateway.outbox import Item, Outbox
 from earlgate.gateway.peering import PeerOptions
 from earlgate.gateway.router import (
@@ -61,6 +61,7 @@ from earlgate.gateway.router import (
 )
 from earlgate.gateway.routes import Routes
 from earlgate.gateway.stats import GatewayMetrics
+from earlgate.metrics.endpoint import serve_metrics
 from earlgate.rtc import DataConnection, DataConnectionError, Peer, PeerError
 
 __all__ = ["Gateway", "GatewayOptions"]
