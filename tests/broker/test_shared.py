@@ -105,6 +105,23 @@ async def test_retained_newest_per_subject_exact_and_wildcard(broker: Pair) -> N
     assert await instance.retained("earl/z/t") == []
 
 
+async def test_unretain_forgets_after_the_publishes_before_it(broker: Pair) -> None:
+    instance, _ = broker
+    await publish(instance, "earl/a/t", 1, retain=True)
+    await publish(instance, "earl/b/t", 2, retain=True)
+    await publish(instance, "durable/r", 3, retain=True)
+    raw = orjson.dumps({"type": "publish", "subject": "earl/a/t", "data": 9})
+    instance.publish("earl/a/t", raw, retain=True, on_done=None)  # still in flight
+    instance.unretain("earl/a/t")
+    instance.unretain("durable/r")
+    instance.unretain("earl/never/retained")  # nothing to forget: no error
+    await publish(instance, "earl/c/t", 4, retain=True)  # after the unretains
+    assert sorted(data_of(raw) for raw in await instance.retained("earl/#")) == [2, 4]
+    assert await instance.retained("durable/r") == []
+    await publish(instance, "earl/a/t", 5, retain=True)  # a new value after the delete
+    assert [data_of(raw) for raw in await instance.retained("earl/a/t")] == [5]
+
+
 async def test_retained_durable_value_carries_its_offset(broker: Pair) -> None:
     instance, _ = broker
     await publish(instance, "durable/k", "v", retain=True)

@@ -146,7 +146,7 @@ async def test_the_publish_form_reaches_a_subscriber(
     assert not message.get("retain")
     await page.wait_for_selector("#pub-result[data-kind=ok]", timeout=3000)
     assert "ack" in (await page.text_content("#pub-result") or "")
-    # Retained, then cleared (null data, retained: what the hub keeps now).
+    # Retained, then deleted (retain without data: the hub forgets the value).
     await page.check("#pub-retain")
     await page.click("#pub-send")
     async with asyncio.timeout(5):
@@ -157,6 +157,11 @@ async def test_the_publish_form_reaches_a_subscriber(
         cleared = await sub.get()
     assert cleared["retain"] is True and cleared.get("data") is None
     await page.wait_for_selector(f"{row('earl/dashboard/note')}.cleared", timeout=3000)
+    assert "retained value deleted" in (await page.text_content("#pub-result") or "")
+    late = await hub.subscribe("earl/dashboard/note", last=True)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.5):
+            await late.get()
     # A subject the hub refuses shows the error before anything is sent.
     await page.fill("#pub-subject", "earl/+/note")
     assert await page.is_visible("#pub-subject-error")

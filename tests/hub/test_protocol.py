@@ -108,6 +108,41 @@ async def test_retained_last_value(shared_hub):
         await sub.nothing()
 
 
+async def test_a_retained_publish_without_data_deletes_the_value(shared_hub):
+    async with (
+        await WsClient.open(shared_hub.ws_url) as pub,
+        await WsClient.open(shared_hub.ws_url) as live,
+    ):
+        await pub.request(
+            {"type": "publish", "subject": "rd/a", "data": 1, "retain": True, "id": 1}
+        )
+        await pub.request(
+            {"type": "publish", "subject": "rd/b", "data": 2, "retain": True, "id": 2}
+        )
+        await live.request({"type": "subscribe", "subject": "rd/+", "id": 3})
+        # no data (absent, or null) with retain: delivered as usual, and the value is gone
+        await pub.request({"type": "publish", "subject": "rd/a", "retain": True, "id": 4})
+        await pub.request(
+            {"type": "publish", "subject": "rd/b", "data": None, "retain": True, "id": 5}
+        )
+        got = [await live.recv(), await live.recv()]
+        assert [(m["subject"], m.get("data")) for m in got] == [("rd/a", None), ("rd/b", None)]
+        status, _, body = http(
+            f"{shared_hub.http_url}/publish",
+            json.dumps({"type": "publish", "subject": "rd/c", "data": 3, "retain": True}).encode(),
+        )
+        assert status == 200
+        status, _, body = http(
+            f"{shared_hub.http_url}/publish",
+            json.dumps({"type": "publish", "subject": "rd/c", "retain": True}).encode(),
+        )
+        assert status == 200, body
+    async with await WsClient.open(shared_hub.ws_url) as sub:
+        await sub.send({"type": "subscribe", "subject": "rd/#", "id": 6, "last": True})
+        assert await sub.recv() == {"type": "ack", "id": 6}
+        await sub.nothing()
+
+
 async def test_errors_keep_the_connection(shared_hub):
     cases = [
         ("not json", "bad_json"),

@@ -74,6 +74,10 @@ class Broker(abc.ABC):
     ) -> None:
         """Send ``raw`` (the publisher's frame) to every subscriber of ``subject``."""
 
+    @abc.abstractmethod
+    def unretain(self, subject: str) -> None:
+        """Forget ``subject``'s retained frame, after every publish made before this call."""
+
     def interest(self, pattern: str) -> None:  # noqa: B027 - optional hook
         """A local client subscribed to ``pattern`` (first local subscriber)."""
 

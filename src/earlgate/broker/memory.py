@@ -59,6 +59,9 @@ class MemoryBroker(Broker):
         assert self._sink is not None, "broker used before attach()"
         self._sink.deliver(subject, raw, offset)
 
+    def unretain(self, subject: str) -> None:
+        self.retained_store.remove(subject)
+
     async def retained(self, pattern: str) -> list[bytes]:
         if not is_wildcard(pattern):
             raw = self.retained_store.get(pattern)

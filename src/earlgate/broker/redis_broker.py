@@ -186,6 +186,11 @@ class RedisBroker(Broker):
             pub.send("HSET", keys.retained, subject, raw, on_reply=self._check)
         pub.send("PUBLISH", keys.channel(subject), header + b"\n" + raw, on_reply=answer)
 
+    def unretain(self, subject: str) -> None:
+        # On the publishing connection: Redis runs it after the publishes sent before.
+        if self._pub is not None and self._up:
+            self._pub.send("HDEL", self.keys.retained, subject, on_reply=self._check)
+
     def _answer(self, on_done: PublishDone | None) -> Callable[[Reply], None]:
         """The reply callback of one publish: ack it, or say why not."""
 

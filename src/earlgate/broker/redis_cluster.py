@@ -71,7 +71,7 @@ BACKOFF_MAX = 2.0
 CONNECT_TIMEOUT = 2.0
 SUBSCRIBE_TIMEOUT = 5.0
 
-Pending = tuple[str, bytes, bool, PublishDone | None]
+Pending = tuple[str, bytes | None, bool, PublishDone | None]  # raw None: unretain
 
 
 class TopologyChanged(BrokerError):
@@ -149,6 +149,11 @@ class RedisClusterBroker(Broker):
         self._pending.append((subject, raw, retain, on_done))
         self._wake.set()
 
+    def unretain(self, subject: str) -> None:
+        # In the publish queue, so that it reaches the cluster after the publishes before it.
+        self._pending.append((subject, None, False, None))
+        self._wake.set()
+
     def _take_pending(self) -> list[Pending]:
         batch, self._pending = self._pending, []
         return batch
@@ -169,6 +174,9 @@ class RedisClusterBroker(Broker):
         pipe = cluster.pipeline()
         epoch = secrets.token_hex(8)
         for subject, raw, retain, _ in batch:
+            if raw is None:
+                pipe.delete(shards.retained(subject))
+                continue
             channel = shards.subject_channel(subject)
             if self.durable and self.durable(subject):
                 meta, log = shards.durable(subject)
@@ -201,7 +209,7 @@ class RedisClusterBroker(Broker):
             self._lost(f"publish failed: {exc}")
             self._answer(batch, "unavailable", "broker is unreachable")
             return
-        self.published += len(batch)
+        self.published += sum(1 for _, raw, _, _ in batch if raw is not None)
         self._answer(batch, None, "")
 
     @staticmethod

@@ -226,10 +226,18 @@ class Hub(HubReplays):
             self.local_only += 1
             self.deliver(subject, bytes(payload), None)
             return NO_ACTIONS
+        if retain and message.get("data") is None:
+            retain = self._unretain(subject)
         if frame_id is None:
             self.broker.publish(subject, bytes(payload), retain=retain, on_done=None)
             return NO_ACTIONS
         return (Publish(session, subject, bytes(payload), retain, frame_id),)
+
+    def _unretain(self, subject: str) -> bool:
+        """A retained publish without data deletes the retained value; it is delivered, not kept."""
+        self.broker.unretain(subject)
+        self.metrics.retained_deleted += 1
+        return False
 
     def publish_done(self, publish: Publish, code: str | None, reason: str) -> Actions:
         """The broker's verdict on a WebSocket :class:`Publish`: ack it or refuse it."""
@@ -275,6 +283,8 @@ class Hub(HubReplays):
                 raise FrameError(codes.UNAVAILABLE, "broker is unreachable", frame_id)
         except FrameError as exc:
             return self._http_error(exc.code, exc.reason)
+        if retain and message.get("data") is None:
+            retain = self._unretain(subject)
         self.metrics.messages_in += 1
         self.metrics.bytes_in += len(payload)
         return Publish(None, subject, bytes(payload), retain, frame_id)

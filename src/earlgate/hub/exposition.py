@@ -40,6 +40,11 @@ class HubCollector(Collector):
             ("earlgate_connections_opened", "WebSocket connections accepted", m.connections_opened),
             ("earlgate_connections_closed", "WebSocket connections closed", m.connections_closed),
             ("earlgate_http_requests", "Plain HTTP requests served", m.http_requests),
+            (
+                "earlgate_retained_deleted",
+                "Retained publishes without data, which deleted the value",
+                m.retained_deleted,
+            ),
         ]
         for name, doc, value in counters:
             yield CounterMetricFamily(name, doc, value=value)

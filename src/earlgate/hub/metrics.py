@@ -65,6 +65,7 @@ class HubMetrics:
     connections_closed: int = 0
     subscriptions: int = 0
     http_requests: int = 0
+    retained_deleted: int = 0  # retained publishes without data, which delete the value
     dropped: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     service_time: Histogram = field(default_factory=Histogram)  # cumulative
@@ -133,6 +134,7 @@ class HubMetrics:
             "connections_closed": self.connections_closed,
             "subscriptions": self.subscriptions,
             "http_requests": self.http_requests,
+            "retained_deleted": self.retained_deleted,
             "dropped": dict(self.dropped),
             "errors": dict(self.errors),
             "cpu_seconds": round(self.cpu_seconds, 3),

@@ -113,7 +113,7 @@ export class SubjectEntry {
     return span > 0 ? ((n - 1) * 1000) / span : 0;
   }
 
-  /** A retained value set to null: the dashboard's "Clear retained". */
+  /** A retained publish without data, which deleted the hub's value ("Delete retained"). */
   get cleared() {
     return this.retained && this.data === null;
   }

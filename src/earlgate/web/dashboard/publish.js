@@ -61,7 +61,7 @@ export class PublishForm {
 
   clearRetained() {
     if (subjectProblem(this.subject.value) !== null) return;
-    // The hub keeps the newest retained frame per subject: null data replaces it.
+    // A retained publish without data deletes the hub's retained value (docs/hub.md).
     this.publish(this.subject.value, null, true);
   }
 
@@ -71,7 +71,7 @@ export class PublishForm {
     try {
       await this.connection.publish(subject, data, { retain });
       const ms = (performance.now() - started).toFixed(1);
-      const what = retain && data === null ? "retained value cleared" : retain ? "ack (retained)" : "ack";
+      const what = retain && data === null ? "retained value deleted" : retain ? "ack (retained)" : "ack";
       this.report("ok", `${what}: ${subject} in ${ms} ms`);
     } catch (error) {
       this.report("error", `Refused: ${describeError(error)}`);
