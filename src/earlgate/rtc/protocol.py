@@ -12,15 +12,15 @@ payload?}``"; data connections are negotiated with ``OFFER``, ``ANSWER`` and
 
 from __future__ import annotations
 
-import enum
-import re
 import secrets
 import string
 from dataclasses import dataclass, field
-from typing import Any, NewType
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import orjson
+
+from earlgate.wire.peerjs import MessageType, PeerId, is_valid_id
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -47,37 +47,15 @@ __all__ = [
     "socket_url",
 ]
 
-PeerId = NewType("PeerId", str)
-
 # The ``version`` query parameter the browser client sends (npm peerjs 1.5.5).
 PROTOCOL_VERSION = "1.5.5"
 
 # -- message types (peerjs ServerMessageType) ----------------------------------
 
 
-class MessageType(enum.StrEnum):
-    HEARTBEAT = "HEARTBEAT"
-    CANDIDATE = "CANDIDATE"
-    OFFER = "OFFER"
-    ANSWER = "ANSWER"
-    OPEN = "OPEN"
-    ERROR = "ERROR"
-    ID_TAKEN = "ID-TAKEN"
-    INVALID_KEY = "INVALID-KEY"
-    LEAVE = "LEAVE"
-    EXPIRE = "EXPIRE"
-
-
-# PEERJS.md: "Client-side id rule: ^[A-Za-z0-9]+(?:[ _-][A-Za-z0-9]+)*$".
-_ID_RULE = re.compile(r"[A-Za-z0-9]+(?:[ _-][A-Za-z0-9]+)*")
 # peerjs DataConnection.ID_PREFIX
 CONNECTION_ID_PREFIX = "dc_"
 _TOKEN_ALPHABET = string.ascii_lowercase + string.digits
-
-
-def is_valid_id(peer_id: str) -> bool:
-    """Whether peerjs would accept ``peer_id`` (it refuses others as ``invalid-id``)."""
-    return _ID_RULE.fullmatch(peer_id) is not None
 
 
 def new_token() -> str:

@@ -15,11 +15,12 @@ import json
 import math
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final, NewType
+from typing import Any, Final
 
 import orjson
 
 from earlgate.signal.errors import SignalError
+from earlgate.wire.peerjs import MessageType, PeerId
 
 __all__ = [
     "DEPTH_LIMIT",
@@ -36,26 +37,10 @@ __all__ = [
     "relay_frame",
 ]
 
-PeerId = NewType("PeerId", str)
-
 # -- nesting (the message object itself is level 1) ----------------------------
 MAX_DEPTH = 64  # default: peerjs's own messages are 3 levels deep, metadata aside
 # orjson writes at most 254 levels; a deeper frame could not be relayed.
 DEPTH_LIMIT = 254
-
-
-class MessageType(StrEnum):
-    """PeerServer's ``MessageType`` enum: the ``type`` of every frame."""
-
-    OPEN = "OPEN"
-    LEAVE = "LEAVE"
-    CANDIDATE = "CANDIDATE"
-    OFFER = "OFFER"
-    ANSWER = "ANSWER"
-    EXPIRE = "EXPIRE"
-    HEARTBEAT = "HEARTBEAT"
-    ID_TAKEN = "ID-TAKEN"
-    ERROR = "ERROR"
 
 
 # "OFFER, ANSWER, CANDIDATE (and LEAVE, EXPIRE) with dst: the server overwrites

@@ -2,8 +2,9 @@
 
 :mod:`~earlgate.wire.subjects` (subjects, wildcard patterns, the subscriber
 index), :mod:`~earlgate.wire.codes` (error codes, frame types, close codes,
-the hub's own ``_`` fields) and :mod:`~earlgate.wire.durable` (which subjects
-are durable). Pure: no I/O, no clock, and nothing outside the standard
+the hub's own ``_`` fields), :mod:`~earlgate.wire.durable` (which subjects
+are durable) and :mod:`~earlgate.wire.peerjs` (the signaling message types and
+peer ids our server and our peer share). Pure: no I/O, no clock, and nothing outside the standard
 library, so the broker, the clients and the gateway import it without loading
 the hub.
 """
