@@ -305,15 +305,18 @@ class RedisBroker(Broker):
             return
         kind = reply[0]
         if kind == b"message":
-            data = reply[2]
+            channel, data = reply[1], reply[2]
         elif kind == b"pmessage":
-            data = reply[3]
+            channel, data = reply[2], reply[3]
         else:
-            if kind in (b"subscribe", b"psubscribe"):
-                future = self._confirming.pop(reply[1], None)
+            name = reply[1]
+            if kind in (b"subscribe", b"psubscribe") and isinstance(name, bytes):
+                future = self._confirming.pop(name, None)
                 if future is not None and not future.done():
                     future.set_result(None)
             return
+        if not isinstance(data, bytes) or not isinstance(channel, bytes):
+            return  # RESP says a message is bulk strings; anything else is not ours
         if not self._up:
             # Marked down (and this socket closed): the hub may already have
             # delivered newer messages locally; an older one must not follow.
@@ -326,7 +329,6 @@ class RedisBroker(Broker):
         self.received += 1
         sink = self._sink
         assert sink is not None, "broker used before attach()"
-        channel = reply[1] if kind == b"message" else reply[2]
         sink.deliver(self.keys.subject_of(channel), raw, offset)
 
     def _lost(self, reason: str) -> None:

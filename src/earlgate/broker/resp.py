@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
 import hiredis
 from redis.asyncio.connection import Connection
 
-Reply = Any  # bytes, int, list, None, or a hiredis.ReplyError instance
+# What hiredis hands out for one RESP reply: an error (hiredis.ReplyError, or
+# ConnectionGone when the connection went first) is a value, not raised.
+Reply = bytes | int | list["Reply"] | None | Exception
 OnReply = Callable[[Reply], None]
 
 

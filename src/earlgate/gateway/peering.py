@@ -24,14 +24,16 @@ class SignalURLError(ValueError):
 
 
 @dataclass(frozen=True)
-class SignalServer:
+class SignalAddress:
+    """Where a signaling server is: what a :class:`~earlgate.rtc.Peer` is given."""
+
     host: str
     port: int
     path: str
     secure: bool
 
 
-def parse_signal_url(url: str) -> SignalServer:
+def parse_signal_url(url: str) -> SignalAddress:
     """Where a PeerServer is, from its HTTP or WebSocket URL."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https", "ws", "wss"):
@@ -49,7 +51,7 @@ def parse_signal_url(url: str) -> SignalServer:
         path = path.rstrip("/").removesuffix("/peerjs") or "/"
     if not path.endswith("/"):
         path += "/"
-    return SignalServer(parts.hostname, port, path, secure)
+    return SignalAddress(parts.hostname, port, path, secure)
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class PeerOptions:
     ice_username: str | None = None
     ice_credential: str | None = None
     relay_only: bool = False
-    server: SignalServer = field(init=False)
+    server: SignalAddress = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "server", parse_signal_url(self.signal))
