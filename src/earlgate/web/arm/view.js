@@ -49,7 +49,14 @@ export class ArmView {
       toggle.textContent = this.vibrating ? "Vibration on" : "Vibrate on readings";
     });
     member.on("reading", () => this.#pulse());
-    member.on("log", () => this.doc.visibilityState !== "hidden" && this.#renderLog());
+    let pending = null; // a burst of events redraws the list once
+    member.on("log", () => {
+      if (pending !== null || this.doc.visibilityState === "hidden") return;
+      pending = setTimeout(() => {
+        pending = null;
+        this.#renderLog();
+      }, 200);
+    });
     for (const peer of member.expected) this.#row(peer);
     setInterval(() => this.doc.visibilityState !== "hidden" && this.render(), 1000);
     this.render();

@@ -131,8 +131,14 @@ export class GatewayView {
     this.gateway = gateway;
     this.$("gw-id").textContent = gateway.options.id;
     this.doc.title = `${gateway.options.id} · earlgate gateway`;
+    // A burst of events (say, a peer sending malformed aggregates) redraws the list once.
+    let pending = null;
     gateway.onLog(() => {
-      if (this.doc.visibilityState !== "hidden") this.#renderLog();
+      if (pending !== null || this.doc.visibilityState === "hidden") return;
+      pending = setTimeout(() => {
+        pending = null;
+        this.#renderLog();
+      }, 200);
     });
     const tick = () => {
       this.#sample();
