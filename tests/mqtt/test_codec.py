@@ -1,9 +1,13 @@
-"""The MQTT codec: round trips of every packet in 3.1.1 and 5, and every fault named."""
+"""The MQTT codec: round trips of every packet in 3.1.1 and 5, and every fault named.
+
+Example counts come from the hypothesis profile (tests/conftest.py): ``make fuzz``
+runs these with many more.
+"""
 
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from earlgate.mqtt import packets as p
@@ -21,7 +25,7 @@ def _decoder(version: int, packet_: p.Packet) -> Decoder:
 
 
 @pytest.mark.parametrize("version", [p.V311, p.V5])
-@settings(max_examples=400, deadline=None)
+@pytest.mark.fuzz
 @given(data=st.data())
 def test_every_packet_round_trips(version: int, data: st.DataObject) -> None:
     original = data.draw(packet(version))
@@ -32,7 +36,7 @@ def test_every_packet_round_trips(version: int, data: st.DataObject) -> None:
 
 
 @pytest.mark.parametrize("version", [p.V311, p.V5])
-@settings(max_examples=100, deadline=None)
+@pytest.mark.fuzz
 @given(data=st.data())
 def test_packets_split_anywhere_decode_the_same(version: int, data: st.DataObject) -> None:
     stream = data.draw(st.lists(packet(version).filter(lambda x: not isinstance(x, p.Connect)),
@@ -50,7 +54,7 @@ def test_packets_split_anywhere_decode_the_same(version: int, data: st.DataObjec
 
 
 @pytest.mark.parametrize("version", [None, p.V311, p.V5])
-@settings(max_examples=1500, deadline=None)
+@pytest.mark.fuzz
 @given(raw=st.binary(max_size=64))
 def test_arbitrary_bytes_raise_only_mqtt_errors(version: int | None, raw: bytes) -> None:
     decoder = Decoder(max_packet_size=1000, version=version)
@@ -61,7 +65,7 @@ def test_arbitrary_bytes_raise_only_mqtt_errors(version: int | None, raw: bytes)
 
 
 @pytest.mark.parametrize("version", [p.V311, p.V5])
-@settings(max_examples=300, deadline=None)
+@pytest.mark.fuzz
 @given(data=st.data())
 def test_mutated_packets_raise_only_mqtt_errors(version: int, data: st.DataObject) -> None:
     raw = bytearray(encode(data.draw(packet(version)), version))
@@ -132,6 +136,13 @@ def test_property_not_allowed_for_the_packet() -> None:
     exc = _error(b"\x40\x07\x00\x01\x00\x03\x23\x00\x05", version=p.V5)
     assert exc.reason == r.MALFORMED_PACKET and "topic_alias" in exc.message
     assert "PUBACK" in exc.message
+
+
+def test_two_subscription_identifiers_in_subscribe() -> None:
+    # SUBSCRIBE id 1, properties: subscription id 1 twice (3.8.2.1.2), filter "a" QoS 0
+    raw = b"\x82\x0a\x00\x01\x04\x0b\x01\x0b\x02\x00\x01a\x00"
+    exc = _error(raw, version=p.V5)
+    assert exc.reason == r.PROTOCOL_ERROR and "appears twice" in exc.message
 
 
 def test_duplicate_property_is_protocol_error() -> None:

@@ -81,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--retention", type=int, default=defaults.retention, help="messages per durable subject"
     )
     _limits(parser, defaults)
+    _mqtt(parser, defaults)
     _workers(parser, defaults)
     parser.add_argument("--tls-cert", metavar="FILE")
     parser.add_argument("--tls-key", metavar="FILE")
@@ -120,6 +121,24 @@ def _limits(parser: argparse.ArgumentParser, defaults: HubConfig) -> None:
     add_setting_options(group, defaults, counts, seconds=False)
     group.add_argument(
         "--require-exp", action="store_true", help="refuse tokens without an 'exp' claim"
+    )
+
+
+def _mqtt(parser: argparse.ArgumentParser, defaults: HubConfig) -> None:
+    """MQTT 3.1.1 and 5 beside the WebSocket protocol (docs/mqtt.md)."""
+    group = parser.add_argument_group("MQTT (docs/mqtt.md; also at ws://HOST:PORT/mqtt)")
+    group.add_argument(
+        "--mqtt-port", type=int, metavar="PORT", help="plain TCP port for MQTT (0 = any)"
+    )
+    counts = [
+        ("--mqtt-max-packet-size", "bytes of one MQTT packet, either way"),
+        ("--mqtt-max-inflight", "QoS 1 and 2 messages unacknowledged, each way"),
+        ("--mqtt-max-queued", "QoS 1 and 2 messages waiting per session"),
+        ("--mqtt-topic-alias-max", "MQTT 5 topic aliases a client may set"),
+    ]
+    add_setting_options(group, defaults, counts, seconds=False)
+    add_setting_options(
+        group, defaults, [("--mqtt-session-expiry-max", "seconds a session outlives its client")]
     )
 
 
@@ -184,6 +203,12 @@ def config_from(args: argparse.Namespace) -> HubConfig:
         restart_backoff_min=args.restart_backoff_min,
         restart_backoff_max=args.restart_backoff_max,
         supervisor_status=os.environ.get(STATUS_ENV),
+        mqtt_port=args.mqtt_port,
+        mqtt_max_packet_size=args.mqtt_max_packet_size,
+        mqtt_max_inflight=args.mqtt_max_inflight,
+        mqtt_max_queued=args.mqtt_max_queued,
+        mqtt_session_expiry_max=args.mqtt_session_expiry_max,
+        mqtt_topic_alias_max=args.mqtt_topic_alias_max,
     )
     try:
         config.validate()
@@ -232,6 +257,8 @@ def run(args: argparse.Namespace, worker: HubConfig | None = None) -> int:
             print(
                 f"earlgate hub listening on {scheme}://{config.host}:{server.port}/ws", flush=True
             )
+            if server.mqtt.port is not None:
+                print(f"earlgate hub mqtt on mqtt://{config.host}:{server.mqtt.port}", flush=True)
         from earlgate.cluster.status import start_heartbeat
 
         try:

@@ -42,7 +42,8 @@ class HubConfig:
     ``shutdown_grace``, ``handshake_timeout``, ``idle_timeout``,
     ``ping_interval``/``ping_timeout``, ``publish_timeout``. Supervision:
     ``workers``, ``heartbeat_timeout``, ``restart_backoff_min``/``_max``,
-    ``supervisor_status``. Each field's comment gives its unit.
+    ``supervisor_status``. MQTT (docs/mqtt.md): ``mqtt_port`` and the
+    ``mqtt_*`` limits. Each field's comment gives its unit.
     """
 
     host: str = "127.0.0.1"
@@ -84,6 +85,13 @@ class HubConfig:
     restart_backoff_max: float = 10.0  # ... up to this
     reuse_port: bool = False  # SO_REUSEPORT: one of several workers on the port
     supervisor_status: str | None = None  # the supervisor's status file, shown on /healthz
+    # MQTT 3.1.1 and 5 (docs/mqtt.md): a TCP listener, and /mqtt on the WebSocket port.
+    mqtt_port: int | None = None  # plain TCP port for MQTT; None = no listener, 0 = any
+    mqtt_max_packet_size: int = 64 * 1024  # bytes, fixed header included, either direction
+    mqtt_max_inflight: int = 20  # QoS >= 1 messages unacknowledged, each direction
+    mqtt_max_queued: int = 1000  # QoS >= 1 messages waiting per session beyond the inflight ones
+    mqtt_session_expiry_max: float = 86400.0  # seconds a session outlives its connection, at most
+    mqtt_topic_alias_max: int = 64  # MQTT 5 topic aliases a client may set; 0 = none
 
     def validate(self) -> None:
         """Raise ValueError naming the first setting out of range."""
@@ -122,6 +130,18 @@ class HubConfig:
                 0 < self.restart_backoff_min <= self.restart_backoff_max,
                 "restart backoff needs 0 < min <= max",
             ),
+            (
+                self.mqtt_port is None or 0 <= self.mqtt_port <= 65535,
+                "mqtt port must be 0-65535",
+            ),
+            (
+                128 <= self.mqtt_max_packet_size <= 268_435_460,
+                "mqtt max packet size must be 128 bytes to 256 MiB",
+            ),
+            (1 <= self.mqtt_max_inflight <= 65535, "mqtt max inflight must be 1-65535"),
+            (self.mqtt_max_queued >= 0, "mqtt max queued must not be negative"),
+            (self.mqtt_session_expiry_max >= 0, "mqtt session expiry max must not be negative"),
+            (0 <= self.mqtt_topic_alias_max <= 65535, "mqtt topic alias max must be 0-65535"),
         ]
         for ok, message in checks:
             if not ok:

@@ -18,7 +18,7 @@ import urllib.parse
 from typing import Any
 
 import orjson
-from picows import WSUpgradeRequest, WSUpgradeResponseWithListener
+from picows import WSListener, WSUpgradeRequest, WSUpgradeResponseWithListener
 
 from earlgate.broker.base import Broker
 from earlgate.broker.memory import MemoryBroker
@@ -29,6 +29,7 @@ from earlgate.hub.core import Hub
 from earlgate.hub.effects import Effects
 from earlgate.hub.exposition import make_registry
 from earlgate.hub.http_routes import HubRoutes
+from earlgate.mqtt.server import MQTT_PATH, MqttServer
 from earlgate.server import (
     Drain,
     HttpFront,
@@ -106,6 +107,7 @@ class HubServer:
         self.web = StaticFiles(HUB_WEB_FILES)
         self.batches = BatchFlusher()
         self.routes = HubRoutes(self)
+        self.mqtt = MqttServer(self)  # the TCP port (--mqtt-port) and /mqtt (docs/mqtt.md)
         self._server: Listener | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._lag_due = 0.0
@@ -129,6 +131,7 @@ class HubServer:
             tls_handshake_timeout=self.config.handshake_timeout,
             reuse_port=self.config.reuse_port,
         )
+        await self.mqtt.start()
         self.metrics.tick(time.time(), time.process_time())
         self._lag_due = loop.time() + LAG_INTERVAL
         self._timers.append(loop.call_at(self._lag_due, self._probe_lag))
@@ -146,6 +149,7 @@ class HubServer:
         self.stopping = True
         if self._server is not None:
             self._server.close()
+        self.mqtt.stop()
         for listener in list(self.listeners):
             listener.close_going_away()
         await self._drain.wait_closed(len(self.listeners), self.config.shutdown_grace)
@@ -183,8 +187,10 @@ class HubServer:
 
     def _listener_for(
         self, request: WSUpgradeRequest
-    ) -> HubListener | WSUpgradeResponseWithListener:
+    ) -> WSListener | WSUpgradeResponseWithListener:
         path = urllib.parse.urlsplit(request.path.decode("latin-1")).path
+        if path == MQTT_PATH and not self.stopping:
+            return self.mqtt.websocket_listener(request)
         if path not in WS_PATHS:
             return _refuse(404, f"no WebSocket endpoint at {path}; use /ws")
         if self.stopping:

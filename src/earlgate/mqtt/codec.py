@@ -37,7 +37,7 @@ from earlgate.mqtt.reasons import (
 
 # Fixed header flags each type must carry (2.1.3); PUBLISH's are its own.
 _FLAGS = {p.PUBREL: 0x2, p.SUBSCRIBE: 0x2, p.UNSUBSCRIBE: 0x2}
-_NAMES = {
+PACKET_NAMES = {
     p.CONNECT: "CONNECT", p.CONNACK: "CONNACK", p.PUBLISH: "PUBLISH", p.PUBACK: "PUBACK",
     p.PUBREC: "PUBREC", p.PUBREL: "PUBREL", p.PUBCOMP: "PUBCOMP", p.SUBSCRIBE: "SUBSCRIBE",
     p.SUBACK: "SUBACK", p.UNSUBSCRIBE: "UNSUBSCRIBE", p.UNSUBACK: "UNSUBACK",
@@ -233,7 +233,7 @@ class Decoder:
         kind, flags = first >> 4, first & 0x0F
         if kind == p.PUBLISH:
             return self._publish(flags, body)
-        name = _NAMES.get(kind)
+        name = PACKET_NAMES.get(kind)
         if name is None or (kind == p.AUTH and self.version == p.V311):
             raise MqttError(MALFORMED_PACKET, f"unknown packet type {kind}")
         if flags != _FLAGS.get(kind, 0):
@@ -404,4 +404,4 @@ def _packet_id(reader: Reader, name: str) -> int:
     return packet_id
 
 
-__all__ = ["DEFAULT_MAX_PACKET_SIZE", "Decoder", "decode_utf8", "encode"]
+__all__ = ["DEFAULT_MAX_PACKET_SIZE", "PACKET_NAMES", "Decoder", "decode_utf8", "encode"]

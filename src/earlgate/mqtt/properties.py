@@ -186,7 +186,8 @@ def decode_properties(reader: Reader, packet: int) -> Properties:
                 MALFORMED_PACKET,
                 f"property {name} (0x{ident:02X}) is not allowed in {_NAMES[packet]}",
             )
-        if ident in seen and ident not in REPEATABLE:
+        # 3.8.2.1.2: a SUBSCRIBE carries at most one subscription identifier.
+        if ident in seen and (ident not in REPEATABLE or (ident == 0x0B and packet == SUBSCRIBE)):
             raise MqttError(PROTOCOL_ERROR, f"property {name} appears twice")
         seen.add(ident)
         value: Any

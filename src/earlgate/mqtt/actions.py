@@ -1,0 +1,49 @@
+"""What an MQTT session asks its I/O layer to do: the actions its methods return.
+
+:class:`~earlgate.mqtt.session.MqttSession` methods return a list of actions,
+carried out in order by :mod:`~earlgate.mqtt.bridge`: bytes to write to the
+client's connection, hub frames to hand to the hub core (whose answers come
+back as :meth:`MqttSession.hub_frame`), closing the connection, the one timer
+a session keeps, and the end of the session.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Send(NamedTuple):
+    """Write ``raw`` (one encoded packet) to the client's connection.
+
+    ``droppable``: a QoS 0 PUBLISH, which a slow reader's outbox may drop.
+    """
+
+    raw: bytes
+    droppable: bool = False
+
+
+class HubFrame(NamedTuple):
+    """Hand ``raw`` (a publish, subscribe, unsubscribe or auth frame) to the hub core."""
+
+    raw: bytes
+
+
+class CloseLink(NamedTuple):
+    """Close the client's connection (after what was sent before); ``message`` for logs."""
+
+    message: str
+
+
+class ArmTimer(NamedTuple):
+    """(Re)arm the session's one timer for monotonic time ``at`` (None: disarm);
+    when it fires, call :meth:`MqttSession.timer_due`."""
+
+    at: float | None
+
+
+class EndSession(NamedTuple):
+    """The session is over: unsubscribe it from the hub and forget it."""
+
+
+Action = Send | HubFrame | CloseLink | ArmTimer | EndSession
+Actions = list[Action]

@@ -1,0 +1,237 @@
+"""MQTT sessions joined to the hub core: each session's hub side is a core session.
+
+:class:`HubSide` is the hub core's :class:`~earlgate.hub.session.Session` for
+one MQTT session: the core delivers to it and answers it as it does a
+WebSocket connection, and it hands every frame to the MQTT session instead of
+a socket, saying whether the frame is live or part of a subscribe's replay
+(a retained value, which MQTT sends with RETAIN set). :class:`MqttBridge`
+carries out the sessions' :mod:`~earlgate.mqtt.actions`: hub frames into
+:meth:`Hub.handle_frame` (whose actions the hub's own
+:class:`~earlgate.hub.effects.Effects` performs), bytes to the connection,
+the session timers on the event loop. The hub core is not changed for MQTT:
+grants, rate limits, load shedding and the broker's verdicts apply to MQTT
+clients as they do to WebSocket ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+import orjson
+
+from earlgate.hub.core import Hub
+from earlgate.hub.effects import Effects
+from earlgate.hub.session import Session, TokenBucket
+from earlgate.mqtt import packets as p
+from earlgate.mqtt.actions import Actions, ArmTimer, CloseLink, EndSession, HubFrame, Send
+from earlgate.mqtt.mapping import Message, from_frame
+from earlgate.mqtt.metrics import MqttMetrics
+from earlgate.mqtt.session import MqttSession
+from earlgate.mqtt.sessions import Accepted, Refused, Sessions
+
+logger = logging.getLogger(__name__)
+
+
+class Link(Protocol):
+    """One client connection, as the bridge writes to and closes it."""
+
+    def write(self, raw: bytes, droppable: bool) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class HubSide(Session):
+    """The core session of one MQTT session (see the module docstring)."""
+
+    __slots__ = ("_live", "bridge", "mqtt")
+
+    def __init__(self, bridge: MqttBridge, mqtt: MqttSession, accepted: Accepted) -> None:
+        config = bridge.hub.config
+        bucket = None
+        if config.max_publish_rate > 0:
+            rate = config.max_publish_rate
+            bucket = TokenBucket(rate, rate, bridge.hub.clock())
+        super().__init__(
+            self._queued,
+            self._closed,
+            send_buffer=config.send_buffer,
+            policy=config.slow_consumer,
+            grants=accepted.grants,
+            bucket=bucket,
+            name=f"mqtt:{mqtt.client_id}",
+        )
+        self.bridge = bridge
+        self.mqtt = mqtt
+        self._live = False
+
+    def deliver(self, subject: str, raw: bytes, offset: int | None) -> int:
+        if self.replaying:
+            return Session.deliver(self, subject, raw, offset)  # held until the replay ends
+        return self.bridge.from_hub(self, raw, True)
+
+    def send(self, raw: bytes) -> int:
+        return self.bridge.from_hub(self, raw, self._live)
+
+    def end_replay(self) -> int:
+        self._live = True  # what was held back meanwhile is live
+        try:
+            return Session.end_replay(self)
+        finally:
+            self._live = False
+
+    def _queued(self, raw: bytes) -> None:
+        self.bridge.from_hub(self, raw, True)
+
+    def _closed(self, code: int, reason: str) -> None:
+        self.bridge.perform(self.mqtt, self.mqtt.hub_closed(code, reason))
+
+
+class MqttBridge:
+    """Every MQTT session of one hub process, and what their actions do.
+
+    Args:
+        hub: the hub core the sessions publish and subscribe through.
+        effects: the hub's performer of core actions.
+        sessions: the sessions by client id.
+        metrics: the MQTT counters.
+    """
+
+    def __init__(
+        self, hub: Hub, effects: Effects, sessions: Sessions, metrics: MqttMetrics
+    ) -> None:
+        self.hub = hub
+        self.effects = effects
+        self.sessions = sessions
+        self.metrics = metrics
+        self.clock: Callable[[], float] = sessions.clock
+        self.links: dict[MqttSession, Link] = {}
+        self.sides: dict[MqttSession, HubSide] = {}
+        self._timers: dict[MqttSession, asyncio.TimerHandle] = {}
+        self._last: tuple[bytes, Message] | None = None  # one frame fans out to many sessions
+
+    # -- connections ------------------------------------------------------
+
+    def connect(self, link: Link, packet: p.Connect) -> MqttSession | None:
+        """A CONNECT on ``link``: the session it attaches to, or None (refused: close)."""
+        config = self.hub.config
+        at_capacity = self.hub.metrics.connections_open >= config.max_connections
+        outcome = self.sessions.connect(packet, at_capacity)
+        if isinstance(outcome, Refused):
+            link.write(outcome.raw, False)
+            return None
+        session = outcome.session
+        if outcome.before:
+            self.perform(outcome.old or session, outcome.before)
+        if outcome.new:
+            side = HubSide(self, session, outcome)
+            self.sides[session] = side
+            self.effects.perform(self.hub.open_session(side))
+        elif outcome.token is not None:
+            # The new connection's token replaces the old one's grants; the
+            # subscriptions it no longer allows are dropped (the ack's ``revoked``).
+            frame_id = session.next_frame_id()
+            session.pending[frame_id] = ("auth",)
+            frame = {"type": "auth", "token": outcome.token, "id": frame_id}
+            self.perform(session, [HubFrame(orjson.dumps(frame))])
+        self.links[session] = link
+        self.metrics.connections_opened += 1
+        self.perform(session, session.attach(packet, outcome.present, outcome.assigned_id))
+        return session
+
+    def received(self, session: MqttSession, packet: p.Packet) -> None:
+        self.perform(session, session.receive(packet))
+
+    def lost(self, link: Link, session: MqttSession, message: str) -> None:
+        """``link`` closed; if it still was the session's connection, that counts as abnormal."""
+        if self.links.get(session) is link:
+            del self.links[session]
+            self.perform(session, session.connection_lost(message))
+
+    def shutdown(self) -> None:
+        """The hub stops: every session ends (their wills are published)."""
+        for session in list(self.sessions.by_id.values()):
+            self.perform(session, session.shutdown())
+
+    # -- what sessions ask for --------------------------------------------
+
+    def perform(self, session: MqttSession, actions: Actions) -> None:
+        for action in actions:
+            if isinstance(action, Send):
+                link = self.links.get(session)
+                if link is not None:
+                    link.write(action.raw, action.droppable)
+            elif isinstance(action, HubFrame):
+                side = self.sides.get(session)
+                if side is not None:
+                    answer = self.hub.handle_frame(side, action.raw)
+                    if answer:
+                        self.effects.perform(answer)
+            elif isinstance(action, CloseLink):
+                link = self.links.pop(session, None)
+                if link is not None:
+                    link.close()
+            elif isinstance(action, ArmTimer):
+                self._arm(session, action.at)
+            elif isinstance(action, EndSession):
+                self._end(session)
+
+    def _end(self, session: MqttSession) -> None:
+        self._arm(session, None)
+        self.sessions.forget(session)
+        side = self.sides.pop(session, None)
+        if side is not None:
+            self.effects.perform(self.hub.close_session(side))
+        link = self.links.pop(session, None)
+        if link is not None:
+            link.close()
+
+    def _arm(self, session: MqttSession, at: float | None) -> None:
+        timer = self._timers.pop(session, None)
+        if timer is not None:
+            timer.cancel()
+        if at is not None:
+            delay = max(at - self.clock(), 0.0)
+            loop = asyncio.get_running_loop()
+            self._timers[session] = loop.call_later(delay, self._due, session)
+
+    def _due(self, session: MqttSession) -> None:
+        self._timers.pop(session, None)
+        self.perform(session, session.timer_due())
+
+    # -- what the hub core sends ------------------------------------------
+
+    def from_hub(self, side: HubSide, raw: bytes, live: bool) -> int:
+        """A frame the core wrote to ``side``; returns the messages the session dropped."""
+        session = side.mqtt
+        cached = self._last
+        if cached is not None and cached[0] is raw:
+            message = cached[1]
+        else:
+            try:
+                frame = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                logger.warning("hub frame for %r is not JSON", session)
+                return 0
+            if not isinstance(frame, dict):
+                return 0
+            if frame.get("type") not in ("publish", "publisher"):
+                self.perform(session, session.hub_answer(frame))
+                return 0
+            message = from_frame(raw, frame)
+            self._last = (raw, message)
+        dropped = session.outbound.dropped
+        self.perform(session, session.deliver(message, live))
+        return session.outbound.dropped - dropped
+
+    def statistics(self) -> dict[str, int]:
+        """Gauges for /metrics, summed over the sessions."""
+        totals = {"inflight_out": 0, "queued": 0, "inflight_in": 0}
+        for session in self.sessions.by_id.values():
+            for name, value in session.statistics().items():
+                totals[name] += value
+        totals["connections"] = len(self.links)
+        totals["sessions"] = len(self.sessions)
+        return totals

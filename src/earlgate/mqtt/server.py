@@ -1,0 +1,163 @@
+"""MQTT on a hub process: the TCP listener, ``/mqtt`` upgrades, shutdown, ``/metrics``.
+
+:class:`MqttServer` belongs to one :class:`~earlgate.hub.server.HubServer`
+and shares its hub core, broker, token verifier and limits: MQTT clients and
+WebSocket clients are one system (docs/mqtt.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import orjson
+from picows import WSUpgradeRequest, WSUpgradeResponse, WSUpgradeResponseWithListener
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from earlgate.metrics.exposition import labelled_counter
+from earlgate.mqtt.bridge import MqttBridge
+from earlgate.mqtt.connection import MqttConnection
+from earlgate.mqtt.metrics import MqttMetrics
+from earlgate.mqtt.sessions import Sessions
+from earlgate.mqtt.transport import MqttTcpProtocol, MqttWebSocketListener
+from earlgate.server import Listener, listen, refuse_upgrade
+
+if TYPE_CHECKING:
+    from earlgate.hub.server import HubServer
+
+logger = logging.getLogger(__name__)
+
+MQTT_PATH = "/mqtt"
+SUBPROTOCOL = "mqtt"  # MQTT 5.0, 6.0: "the Client MUST include mqtt in the list"
+
+
+class MqttServer:
+    """The MQTT side of one hub process."""
+
+    def __init__(self, hub_server: HubServer) -> None:
+        self.config = hub_server.config
+        self.metrics = MqttMetrics()
+        self.sessions = Sessions(
+            self.config, self.metrics, hub_server.verifier, time.monotonic, time.time
+        )
+        self.bridge = MqttBridge(hub_server.hub, hub_server.effects, self.sessions, self.metrics)
+        self.connections: set[MqttConnection] = set()
+        self.port: int | None = None
+        self._listener: Listener | None = None
+        hub_server.registry.register(MqttCollector(self))
+
+    async def start(self) -> None:
+        config = self.config
+        if config.mqtt_port is None:
+            return
+        self._listener, self.port = await listen(
+            self._protocol,
+            config.host,
+            config.mqtt_port,
+            None,
+            max_per_address=config.max_connections_per_address,
+            reuse_port=config.reuse_port,
+        )
+
+    def _protocol(self) -> asyncio.Protocol:
+        return MqttTcpProtocol(self.bridge, self.connections)
+
+    def websocket_listener(
+        self, request: WSUpgradeRequest
+    ) -> MqttWebSocketListener | WSUpgradeResponseWithListener:
+        """An upgrade to ``/mqtt``: the ``mqtt`` subprotocol or a 400 naming it."""
+        offered = request.headers.get("Sec-WebSocket-Protocol", "")
+        if SUBPROTOCOL not in (part.strip() for part in offered.split(",")):
+            body = orjson.dumps({"error": "MQTT over WebSocket needs the subprotocol 'mqtt'"})
+            return refuse_upgrade(400, body + b"\n", "application/json")
+        response = WSUpgradeResponse.create_101_response(
+            extra_headers={"Sec-WebSocket-Protocol": SUBPROTOCOL}
+        )
+        return WSUpgradeResponseWithListener(
+            response, MqttWebSocketListener(self.bridge, self.connections)
+        )
+
+    def stop(self) -> None:
+        """Stop accepting and end every session: MQTT 5 clients are told 0x8B."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        self.bridge.shutdown()
+        for conn in list(self.connections):
+            conn.close()
+
+    def statistics(self) -> dict[str, int]:
+        return self.bridge.statistics()
+
+
+class MqttCollector(Collector):
+    """The MQTT counters and gauges, read at scrape time."""
+
+    def __init__(self, server: MqttServer) -> None:
+        self._server = server
+
+    def collect(self) -> Iterator[Metric]:
+        m = self._server.metrics
+        stats = self._server.statistics()
+        gauges = [
+            ("earlgate_mqtt_connections", "MQTT connections with a session", "connections"),
+            ("earlgate_mqtt_sessions", "MQTT sessions, connected or kept", "sessions"),
+            (
+                "earlgate_mqtt_inflight_out",
+                "QoS 1 and 2 messages sent, unacknowledged",
+                "inflight_out",
+            ),
+            (
+                "earlgate_mqtt_inflight_in",
+                "QoS 1 and 2 publishes received, not completed",
+                "inflight_in",
+            ),
+            ("earlgate_mqtt_queued", "QoS 1 and 2 messages waiting in session queues", "queued"),
+        ]
+        for name, doc, key in gauges:
+            yield GaugeMetricFamily(name, doc, value=stats[key])
+        yield labelled_counter(
+            "earlgate_mqtt_packets_in", "MQTT packets received, by type", "type", m.packets_in
+        )
+        yield labelled_counter(
+            "earlgate_mqtt_packets_out", "MQTT packets sent, by type", "type", m.packets_out
+        )
+        published = [
+            ("earlgate_mqtt_published_in", "PUBLISH received, by QoS", m.published_in),
+            ("earlgate_mqtt_published_out", "PUBLISH sent, by QoS", m.published_out),
+        ]
+        for name, doc, by_qos in published:
+            yield labelled_counter(name, doc, "qos", {str(k): v for k, v in by_qos.items()})
+        yield labelled_counter(
+            "earlgate_mqtt_connects_refused",
+            "CONNECT refused, by reason code",
+            "reason",
+            m.connects_refused,
+        )
+        counters = [
+            ("connections_opened", "MQTT connections accepted", m.connections_opened),
+            ("refused_publishes", "Publishes refused (ACL, subject, rate)", m.refused_publishes),
+            ("refused_subscriptions", "Topic filters refused", m.refused_subscriptions),
+            ("queue_dropped", "QoS 1 and 2 messages dropped from full queues", m.queue_dropped),
+            ("outbox_dropped", "QoS 0 messages dropped for slow readers", m.outbox_dropped),
+            ("expired", "Messages past their expiry, not sent", m.expired),
+            (
+                "too_large_for_client",
+                "Messages over a client's maximum packet size",
+                m.too_large_for_client,
+            ),
+            ("redelivered", "PUBLISH sent again with DUP on a resumed session", m.redelivered),
+            ("wills", "Will messages published", m.wills),
+            (
+                "keep_alive_timeouts",
+                "Connections closed after 1.5 x keep alive",
+                m.keep_alive_timeouts,
+            ),
+            ("protocol_errors", "Connections closed for a malformed packet", m.protocol_errors),
+        ]
+        for name, doc, value in counters:
+            yield CounterMetricFamily(f"earlgate_mqtt_{name}", doc, value=value)

@@ -1,0 +1,553 @@
+"""One MQTT client's session: packets and hub frames in, actions out, no I/O.
+
+Theory of operation. A session outlives its connections (``clean_start`` 0
+and a session expiry): its subscriptions, the QoS 1 and 2 flows both ways and
+the queue of messages for the client stay while the client is away. The hub
+side is the hub's own WebSocket protocol, spoken in-process: a PUBLISH is a
+publish frame (:mod:`~earlgate.mqtt.mapping`), with an ``id`` when its QoS
+needs the hub's verdict before the PUBACK or PUBREC; a SUBSCRIBE is one
+subscribe frame per filter (``last`` for the retained values); the hub's
+``ack`` and ``error`` frames come back through :meth:`MqttSession.hub_answer`
+and the messages it delivers through :meth:`MqttSession.deliver`.
+
+Events: :meth:`~MqttSession.attach` (a CONNECT was accepted),
+:meth:`~MqttSession.receive` (a packet), :meth:`~MqttSession.deliver` and
+:meth:`~MqttSession.hub_answer` (from the hub), :meth:`~MqttSession.timer_due`,
+:meth:`~MqttSession.connection_lost`, :meth:`~MqttSession.protocol_error`.
+Each returns :mod:`~earlgate.mqtt.actions`. Clocks are injected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from earlgate.hub.config import HubConfig
+from earlgate.mqtt import packets as p
+from earlgate.mqtt import reasons as r
+from earlgate.mqtt.actions import Actions, ArmTimer, CloseLink, EndSession, HubFrame, Send
+from earlgate.mqtt.codec import encode
+from earlgate.mqtt.mapping import Message, remaining_expiry, to_frame
+from earlgate.mqtt.metrics import MqttMetrics
+from earlgate.mqtt.outbound import Outbound
+from earlgate.mqtt.properties import Properties
+from earlgate.mqtt.subscribe import SubscribeMixin, Subscription
+from earlgate.wire import codes
+
+MAX_REASON_STRING = 200  # characters of a hub reason sent as an MQTT 5 reason string
+NEVER_EXPIRES = 0xFFFFFFFF  # MQTT 5 3.1.2.11.2: the session does not expire
+
+# Hub error codes as reason codes of a PUBACK or PUBREC (MQTT 5.0, 3.4.2.1).
+PUBLISH_REFUSALS = {
+    codes.FORBIDDEN: r.NOT_AUTHORIZED,
+    codes.BAD_SUBJECT: r.TOPIC_NAME_INVALID,
+    codes.RATE_LIMITED: r.QUOTA_EXCEEDED,
+}
+
+
+@dataclass(slots=True)
+class Link:
+    """What one connection set up for the session (MQTT 5 CONNECT properties)."""
+
+    version: int = p.V311
+    keep_alive: int = 0  # seconds; 0: none
+    max_packet_size: int | None = None  # the client's, for what the hub sends
+    alias_max: int = 0  # topic aliases the client accepts from the hub
+    aliases_in: dict[int, str] = field(default_factory=dict)
+    aliases_out: dict[str, int] = field(default_factory=dict)
+    problem_info: bool = True  # reason strings on acks allowed
+
+
+class MqttSession(SubscribeMixin):
+    """The state of one client id and its protocol logic (see the module docstring).
+
+    Args:
+        client_id: the session's client identifier.
+        config: the hub's settings (the ``mqtt_*`` limits).
+        metrics: the MQTT counters, shared by all sessions.
+        clock: monotonic seconds (keep-alive, will delay, session expiry).
+        wall: seconds since the epoch (message expiry).
+        tag: a short string unique to this session, marking its publishes
+            while it holds a no-local subscription.
+    """
+
+    def __init__(
+        self,
+        client_id: str,
+        config: HubConfig,
+        metrics: MqttMetrics,
+        clock: Callable[[], float],
+        wall: Callable[[], float],
+        tag: str,
+    ) -> None:
+        self.client_id = client_id
+        self.config = config
+        self.metrics = metrics
+        self.clock = clock
+        self.wall = wall
+        self.tag = tag
+        self.link = Link()
+        self.connected = False
+        self.ended = False
+        self.expiry = 0.0  # seconds the session outlives its connection
+        self.will: p.Will | None = None
+        self.subscriptions: dict[str, Subscription] = {}
+        self.outbound = Outbound(config.mqtt_max_inflight, config.mqtt_max_queued)
+        self.publishing: dict[int, int] = {}  # packet id -> frame id awaiting the hub's verdict
+        self.awaiting_release: set[int] = set()  # QoS 2 packet ids PUBREC'd, before PUBREL
+        self.pending: dict[int, tuple[Any, ...]] = {}  # frame id -> what its answer completes
+        self._frame_ids = itertools.count(1)
+        self._last_in = 0.0
+        self._will_at: float | None = None
+        self._expires_at: float | None = None
+        SubscribeMixin.__init__(self)
+
+    def __repr__(self) -> str:
+        return f"<MqttSession {self.client_id!r} connected={self.connected}>"
+
+    # -- sending ------------------------------------------------------------
+
+    def send(self, packet: p.Packet, droppable: bool = False) -> Actions:
+        if not self.connected:
+            return []
+        self.metrics.sent(packet.type)
+        return [Send(encode(packet, self.link.version), droppable)]
+
+    def reason_props(self, reason: str) -> Properties:
+        """A reason string for an ack, where the client allows them (3.1.2.11.7)."""
+        if self.link.version != p.V5 or not self.link.problem_info or not reason:
+            return Properties()
+        return Properties(reason_string=reason[:MAX_REASON_STRING])
+
+    def close(self, reason: int, message: str) -> Actions:
+        """The server ends the connection: MQTT 5 says why in a DISCONNECT; the
+        will is published (3.1.2.5: the connection closed without a DISCONNECT 0x00)."""
+        if not self.connected:
+            return []
+        actions: Actions = []
+        if self.link.version == p.V5:
+            props = Properties(reason_string=message[:MAX_REASON_STRING])
+            actions += self.send(p.Disconnect(reason, props))
+        return actions + self._detach(message, publish_will=True)
+
+    def next_frame_id(self) -> int:
+        return next(self._frame_ids)
+
+    def _version(self) -> int:
+        return self.link.version
+
+    # -- connections ----------------------------------------------------------
+
+    def attach(self, connect: p.Connect, present: bool, assigned_id: str | None) -> Actions:
+        """A CONNECT for this session was accepted: CONNACK, then take up where it stood."""
+        config = self.config
+        props = connect.properties
+        v5 = connect.protocol_level == p.V5
+        self.link = Link(
+            version=connect.protocol_level,
+            keep_alive=connect.keep_alive,
+            max_packet_size=props.maximum_packet_size if v5 else None,
+            alias_max=(props.topic_alias_maximum or 0) if v5 else 0,
+            problem_info=props.request_problem_info != 0,
+        )
+        self.connected = True
+        self._last_in = self.clock()
+        self._will_at = self._expires_at = None
+        self.will = connect.will
+        self.outbound.quota = min(config.mqtt_max_inflight, props.receive_maximum or 0xFFFF)
+        ack = Properties()
+        if v5:
+            asked = props.session_expiry or 0
+            self.expiry = float(min(asked, config.mqtt_session_expiry_max))
+            if asked == NEVER_EXPIRES and config.mqtt_session_expiry_max < asked:
+                self.expiry = config.mqtt_session_expiry_max
+            if self.expiry != asked:
+                ack.session_expiry = int(self.expiry)
+            ack.receive_maximum = config.mqtt_max_inflight
+            ack.maximum_packet_size = config.mqtt_max_packet_size
+            if config.mqtt_topic_alias_max:
+                ack.topic_alias_maximum = config.mqtt_topic_alias_max
+            ack.shared_available = 0
+            ack.assigned_client_id = assigned_id
+        else:
+            self.expiry = 0.0 if connect.clean_start else config.mqtt_session_expiry_max
+        actions = self.send(p.ConnAck(present, r.SUCCESS, ack))
+        # 4.4: "the Client and Server MUST resend any unacknowledged PUBLISH
+        # packets (where QoS > 0) and PUBREL packets using their original
+        # Packet Identifiers ... the DUP flag MUST be set to 1".
+        for flow in self.outbound.unacknowledged():
+            if flow.released:
+                actions += self.send(p.PubRel(flow.publish.packet_id or 0))
+            else:
+                flow.publish.dup = True
+                actions += self._write_publish(flow.publish, flow.expires)
+                self.metrics.redelivered += 1
+        actions += self._drain()
+        actions.append(ArmTimer(self._next_timer()))
+        return actions
+
+    def connection_lost(self, message: str) -> Actions:
+        """The connection went away without a DISCONNECT: the will applies."""
+        if not self.connected:
+            return []
+        return self._detach(message, publish_will=True)
+
+    def protocol_error(self, error: r.MqttError) -> Actions:
+        """The client sent something malformed (4.13): say so (MQTT 5) and close."""
+        self.metrics.protocol_errors += 1
+        return self.close(error.reason, error.message)
+
+    def taken_over(self) -> Actions:
+        """Another connection took the client id (3.1.4-3): close this one."""
+        return self.close(r.SESSION_TAKEN_OVER, "another connection took over the session")
+
+    def shutdown(self) -> Actions:
+        """The hub stops: close the connection and end the session (it lives in this process)."""
+        actions = self.close(r.SERVER_SHUTTING_DOWN, "hub shutting down")
+        return actions + self.end()
+
+    def _detach(self, message: str, *, publish_will: bool) -> Actions:
+        self.connected = False
+        actions: Actions = [CloseLink(message)]
+        self.link.aliases_in.clear()
+        self.link.aliases_out.clear()
+        now = self.clock()
+        if not publish_will:
+            self.will = None
+        delay = 0
+        if self.will is not None and self.link.version == p.V5:
+            delay = self.will.properties.will_delay or 0
+        if self.expiry <= 0:
+            return actions + self.end()
+        self._expires_at = now + self.expiry
+        if self.will is not None:
+            if delay <= 0:
+                actions += self._publish_will()
+            else:
+                # 3.1.3.2.2: published after the will delay or when the session ends.
+                self._will_at = now + min(delay, self.expiry)
+        actions.append(ArmTimer(self._next_timer()))
+        return actions
+
+    def end(self) -> Actions:
+        """The session is over: the will (if still due), then the hub forgets it."""
+        if self.ended:
+            return []
+        actions: Actions = []
+        if self.will is not None and not self.connected:
+            actions += self._publish_will()
+        self.ended = True
+        self.connected = False
+        self.will = None
+        self.outbound.clear()
+        return [*actions, ArmTimer(None), EndSession()]
+
+    def _publish_will(self) -> Actions:
+        will, self.will = self.will, None
+        self._will_at = None
+        if will is None:
+            return []
+        self.metrics.wills += 1
+        publish = p.Publish(
+            will.topic, will.payload, will.qos, will.retain, False, None, will.properties
+        )
+        return [HubFrame(to_frame(publish, now=self.wall()))]
+
+    # -- timers -------------------------------------------------------------
+
+    def _next_timer(self) -> float | None:
+        due = [t for t in (self._will_at, self._expires_at) if t is not None]
+        if self.connected and self.link.keep_alive:
+            # 3.1.2.10: "If the Keep Alive value is non-zero and the Server does not
+            # receive an MQTT Control Packet from the Client within one and a half
+            # times the Keep Alive time period, it MUST close the Network Connection"
+            due.append(self._last_in + 1.5 * self.link.keep_alive)
+        return min(due) if due else None
+
+    def timer_due(self) -> Actions:
+        now = self.clock()
+        if self.ended:
+            return []
+        if self.connected:
+            keep_alive = self.link.keep_alive
+            if keep_alive and now >= self._last_in + 1.5 * keep_alive:
+                self.metrics.keep_alive_timeouts += 1
+                message = f"no packet within 1.5 x the keep alive of {keep_alive} s"
+                return self.close(r.KEEP_ALIVE_TIMEOUT, message)
+            return [ArmTimer(self._next_timer())]
+        actions: Actions = []
+        if self._expires_at is not None and now >= self._expires_at:
+            return self.end()
+        if self._will_at is not None and now >= self._will_at:
+            actions += self._publish_will()
+        actions.append(ArmTimer(self._next_timer()))
+        return actions
+
+    # -- packets from the client ----------------------------------------------
+
+    def receive(self, packet: p.Packet) -> Actions:
+        """One packet of the connected client."""
+        self._last_in = self.clock()
+        if isinstance(packet, p.Publish):
+            return self._publish_in(packet)
+        if isinstance(packet, p.PubAck):
+            self.outbound.puback(packet.packet_id)
+            return self._drain()
+        if isinstance(packet, p.PubRec):
+            return self._pubrec(packet)
+        if isinstance(packet, p.PubRel):
+            return self._pubrel(packet)
+        if isinstance(packet, p.PubComp):
+            self.outbound.pubcomp(packet.packet_id)
+            return self._drain()
+        if isinstance(packet, p.Subscribe):
+            return self.subscribe_in(packet)
+        if isinstance(packet, p.Unsubscribe):
+            return self.unsubscribe_in(packet)
+        if isinstance(packet, p.PingReq):
+            return self.send(p.PingResp())
+        if isinstance(packet, p.Disconnect):
+            return self._disconnect_in(packet)
+        name = type(packet).__name__.upper()
+        reason = "AUTH without an authentication method" if isinstance(packet, p.Auth) else ""
+        return self.protocol_error(
+            r.MqttError(r.PROTOCOL_ERROR, reason or f"a client does not send {name}")
+        )
+
+    def _disconnect_in(self, packet: p.Disconnect) -> Actions:
+        asked = packet.properties.session_expiry
+        if asked is not None:
+            if self.expiry == 0 and asked:
+                # 3.14.2.2.2: a session expiry of 0 at CONNECT cannot be raised at DISCONNECT.
+                return self.protocol_error(
+                    r.MqttError(r.PROTOCOL_ERROR, "session expiry set at DISCONNECT after 0")
+                )
+            self.expiry = float(min(asked, self.config.mqtt_session_expiry_max))
+        # 3.1.2.5: the will is removed on "a DISCONNECT packet with a Reason Code of 0x00".
+        return self._detach("client disconnected", publish_will=packet.reason != r.SUCCESS)
+
+    def _publish_in(self, packet: p.Publish) -> Actions:
+        link = self.link
+        props = packet.properties
+        topic = packet.topic
+        alias = props.topic_alias
+        if alias is not None:
+            most = self.config.mqtt_topic_alias_max
+            if alias > most:
+                error = f"topic alias {alias} is over the maximum {most}"
+                return self.protocol_error(r.MqttError(r.TOPIC_ALIAS_INVALID, error))
+            if topic:
+                link.aliases_in[alias] = topic
+            else:
+                known = link.aliases_in.get(alias)
+                if known is None:
+                    error = f"topic alias {alias} was never set on this connection"
+                    return self.protocol_error(r.MqttError(r.PROTOCOL_ERROR, error))
+                topic = known
+            props.topic_alias = None
+        elif not topic:
+            error = "PUBLISH without a topic name or a topic alias"
+            return self.protocol_error(r.MqttError(r.PROTOCOL_ERROR, error))
+        if props.subscription_ids:
+            error = "a client's PUBLISH carries a subscription identifier"
+            return self.protocol_error(r.MqttError(r.PROTOCOL_ERROR, error))
+        packet.topic = topic
+        self.metrics.published_in[packet.qos] += 1
+        if _not_utf8(packet):
+            return self._refuse_publish(packet, r.PAYLOAD_FORMAT_INVALID, "payload is not UTF-8")
+        origin = self.tag if self.has_no_local else None
+        if packet.qos == 0:
+            return [HubFrame(to_frame(packet, now=self.wall(), origin=origin))]
+        packet_id = packet.packet_id or 0
+        if packet_id in self.publishing:
+            return []  # a DUP of a publish whose verdict is on its way
+        if packet.qos == 2 and packet_id in self.awaiting_release:
+            # 4.3.3: the receiver "MUST respond with a PUBREC" again and not deliver twice.
+            return self.send(p.PubRec(packet_id))
+        if link.version == p.V5 and self.inbound_in_flight() >= self.config.mqtt_max_inflight:
+            error = f"more than {self.config.mqtt_max_inflight} QoS 1 and 2 publishes in flight"
+            return self.protocol_error(r.MqttError(r.RECEIVE_MAXIMUM_EXCEEDED, error))
+        frame_id = self.next_frame_id()
+        self.publishing[packet_id] = frame_id
+        self.pending[frame_id] = ("publish", packet_id, packet.qos)
+        return [HubFrame(to_frame(packet, now=self.wall(), frame_id=frame_id, origin=origin))]
+
+    def inbound_in_flight(self) -> int:
+        return len(self.publishing) + len(self.awaiting_release)
+
+    def _refuse_publish(self, packet: p.Publish, reason: int, message: str) -> Actions:
+        self.metrics.refused_publishes += 1
+        if not packet.qos:
+            return []
+        return self._answer_publish(packet.packet_id or 0, packet.qos, reason, message)
+
+    def _answer_publish(self, packet_id: int, qos: int, reason: int, message: str) -> Actions:
+        """PUBACK or PUBREC for a publish the hub took (``reason`` 0) or refused.
+
+        3.1.1 has no way to refuse: the message is dropped and acknowledged all
+        the same, so that the client does not send it again for ever.
+        """
+        if self.link.version != p.V5:
+            reason = r.SUCCESS
+        props = self.reason_props(message) if reason else Properties()
+        if qos == 1:
+            return self.send(p.PubAck(packet_id, reason, props))
+        if reason < 0x80:
+            self.awaiting_release.add(packet_id)
+        return self.send(p.PubRec(packet_id, reason, props))
+
+    def _pubrel(self, packet: p.PubRel) -> Actions:
+        packet_id = packet.packet_id
+        if packet_id in self.awaiting_release:
+            self.awaiting_release.discard(packet_id)
+            return self.send(p.PubComp(packet_id))
+        reason = r.PACKET_ID_NOT_FOUND if self.link.version == p.V5 else r.SUCCESS
+        return self.send(p.PubComp(packet_id, reason))
+
+    def _pubrec(self, packet: p.PubRec) -> Actions:
+        answer = self.outbound.pubrec(packet.packet_id, packet.reason >= 0x80)
+        if answer is None:  # 4.3.3: PUBREL with 0x92 for an id that is not in flight
+            reason = r.PACKET_ID_NOT_FOUND if self.link.version == p.V5 else r.SUCCESS
+            return self.send(p.PubRel(packet.packet_id, reason))
+        if answer:
+            return self.send(p.PubRel(packet.packet_id))
+        return self._drain()
+
+    # -- the hub's answers ------------------------------------------------------
+
+    def hub_answer(self, frame: dict[str, Any]) -> Actions:
+        """An ``ack`` or ``error`` frame of the hub for a frame this session sent."""
+        frame_id = frame.get("id")
+        entry = self.pending.pop(frame_id, None) if isinstance(frame_id, int) else None
+        if entry is None:
+            return []
+        error = frame.get("code") if frame.get("type") == "error" else None
+        reason = str(frame.get("reason", ""))
+        if entry[0] == "publish":
+            _, packet_id, qos = entry
+            if self.publishing.get(packet_id) == frame_id:
+                del self.publishing[packet_id]
+            if error is None:
+                return self._answer_publish(packet_id, qos, r.SUCCESS, "")
+            self.metrics.refused_publishes += 1
+            refusal = PUBLISH_REFUSALS.get(str(error), r.UNSPECIFIED_ERROR)
+            return self._answer_publish(packet_id, qos, refusal, reason)
+        return self.subscription_answer(entry, error, reason, frame)
+
+    def hub_closed(self, code: int, reason: str) -> Actions:
+        """The hub ends the session's hub side: its token expired (close code 4001)."""
+        mqtt_reason = r.NOT_AUTHORIZED if code == codes.CLOSE_TOKEN_EXPIRED else r.UNSPECIFIED_ERROR
+        return self.close(mqtt_reason, reason) + self.end()
+
+    # -- messages from the hub ---------------------------------------------------
+
+    def deliver(self, message: Message, live: bool) -> Actions:
+        """A message the hub delivers: live, or a retained value for a new subscription."""
+        if not live:
+            return self.retained_in(message)
+        matched = [s for s in self.subscriptions.values() if s.matches(message.topic)]
+        if message.origin == self.tag:
+            matched = [s for s in matched if not s.no_local]
+        if not matched:
+            return []
+        qos = min(message.qos, max(s.qos for s in matched))
+        retain = message.retain and any(s.retain_as_published for s in matched)
+        ids = sorted({s.sub_id for s in matched if s.sub_id})
+        return self.offer(message, qos, retain, ids)
+
+    def offer(self, message: Message, qos: int, retain: bool, sub_ids: list[int]) -> Actions:
+        """Send ``message`` at ``qos``, or queue it behind the inflight window."""
+        now = self.wall()
+        if message.expires is not None and message.expires <= now:
+            self.metrics.expired += 1
+            return []
+        props = Properties(
+            payload_format=message.properties.payload_format,
+            content_type=message.properties.content_type,
+            response_topic=message.properties.response_topic,
+            correlation_data=message.properties.correlation_data,
+            user=message.properties.user,
+            subscription_ids=sub_ids,
+        )
+        publish = p.Publish(message.topic, message.payload, qos, retain, False, None, props)
+        if qos == 0:
+            if not self.connected:
+                return []  # QoS 0 is not kept for a client that is away
+            return self._write_publish(publish, message.expires)
+        if self.connected and self.outbound.has_room():
+            expires = message.expires
+            return self._write_publish(self.outbound.start(publish, expires), expires)
+        dropped = self.outbound.enqueue(publish, message.expires)
+        self.metrics.queue_dropped += dropped
+        return []
+
+    def _drain(self) -> Actions:
+        """Send queued messages while the window has room."""
+        actions: Actions = []
+        if not self.connected:
+            return actions
+        now = self.wall()
+        while (queued := self.outbound.next_queued()) is not None:
+            publish, expires = queued
+            if expires is not None and expires <= now:
+                self.metrics.expired += 1
+                continue
+            actions += self._write_publish(self.outbound.start(publish, expires), expires)
+        return actions
+
+    def _write_publish(self, publish: p.Publish, expires: float | None) -> Actions:
+        """Encode a PUBLISH for this connection: expiry left, topic alias, size limit."""
+        link = self.link
+        if link.version == p.V5:
+            props = publish.properties
+            if expires is not None:
+                # 3.3.2.3.3: "the received value minus the time that the message
+                # has been waiting in the Server" (at least 1 for one sent again).
+                props.message_expiry = max(remaining_expiry(expires, self.wall()), 1)
+            topic = publish.topic
+            if link.alias_max:
+                alias = link.aliases_out.get(topic)
+                if alias is not None:
+                    publish = _aliased(publish, "", alias)
+                elif len(link.aliases_out) < link.alias_max:
+                    alias = link.aliases_out[topic] = len(link.aliases_out) + 1
+                    publish = _aliased(publish, topic, alias)
+        raw = encode(publish, link.version)
+        if link.max_packet_size is not None and len(raw) > link.max_packet_size:
+            # 3.1.2.11.4: "the Server MUST NOT send" it; discarded as if delivered.
+            self.metrics.too_large_for_client += 1
+            if publish.qos and publish.packet_id in self.outbound.inflight:
+                del self.outbound.inflight[publish.packet_id]
+            return []
+        if not self.connected:
+            return []
+        self.metrics.sent(p.PUBLISH)
+        self.metrics.published_out[publish.qos] += 1
+        return [Send(raw, publish.qos == 0)]
+
+    def statistics(self) -> dict[str, int]:
+        return {
+            "inflight_out": len(self.outbound.inflight),
+            "queued": len(self.outbound.queue),
+            "inflight_in": self.inbound_in_flight(),
+        }
+
+
+def _aliased(publish: p.Publish, topic: str, alias: int) -> p.Publish:
+    """A copy of ``publish`` with a topic alias, so the stored one keeps its full topic."""
+    props = dataclasses.replace(publish.properties, topic_alias=alias)
+    return dataclasses.replace(publish, topic=topic, properties=props)
+
+
+def _not_utf8(packet: p.Publish) -> bool:
+    """3.3.2.3.2: a payload said to be UTF-8 (payload format 1) that is not."""
+    if packet.properties.payload_format != 1:
+        return False
+    try:
+        packet.payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
