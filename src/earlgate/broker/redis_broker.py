@@ -34,16 +34,21 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection, parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from earlgate.broker.base import Broker, BrokerError, Position, PublishDone, Replay
+from earlgate.broker.base import BrokerError, Position, PublishDone, Replay
+from earlgate.broker.redis_lifecycle import (
+    CONNECT_TIMEOUT,
+    ERRORS,
+    SUBSCRIBE_TIMEOUT,
+    RedisLifecycle,
+)
 from earlgate.broker.redis_positions import durable_positions
 from earlgate.broker.rediskeys import (
     PUBLISH_DURABLE,
@@ -53,19 +58,12 @@ from earlgate.broker.rediskeys import (
     split_envelope,
 )
 from earlgate.broker.resp import Reply, RespChannel
-from earlgate.wire.durable import DurablePolicy
 from earlgate.wire.subjects import is_wildcard, matches
 
 logger = logging.getLogger(__name__)
 
-_ERRORS = (redis_errors.RedisError, OSError, EOFError)
-BACKOFF_FIRST = 0.05  # seconds before the first reconnection attempt
-BACKOFF_MAX = 2.0
-CONNECT_TIMEOUT = 2.0
-SUBSCRIBE_TIMEOUT = 5.0  # how long a replay waits for its subscription to be confirmed
 
-
-class RedisBroker(Broker):
+class RedisBroker(RedisLifecycle):
     """Publish through Redis pub/sub; retained values and durable streams in Redis."""
 
     name = "redis"
@@ -77,12 +75,9 @@ class RedisBroker(Broker):
         retention: int = 1000,
         prefix: str = "earlgate",
     ) -> None:
-        super().__init__()
         if not url.startswith(("redis://", "rediss://", "unix://")):
             raise BrokerError(f"not a Redis URL: {url!r}")
-        self.url = url
-        self.durable = DurablePolicy(durable)
-        self.retention = retention
+        super().__init__(url, durable, retention)
         self.keys = Keys(prefix)
         self.origin = secrets.token_hex(4).encode()  # this hub, in envelopes
         self._seq = 0
@@ -96,22 +91,18 @@ class RedisBroker(Broker):
         self._redis: Redis | None = None
         self._sub: RespChannel | None = None
         self._pub: RespChannel | None = None
-        self._up = False
-        self._closing = False
         # What local clients need: exact channels and globs, with the patterns each serves.
         self._channels: set[bytes] = set()
         self._globs: dict[bytes, set[str]] = {}
-        self._confirming: dict[bytes, asyncio.Future[None]] = {}
-        self._ready = asyncio.Event()  # set at the first successful connection
-        self._tasks: list[asyncio.Task[None]] = []
         self._publish_sha = ""
         self._replay_script: Any = None
-        self.reconnects = 0
-        self.published = 0
-        self.received = 0
         self.duplicates = 0
 
     # -- lifecycle --------------------------------------------------------
+
+    @property
+    def label(self) -> str:
+        return f"Redis at {self.url}"
 
     async def start(self) -> None:
         self._redis = Redis.from_url(
@@ -121,30 +112,13 @@ class RedisBroker(Broker):
             retry=Retry(NoBackoff(), 0),
         )
         self._replay_script = self._redis.register_script(REPLAY)
-        loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._maintain(), name="redis-connections")]
-        # Start once Redis answers, so that a hub started with Redis down says so.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._ready.wait(), CONNECT_TIMEOUT * 2)
-        if not self._up:
-            logger.warning("Redis at %s is not reachable yet; retrying in the background", self.url)
+        await super().start()
 
     async def close(self) -> None:
-        self._closing = True
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, *_ERRORS):
-                await task
-        for channel in (self._pub, self._sub):
-            if channel is not None:
-                channel.close()  # unanswered publishes are told the connection is gone
+        await super().close()
         if self._redis is not None:
-            with contextlib.suppress(*_ERRORS):
+            with contextlib.suppress(*ERRORS):
                 await self._redis.aclose()
-
-    def healthy(self) -> bool:
-        return self._up
 
     # -- publishing -------------------------------------------------------
 
@@ -254,26 +228,7 @@ class RedisBroker(Broker):
             return  # sent again when the connection comes back
         sub.send(command, name)
 
-    async def _maintain(self) -> None:
-        """Keep the subscription connection up; mark the broker down while it is not."""
-        backoff = BACKOFF_FIRST
-        while not self._closing:
-            try:
-                await self._connect()
-                backoff = BACKOFF_FIRST
-                assert self._sub is not None and self._pub is not None
-                # Until either connection drops.
-                await asyncio.wait(
-                    {self._sub.closed, self._pub.closed}, return_when=asyncio.FIRST_COMPLETED
-                )
-            except _ERRORS as exc:
-                if self._up or backoff == BACKOFF_FIRST:
-                    logger.warning("Redis at %s unreachable: %s", self.url, exc)
-            self._lost("")
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, BACKOFF_MAX)
-
-    async def _connect(self) -> None:
+    async def _connect(self) -> Awaitable[Any]:
         redis = self._redis
         assert redis is not None
         await redis.ping()
@@ -293,11 +248,9 @@ class RedisBroker(Broker):
             sub.send("SUBSCRIBE", *channels)
         if globs:
             sub.send("PSUBSCRIBE", *globs)
-        if self.reconnects or self._up is False:
-            logger.info("connected to Redis at %s", self.url)
-        self.reconnects += 1
-        self._up = True
-        self._ready.set()
+        # Until either connection drops.
+        closed = {sub.closed, self._pub.closed}
+        return asyncio.wait(closed, return_when=asyncio.FIRST_COMPLETED)
 
     def _on_push(self, reply: Reply) -> None:
         """One reply on the subscription connection: a message or a confirmation."""
@@ -331,22 +284,13 @@ class RedisBroker(Broker):
         assert sink is not None, "broker used before attach()"
         sink.deliver(self.keys.subject_of(channel), raw, offset)
 
-    def _lost(self, reason: str) -> None:
-        """Redis went away: refuse publishes until the subscriber is back."""
-        if reason:
-            logger.warning("Redis at %s: %s", self.url, reason)
-        self._up = False
+    def _close_links(self) -> None:
         for channel in (self._sub, self._pub):
             if channel is not None:
                 # Closing the sockets wakes the connection task, which reconnects;
                 # unanswered publishes are answered ``unavailable``.
                 channel.close()
         self._sub = self._pub = None
-        for future in self._confirming.values():
-            if not future.done():
-                future.set_exception(BrokerError("Redis connection lost"))
-                future.exception()  # retrieved: nobody may be waiting
-        self._confirming.clear()
 
     def _name(self, pattern: str) -> bytes:
         if is_wildcard(pattern):
@@ -377,9 +321,6 @@ class RedisBroker(Broker):
             if matches(pattern, subject.decode()):
                 found.append(bytes(raw))
         return found
-
-    def is_durable(self, subject: str) -> bool:
-        return bool(self.durable) and self.durable(subject)
 
     async def history(self, subject: str, since: int, epoch: str | None) -> Replay:
         if self._redis is None or not self._up:

@@ -30,22 +30,27 @@ import logging
 import math
 import secrets
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Awaitable, Coroutine, Iterable
 from typing import Any
 
-from redis import exceptions as redis_errors
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from earlgate.broker.base import Broker, BrokerError, Position, PublishDone, Replay
+from earlgate.broker.base import BrokerError, Position, PublishDone, Replay
 from earlgate.broker.clusterkeys import (
     ClusterUrlError,
     ShardMap,
     envelope,
     parse_cluster_url,
     split_envelope,
+)
+from earlgate.broker.redis_lifecycle import (
+    CONNECT_TIMEOUT,
+    ERRORS,
+    SUBSCRIBE_TIMEOUT,
+    RedisLifecycle,
 )
 from earlgate.broker.redis_positions import durable_positions
 from earlgate.broker.rediskeys import (
@@ -54,22 +59,10 @@ from earlgate.broker.rediskeys import (
     pattern_glob,
     replay_from_reply,
 )
-from earlgate.wire.durable import DurablePolicy
 from earlgate.wire.subjects import is_wildcard, matches
 
 logger = logging.getLogger(__name__)
 
-_ERRORS = (
-    redis_errors.RedisError,
-    redis_errors.RedisClusterException,  # not a RedisError
-    BrokerError,
-    OSError,
-    EOFError,
-)
-BACKOFF_FIRST = 0.05
-BACKOFF_MAX = 2.0
-CONNECT_TIMEOUT = 2.0
-SUBSCRIBE_TIMEOUT = 5.0
 
 Pending = tuple[str, bytes | None, bool, PublishDone | None]  # raw None: unretain
 
@@ -78,7 +71,7 @@ class TopologyChanged(BrokerError):
     """A shard channel is no longer served by the node we subscribed on."""
 
 
-class RedisClusterBroker(Broker):
+class RedisClusterBroker(RedisLifecycle):
     """Sharded pub/sub on a Redis Cluster; retained values and durable streams on it."""
 
     name = "redis-cluster"
@@ -86,60 +79,36 @@ class RedisClusterBroker(Broker):
     def __init__(
         self, url: str, durable: Iterable[str] = (), retention: int = 1000, prefix: str = "earlgate"
     ) -> None:
-        super().__init__()
         try:
             parsed = parse_cluster_url(url)
         except ClusterUrlError as exc:
             raise BrokerError(str(exc)) from None
-        self.url = url
+        super().__init__(url, durable, retention)
         self._startup = parsed.nodes
         self._password = parsed.password
         self.shards = ShardMap(prefix, parsed.levels, parsed.channels)
-        self.durable = DurablePolicy(durable)
-        self.retention = retention
         self._cluster: RedisCluster | None = None
         self._links: dict[str, Connection] = {}  # primary's name -> subscription connection
         self._route: dict[bytes, str] = {}  # channel -> the primary it is subscribed on
-        self._up = False
-        self._closing = False
         self._patterns: dict[str, tuple[int, ...]] = {}
         self._refs: Counter[int] = Counter()  # channel number -> patterns needing it
         self._unsubscribing: Counter[bytes] = Counter()  # replies still expected
-        self._confirming: dict[bytes, asyncio.Future[None]] = {}
         self._pending: list[Pending] = []
         self._wake = asyncio.Event()
-        self._ready = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
         self._publish_sha = ""
-        self.reconnects = 0
-        self.published = 0
-        self.received = 0
 
     # -- lifecycle --------------------------------------------------------
 
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._tasks = [
-            loop.create_task(self._maintain(), name="redis-cluster-subscriber"),
-            loop.create_task(self._writer(), name="redis-cluster-writer"),
-        ]
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._ready.wait(), CONNECT_TIMEOUT * 2)
-        if not self._up:
-            logger.warning("Redis Cluster %s is not reachable yet; retrying", self.url)
+    @property
+    def label(self) -> str:
+        return f"Redis Cluster {self.url}"
+
+    def _workers(self) -> list[Coroutine[Any, Any, None]]:
+        return [self._writer()]
 
     async def close(self) -> None:
-        self._closing = True
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, *_ERRORS):
-                await task
+        await super().close()
         self._answer(self._take_pending(), "unavailable", "hub shutting down")
-        await self._disconnect()
-
-    def healthy(self) -> bool:
-        return self._up
 
     # -- publishing -------------------------------------------------------
 
@@ -205,7 +174,7 @@ class RedisClusterBroker(Broker):
                 pipe.spublish(channel, envelope(subject, raw))
         try:
             await pipe.execute()
-        except _ERRORS as exc:
+        except ERRORS as exc:
             self._lost(f"publish failed: {exc}")
             self._answer(batch, "unavailable", "broker is unreachable")
             return
@@ -259,7 +228,7 @@ class RedisClusterBroker(Broker):
     async def _send_command(self, link: Connection, command: str, channel: bytes) -> None:
         try:
             await link.send_command(command, channel, check_health=False)
-        except _ERRORS as exc:
+        except ERRORS as exc:
             self._lost(f"{command} failed: {exc}")
 
     def _futures(self, pattern: str) -> list[asyncio.Future[None]]:
@@ -278,22 +247,7 @@ class RedisClusterBroker(Broker):
 
     # -- connections ------------------------------------------------------
 
-    async def _maintain(self) -> None:
-        backoff = BACKOFF_FIRST
-        while not self._closing:
-            try:
-                readers = await self._connect()
-                backoff = BACKOFF_FIRST
-                await self._read_all(readers)
-            except _ERRORS as exc:
-                if self._up or backoff == BACKOFF_FIRST:
-                    logger.warning("Redis Cluster %s unreachable: %s", self.url, exc)
-            self._lost("")
-            await self._disconnect()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, BACKOFF_MAX)
-
-    async def _connect(self) -> list[asyncio.Task[None]]:
+    async def _connect(self) -> Awaitable[None]:
         """A fresh view of the cluster, a connection per primary, every channel subscribed."""
         cluster = RedisCluster(
             startup_nodes=[ClusterNode(host, port) for host, port in self._startup],
@@ -337,12 +291,7 @@ class RedisClusterBroker(Broker):
             loop.create_task(self._read(name, link), name=f"redis-cluster-reader-{name}")
             for name, link in self._links.items()
         ]
-        if self.reconnects:
-            logger.info("connected to Redis Cluster %s", self.url)
-        self.reconnects += 1
-        self._up = True
-        self._ready.set()
-        return readers
+        return self._read_all(readers)
 
     async def _read_all(self, readers: list[asyncio.Task[None]]) -> None:
         """Until one subscription connection fails; then stop the others."""
@@ -383,29 +332,20 @@ class RedisClusterBroker(Broker):
                     # Redis dropped it: the slot moved to another shard.
                     raise TopologyChanged(f"{channel.decode()} moved away from {name}")
 
-    def _lost(self, reason: str) -> None:
-        """Mark the broker down and close the subscription connections; the loop reconnects."""
-        if reason:
-            logger.warning("Redis Cluster %s: %s", self.url, reason)
-        self._up = False
+    def _close_links(self) -> None:
         for link in self._links.values():
-            with contextlib.suppress(*_ERRORS):
+            with contextlib.suppress(*ERRORS):
                 if link._writer is not None:
                     link._writer.close()
-        for future in self._confirming.values():
-            if not future.done():
-                future.set_exception(BrokerError("Redis Cluster connection lost"))
-                future.exception()
-        self._confirming.clear()
 
     async def _disconnect(self) -> None:
         links, self._links = self._links, {}
         for link in links.values():
-            with contextlib.suppress(*_ERRORS):
+            with contextlib.suppress(*ERRORS):
                 await link.disconnect()
         cluster, self._cluster = self._cluster, None
         if cluster is not None:
-            with contextlib.suppress(*_ERRORS):
+            with contextlib.suppress(*ERRORS):
                 await cluster.aclose()
 
     # -- retained values and history --------------------------------------
@@ -432,9 +372,6 @@ class RedisClusterBroker(Broker):
         for key in keys:
             pipe.get(key)
         return [bytes(raw) for raw in await pipe.execute() if raw is not None]
-
-    def is_durable(self, subject: str) -> bool:
-        return bool(self.durable) and self.durable(subject)
 
     async def history(self, subject: str, since: int, epoch: str | None) -> Replay:
         cluster = self._ready_cluster()
