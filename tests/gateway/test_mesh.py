@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 
@@ -86,6 +87,23 @@ def test_mesh_command_joins_with_run(
     # The two stop on their own clocks, so a few of the last messages may miss the other.
     assert all(r["received"] > 0 for r in results)
     assert sum(r["received"] for r in results) >= 0.8 * sum(r["sent"] for r in results)
+
+
+def test_mesh_command_brings_its_own_signaling_server(
+    relay: Turn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --signal: a server on a free loopback port, its URL said, the mesh formed."""
+    args = ["mesh", "--peers", "3", "--duration", "1.0", "--id", "own3", "--json"]
+    args += ["--ice-server", relay.url, "--relay-only"]
+    args += ["--ice-username", TURN_USER, "--ice-credential", TURN_PASS]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert result["connections"] == 6 and result["received"] > 0
+    said = re.search(r"signaling server (http://127\.0\.0\.1:(\d+)/)", captured.err)
+    assert said and int(said.group(2)) != 9000, captured.err
+    assert f"--signal {said.group(1)} --id own3 --peers 3" in captured.err
+    assert "arm?mesh=own3&n=3" in captured.err
 
 
 def test_mesh_command_usage_errors() -> None:

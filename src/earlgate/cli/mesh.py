@@ -6,9 +6,15 @@ import argparse
 import asyncio
 import json
 import secrets
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from earlgate.cli import UsageError
 from earlgate.cli.gateway import add_peering_arguments, peering_from
+
+if TYPE_CHECKING:
+    from earlgate.gateway.mesh import MeshOptions, MeshResult
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,9 +23,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="run the arm-probe mesh: N peers sending at 4 Hz to each other",
         description="A full mesh of N peers (thesis 3.1.2) where every peer sends a small "
         "vibration message at 4 Hz to every other; prints the one-way delays' p50 and p99. "
-        "Several processes form one mesh with the same --id and --peers and disjoint --run.",
+        "Several processes form one mesh with the same --id and --peers and disjoint --run. "
+        "Without --signal it starts its own signaling server on a free loopback port and "
+        "prints its URL, for other processes and /arm pages to join.",
     )
     add_peering_arguments(parser)
+    # No default server: without --signal the mesh brings its own.
+    parser.set_defaults(signal=None)
     parser.add_argument("--peers", type=int, required=True, metavar="N")
     parser.add_argument("--duration", type=float, default=10.0, metavar="S")
     parser.add_argument(
@@ -59,6 +69,34 @@ def parse_indices(spec: str, peers: int) -> tuple[int, ...]:
     return tuple(sorted(set(found)))
 
 
+async def _with_own_signal(
+    options_for: Callable[[str], MeshOptions], key: str, prefix: str, peers: int
+) -> tuple[MeshOptions, MeshResult]:
+    """Run the mesh with an ``earlgate signal`` of its own, in this process, on a free port."""
+    from earlgate.gateway.mesh import run_mesh
+    from earlgate.signal.config import SignalConfig
+    from earlgate.signal.server import SignalServer
+
+    server = SignalServer(SignalConfig(host="127.0.0.1", port=0, key=key))
+    try:
+        await server.start()
+    except OSError as exc:
+        raise UsageError(f"cannot start a signaling server on 127.0.0.1: {exc}") from None
+    url = f"http://127.0.0.1:{server.port}/"
+    print(
+        f"signaling server {url} (key {key}); join with: earlgate mesh --signal {url} "
+        f"--id {prefix} --peers {peers} --run INDICES, "
+        f"or open {url}arm?mesh={prefix}&n={peers}&i=K",
+        file=sys.stderr,  # stdout holds the result (--json: only the JSON)
+        flush=True,
+    )
+    try:
+        options = options_for(url)
+        return options, await run_mesh(options)
+    finally:
+        await server.stop()
+
+
 def run(args: argparse.Namespace) -> int:
     from earlgate.bench.gateway.meshdelays import MeshDelays
     from earlgate.gateway.mesh import MeshOptions, run_mesh
@@ -72,19 +110,28 @@ def run(args: argparse.Namespace) -> int:
     if not is_valid_id(f"{prefix}-0"):
         raise UsageError(f"--id {prefix!r}: peer ids {prefix}-0 .. are not valid")
     delays = MeshDelays()
-    options = MeshOptions(
-        peering_from(args),
-        args.peers,
-        prefix=prefix,
-        run=parse_indices(args.run, args.peers) if args.run else None,
-        duration=args.duration,
-        rate=args.rate,
-        size=args.size,
-        star=args.star,
-        connect_timeout=args.connect_timeout,
-        on_message=delays.on_message,
-    )
-    result = asyncio.run(run_mesh(options))
+
+    def options_for(signal: str) -> MeshOptions:
+        args.signal = signal
+        return MeshOptions(
+            peering_from(args),
+            args.peers,
+            prefix=prefix,
+            run=parse_indices(args.run, args.peers) if args.run else None,
+            duration=args.duration,
+            rate=args.rate,
+            size=args.size,
+            star=args.star,
+            connect_timeout=args.connect_timeout,
+            on_message=delays.on_message,
+        )
+
+    if args.signal is not None:
+        options = options_for(args.signal)  # checks --signal before anything starts
+        result = asyncio.run(run_mesh(options))
+    else:
+        options_for("http://127.0.0.1:9/")  # the other options' checks, before the server
+        options, result = asyncio.run(_with_own_signal(options_for, args.key, prefix, args.peers))
     summary = result.summary()
     summary["delay_ms"] = delays.summary_ms()
     if args.json:
