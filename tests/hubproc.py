@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from earlgate.children import drain_in_background, stop_processes, wait_for_line
 
 LISTEN_LINE = re.compile(rb"listening on (wss?)://([^:]+):(\d+)/ws")
+MQTT_LINE = re.compile(rb"mqtt on mqtt://([^:]+):(\d+)")
 
 
 @dataclass
@@ -23,6 +24,7 @@ class HubProcess:
     port: int
     output: list[bytes] = field(default_factory=list)
     drain: threading.Thread | None = None
+    mqtt_port: int | None = None  # with start_hub(mqtt=True)
 
     @property
     def ws_url(self) -> str:
@@ -41,8 +43,11 @@ class HubProcess:
         return self.process.returncode
 
 
-def start_hub(*args: str, port: int = 0, timeout: float = 15.0) -> HubProcess:
-    """Start ``earlgate hub`` (on a free port unless ``port``) and wait until it listens."""
+def start_hub(*args: str, port: int = 0, timeout: float = 15.0, mqtt: bool = False) -> HubProcess:
+    """Start ``earlgate hub`` (on a free port unless ``port``) and wait until it listens;
+    with ``mqtt``, also on a free MQTT port (``HubProcess.mqtt_port``)."""
+    if mqtt:
+        args = (*args, "--mqtt-port", "0")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     process = subprocess.Popen(
         [
@@ -64,5 +69,12 @@ def start_hub(*args: str, port: int = 0, timeout: float = 15.0) -> HubProcess:
     if match is None:
         raise RuntimeError(f"hub did not start: {seen.decode(errors='replace')}")
     hub = HubProcess(process, match[1].decode(), match[2].decode(), int(match[3]))
+    if mqtt:
+        found, more = wait_for_line(process, MQTT_LINE, timeout)
+        if found is None:
+            raise RuntimeError(
+                f"hub did not listen for MQTT: {(seen + more).decode(errors='replace')}"
+            )
+        hub.mqtt_port = int(found[2])
     hub.drain = drain_in_background(process, hub.output)
     return hub

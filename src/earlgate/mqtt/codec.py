@@ -198,7 +198,13 @@ class Decoder:
         buffer, pos = self._buffer, self._pos
         end = len(buffer)
         if end - pos < 2:
+            if end > pos and self.version is None and buffer[pos] >> 4 != p.CONNECT:
+                self._not_connect(buffer[pos] >> 4)
             return None
+        if self.version is None and buffer[pos] >> 4 != p.CONNECT:
+            # Refused from its first byte: no need to wait for the body of what
+            # is not MQTT at all (an HTTP request, a TLS hello).
+            self._not_connect(buffer[pos] >> 4)
         length = 0
         shift = 0
         at = pos + 1
@@ -228,6 +234,11 @@ class Decoder:
             return None
         self._pos = at + length
         return self._decode(buffer[pos], bytes(buffer[at : at + length]))
+
+    @staticmethod
+    def _not_connect(kind: int) -> None:
+        name = PACKET_NAMES.get(kind, f"packet type {kind}")
+        raise MqttError(PROTOCOL_ERROR, f"first packet must be CONNECT, got {name}")
 
     def _decode(self, first: int, body: bytes) -> p.Packet:
         kind, flags = first >> 4, first & 0x0F
