@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import sys
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,10 @@ from earlgate.testing.chromium import CHROMIUM, CHROMIUM_FLAGS
 from hubproc import HubProcess, start_hub
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "gateway"))
+sys.path.insert(0, str(ROOT / "tests" / "rtc"))
+from gwprocs import start_signal  # noqa: E402
+
 SHOTS = ROOT / "build" / "screenshots"
 CCCD = "00002902-0000-1000-8000-00805f9b34fb"
 POLL_MS = 40
@@ -541,3 +547,40 @@ async def test_without_web_bluetooth_the_page_says_so(hub: HubProcess) -> None:
             assert errors == []
         finally:
             await browser.close()
+
+
+async def test_the_gateway_page_with_a_hub_is_also_the_devices_gateway(
+    bench: Bench, subscriber: Subscriber
+) -> None:
+    """/gateway?hub=... mounts the same Bluetooth panel: readings go to its hub."""
+    device = await bench.radio.add("09:00:00:00:00:07", "earl-temp-9", "temp")
+    signal = start_signal()
+    try:
+        context = await bench.browser.new_context(viewport={"width": 390, "height": 844})
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(f"uncaught: {e.message}"))
+        chooser = await answer_chooser(page)
+        chooser.want = device.address
+        hub = urllib.parse.quote(bench.hub.ws_url, safe="")
+        await page.goto(f"{signal.url.rstrip('/')}/gateway?id=gw-ble&hub={hub}")
+        await page.wait_for_function("() => window.earlgateGateway !== undefined")
+        await page.evaluate("() => earlgateGateway.ready")
+        await page.click("button.ble-connect")
+        await page.wait_for_selector(
+            '.ble-device[data-device="earl-temp-9"][data-state=connected]', timeout=8000
+        )
+        await eventually(
+            "temperatures from the gateway page",
+            lambda: len(subscriber.on("earl/earl-temp-9/temp")) >= 3,
+        )
+        # the status view redraws every second: both pills say connected
+        await page.wait_for_selector("#hub[data-state=connected]", timeout=3000)
+        await page.wait_for_selector("#signal[data-state=connected]", timeout=3000)
+        stats = await page.evaluate("() => earlgateGateway.ble()")
+        assert stats["devices"]["earl-temp-9"]["readings"] >= 3
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SHOTS / "gateway-ble-phone.png"), full_page=True)
+        assert errors == []
+    finally:
+        signal.stop()

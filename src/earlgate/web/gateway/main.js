@@ -5,8 +5,12 @@
 //   ready    a Promise: the peer is registered and the routes loaded (rejects naming why not)
 //   stats()  plain JSON counters (routes, queues, peers; see service.js)
 //   setRoutes(text)  apply a routes document (throws RoutesError)
+//   ble()    the Bluetooth devices' counters (with hub=; null without)
 //   close()  flush the mux windows and leave
+// With hub= the page is also a gateway for Earl devices over Web Bluetooth
+// (the panel of /ble/panel.js, as on the hub's /devices page).
 import { HubClient } from "/earlgate.js";
+import { mountBlePanel } from "/ble/panel.js";
 import { ParamError, parseParams } from "./params.js";
 import { Peering } from "./peering.js";
 import { RoutesError, loadsRoutes } from "./routes.js";
@@ -19,6 +23,7 @@ const ready = new Promise((resolve, reject) => (settle = { resolve, reject }));
 ready.catch(() => {}); // a rejection is shown on the page; whoever awaits it sees it too
 
 let gateway = null;
+let ble = null; // the Web Bluetooth side (link.js BleGateway), when the page has a hub
 let failure = null;
 
 /** Check and apply a routes document; the error's text, or null. */
@@ -43,7 +48,11 @@ window.earlgateGateway = {
     if (problem !== null) throw new RoutesError(problem);
     view.showRoutes(text);
   },
-  close: () => gateway?.close(),
+  ble: () => (ble ? ble.statistics() : null),
+  close: () => {
+    ble?.close();
+    gateway?.close();
+  },
 };
 
 function fail(message) {
@@ -103,7 +112,16 @@ async function main() {
     }
   }
   view.attach(gateway);
-  window.addEventListener("pagehide", () => gateway.close());
+  if (gateway.hub) {
+    // With a hub the page is also the Earl devices' gateway (Web Bluetooth, docs/earl-ble.md).
+    const panel = document.getElementById("ble-panel");
+    panel.hidden = false;
+    ble = mountBlePanel(panel, { hub: gateway.hub }).gateway;
+  }
+  window.addEventListener("pagehide", () => {
+    ble?.close();
+    gateway.close();
+  });
   gateway.start();
   if (routesProblem !== null) {
     fail(routesProblem);
