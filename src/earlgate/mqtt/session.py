@@ -30,6 +30,7 @@ from earlgate.mqtt import packets as p
 from earlgate.mqtt import reasons as r
 from earlgate.mqtt.actions import Actions, ArmTimer, CloseLink, EndSession, HubFrame, Send
 from earlgate.mqtt.codec import encode
+from earlgate.mqtt.inbound import InboundMixin
 from earlgate.mqtt.mapping import Message, remaining_expiry, to_frame
 from earlgate.mqtt.metrics import MqttMetrics
 from earlgate.mqtt.outbound import Outbound
@@ -39,13 +40,6 @@ from earlgate.wire import codes
 
 MAX_REASON_STRING = 200  # characters of a hub reason sent as an MQTT 5 reason string
 NEVER_EXPIRES = 0xFFFFFFFF  # MQTT 5 3.1.2.11.2: the session does not expire
-
-# Hub error codes as reason codes of a PUBACK or PUBREC (MQTT 5.0, 3.4.2.1).
-PUBLISH_REFUSALS = {
-    codes.FORBIDDEN: r.NOT_AUTHORIZED,
-    codes.BAD_SUBJECT: r.TOPIC_NAME_INVALID,
-    codes.RATE_LIMITED: r.QUOTA_EXCEEDED,
-}
 
 
 @dataclass(slots=True)
@@ -61,7 +55,7 @@ class Link:
     problem_info: bool = True  # reason strings on acks allowed
 
 
-class MqttSession(SubscribeMixin):
+class MqttSession(InboundMixin, SubscribeMixin):
     """The state of one client id and its protocol logic (see the module docstring).
 
     Args:
@@ -292,14 +286,14 @@ class MqttSession(SubscribeMixin):
         """One packet of the connected client."""
         self._last_in = self.clock()
         if isinstance(packet, p.Publish):
-            return self._publish_in(packet)
+            return self.publish_in(packet)
         if isinstance(packet, p.PubAck):
             self.outbound.puback(packet.packet_id)
             return self._drain()
         if isinstance(packet, p.PubRec):
             return self._pubrec(packet)
         if isinstance(packet, p.PubRel):
-            return self._pubrel(packet)
+            return self.pubrel_in(packet)
         if isinstance(packet, p.PubComp):
             self.outbound.pubcomp(packet.packet_id)
             return self._drain()
@@ -329,84 +323,6 @@ class MqttSession(SubscribeMixin):
         # 3.1.2.5: the will is removed on "a DISCONNECT packet with a Reason Code of 0x00".
         return self._detach("client disconnected", publish_will=packet.reason != r.SUCCESS)
 
-    def _publish_in(self, packet: p.Publish) -> Actions:
-        link = self.link
-        props = packet.properties
-        topic = packet.topic
-        alias = props.topic_alias
-        if alias is not None:
-            most = self.config.mqtt_topic_alias_max
-            if alias > most:
-                error = f"topic alias {alias} is over the maximum {most}"
-                return self.protocol_error(r.MqttError(r.TOPIC_ALIAS_INVALID, error))
-            if topic:
-                link.aliases_in[alias] = topic
-            else:
-                known = link.aliases_in.get(alias)
-                if known is None:
-                    error = f"topic alias {alias} was never set on this connection"
-                    return self.protocol_error(r.MqttError(r.PROTOCOL_ERROR, error))
-                topic = known
-            props.topic_alias = None
-        elif not topic:
-            error = "PUBLISH without a topic name or a topic alias"
-            return self.protocol_error(r.MqttError(r.PROTOCOL_ERROR, error))
-        if props.subscription_ids:
-            error = "a client's PUBLISH carries a subscription identifier"
-            return self.protocol_error(r.MqttError(r.PROTOCOL_ERROR, error))
-        packet.topic = topic
-        self.metrics.published_in[packet.qos] += 1
-        if _not_utf8(packet):
-            return self._refuse_publish(packet, r.PAYLOAD_FORMAT_INVALID, "payload is not UTF-8")
-        origin = self.tag if self.has_no_local else None
-        if packet.qos == 0:
-            return [HubFrame(to_frame(packet, now=self.wall(), origin=origin))]
-        packet_id = packet.packet_id or 0
-        if packet_id in self.publishing:
-            return []  # a DUP of a publish whose verdict is on its way
-        if packet.qos == 2 and packet_id in self.awaiting_release:
-            # 4.3.3: the receiver "MUST respond with a PUBREC" again and not deliver twice.
-            return self.send(p.PubRec(packet_id))
-        if link.version == p.V5 and self.inbound_in_flight() >= self.config.mqtt_max_inflight:
-            error = f"more than {self.config.mqtt_max_inflight} QoS 1 and 2 publishes in flight"
-            return self.protocol_error(r.MqttError(r.RECEIVE_MAXIMUM_EXCEEDED, error))
-        frame_id = self.next_frame_id()
-        self.publishing[packet_id] = frame_id
-        self.pending[frame_id] = ("publish", packet_id, packet.qos)
-        return [HubFrame(to_frame(packet, now=self.wall(), frame_id=frame_id, origin=origin))]
-
-    def inbound_in_flight(self) -> int:
-        return len(self.publishing) + len(self.awaiting_release)
-
-    def _refuse_publish(self, packet: p.Publish, reason: int, message: str) -> Actions:
-        self.metrics.refused_publishes += 1
-        if not packet.qos:
-            return []
-        return self._answer_publish(packet.packet_id or 0, packet.qos, reason, message)
-
-    def _answer_publish(self, packet_id: int, qos: int, reason: int, message: str) -> Actions:
-        """PUBACK or PUBREC for a publish the hub took (``reason`` 0) or refused.
-
-        3.1.1 has no way to refuse: the message is dropped and acknowledged all
-        the same, so that the client does not send it again for ever.
-        """
-        if self.link.version != p.V5:
-            reason = r.SUCCESS
-        props = self.reason_props(message) if reason else Properties()
-        if qos == 1:
-            return self.send(p.PubAck(packet_id, reason, props))
-        if reason < 0x80:
-            self.awaiting_release.add(packet_id)
-        return self.send(p.PubRec(packet_id, reason, props))
-
-    def _pubrel(self, packet: p.PubRel) -> Actions:
-        packet_id = packet.packet_id
-        if packet_id in self.awaiting_release:
-            self.awaiting_release.discard(packet_id)
-            return self.send(p.PubComp(packet_id))
-        reason = r.PACKET_ID_NOT_FOUND if self.link.version == p.V5 else r.SUCCESS
-        return self.send(p.PubComp(packet_id, reason))
-
     def _pubrec(self, packet: p.PubRec) -> Actions:
         answer = self.outbound.pubrec(packet.packet_id, packet.reason >= 0x80)
         if answer is None:  # 4.3.3: PUBREL with 0x92 for an id that is not in flight
@@ -427,14 +343,8 @@ class MqttSession(SubscribeMixin):
         error = frame.get("code") if frame.get("type") == "error" else None
         reason = str(frame.get("reason", ""))
         if entry[0] == "publish":
-            _, packet_id, qos = entry
-            if self.publishing.get(packet_id) == frame_id:
-                del self.publishing[packet_id]
-            if error is None:
-                return self._answer_publish(packet_id, qos, r.SUCCESS, "")
-            self.metrics.refused_publishes += 1
-            refusal = PUBLISH_REFUSALS.get(str(error), r.UNSPECIFIED_ERROR)
-            return self._answer_publish(packet_id, qos, refusal, reason)
+            assert isinstance(frame_id, int)
+            return self.publish_answer(entry, frame_id, error, reason)
         return self.subscription_answer(entry, error, reason, frame)
 
     def hub_closed(self, code: int, reason: str) -> Actions:
@@ -540,14 +450,3 @@ def _aliased(publish: p.Publish, topic: str, alias: int) -> p.Publish:
     """A copy of ``publish`` with a topic alias, so the stored one keeps its full topic."""
     props = dataclasses.replace(publish.properties, topic_alias=alias)
     return dataclasses.replace(publish, topic=topic, properties=props)
-
-
-def _not_utf8(packet: p.Publish) -> bool:
-    """3.3.2.3.2: a payload said to be UTF-8 (payload format 1) that is not."""
-    if packet.properties.payload_format != 1:
-        return False
-    try:
-        packet.payload.decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    return False
