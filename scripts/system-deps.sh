@@ -13,6 +13,8 @@ declare -A NEEDED=(
   [npm]=npm
   [chromium]=chromium  # the browser of the peerjs interop tests (driven by Playwright)
   [turnserver]=coturn  # the TURN relay of the WebRTC tests
+  [mosquitto_pub]=mosquitto-clients  # the MQTT clients of the hub's MQTT tests
+  [mosquitto_sub]=mosquitto-clients
 )
 
 missing=()
@@ -20,6 +22,7 @@ for cmd in "${!NEEDED[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDED[$cmd]}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing: ${missing[*]}"
