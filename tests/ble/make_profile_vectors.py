@@ -1,7 +1,7 @@
 """Write tests/ble/vectors/profile.json: the Earl profile's codecs as test vectors.
 
 The Python codecs (:mod:`earlgate.ble.profile`) are the reference; the
-browser's (``src/earlgate/web/ble/profile.js``) must give the same bytes and
+browser's (``src/earlgate/web/ble/profile/``) must give the same bytes and
 the same decoded values and errors. Both test suites read this one file:
 ``tests/ble/test_profile_vectors.py`` checks that regenerating it changes
 nothing, ``tests/js/ble-profile.test.mjs`` runs the JavaScript codecs on it.

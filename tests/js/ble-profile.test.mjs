@@ -1,10 +1,10 @@
-// The browser's Earl profile codecs (src/earlgate/web/ble/profile.js) against
+// The browser's Earl profile codecs (src/earlgate/web/ble/profile/) against
 // the vectors earlgate.ble.profile wrote (tests/ble/vectors/profile.json):
 // the same bytes, the same decoded values, the same errors.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import * as profile from "../../src/earlgate/web/ble/profile.js";
+import * as profile from "../../src/earlgate/web/ble/profile/index.js";
 
 const vectors = JSON.parse(readFileSync(new URL("../ble/vectors/profile.json", import.meta.url), "utf8"));
 const { ProfileError, fromHex, toHex } = profile;

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { CommandError, parseCommand } from "../../src/earlgate/web/ble/command.js";
-import * as profile from "../../src/earlgate/web/ble/profile.js";
+import * as profile from "../../src/earlgate/web/ble/profile/index.js";
 import { Backoff, ClockMap, GatewayCore, percentile } from "../../src/earlgate/web/ble/routing.js";
 
 const info = (kind) => profile.encodeInfo({ kind, period_us: kind === "ball" ? 0 : 50_000, units: kind === "accel" ? "m/s^2" : kind === "temp" ? "degC" : "" });

@@ -12,7 +12,7 @@
 // GATT operation of a device goes through one queue: Chromium refuses a
 // second operation while one is in flight.
 import { GatewayCore } from "./routing.js";
-import { INFO_UUID, LED_UUID, READINGS_UUID, SERVICE_UUID, STATUS_UUID } from "./profile.js";
+import { INFO_UUID, LED_UUID, READINGS_UUID, SERVICE_UUID, STATUS_UUID } from "./profile/base.js";
 
 export const DEFAULT_NAME_PREFIX = "earl-";
 export const DEFAULT_POLL_MS = 250;

@@ -19,7 +19,7 @@
 // `repeats`), and a command whose status never comes is answered with the
 // error `timeout` (commandTimedOut).
 import { CommandError, parseCommand } from "./command.js";
-import * as profile from "./profile.js";
+import * as profile from "./profile/index.js";
 
 export const SEQ_MOD = 2 ** 32;
 export const LEDS = ["lower", "upper"];
