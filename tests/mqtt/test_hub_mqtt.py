@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -303,3 +304,22 @@ def _gauge(hub: HubProcess, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[1])
     raise AssertionError(f"{name} not on /metrics")
+
+
+def test_stats_lists_the_mqtt_sessions(hub: HubProcess) -> None:
+    client = RawClient(_port(hub), p.V5)
+    assert isinstance(client.connect("stats-listed"), p.ConnAck)
+    client.send(p.Subscribe(1, [p.SubscriptionRequest("st/#", 1)]))
+    assert client.recv() == p.SubAck(1, [1])
+    stats = json.loads(_http(f"{hub.http_url}/stats")[1])
+    entry = next(e for e in stats["mqtt"]["listed"] if e["client_id"] == "stats-listed")
+    assert (entry["version"], entry["transport"], entry["state"]) == ("5", "tcp", "connected")
+    assert entry["filters"] == [{"filter": "st/#", "qos": 1}]
+    assert stats["connections"]["mqtt_tcp"] >= 1
+    mqtt = stats["mqtt"]
+    assert mqtt["sessions"] == mqtt["connected"] + mqtt["kept"] >= 1
+    one = json.loads(_http(f"{hub.http_url}/stats?mqtt_sessions=1")[1])["mqtt"]
+    assert one["limit"] == 1 and len(one["listed"]) == 1
+    status, body = _http(f"{hub.http_url}/stats?mqtt_sessions=many")
+    assert status == 400 and b"mqtt_sessions must be a whole number from 0 to 1000" in body
+    client.close()

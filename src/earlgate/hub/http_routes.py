@@ -8,6 +8,7 @@ and awaits the broker's verdict through :meth:`Effects.publish_http`.
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ import orjson
 
 from earlgate import __version__
 from earlgate.metrics.exposition import CONTENT_TYPE, render
+from earlgate.mqtt.overview import OverviewError, listed_sessions
 from earlgate.server import HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
@@ -85,7 +87,13 @@ class HubRoutes:
         return HttpResponse.json(200 if healthy else 503, body)
 
     async def _stats(self, request: HttpRequest) -> HttpResponse:
-        return HttpResponse.json(200, self._server.stats())
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.target).query)
+        asked = query.get("mqtt_sessions")
+        try:
+            listed = listed_sessions(asked[-1] if asked else None)
+        except OverviewError as exc:
+            return HttpResponse.json(400, {"error": str(exc)})
+        return HttpResponse.json(200, self._server.stats(listed))
 
     async def _metrics_page(self, request: HttpRequest) -> HttpResponse:
         return HttpResponse(200, render(self._server.registry), CONTENT_TYPE)

@@ -29,6 +29,7 @@ from earlgate.hub.core import Hub
 from earlgate.hub.effects import Effects
 from earlgate.hub.exposition import make_registry
 from earlgate.hub.http_routes import HubRoutes
+from earlgate.mqtt.overview import LISTED_SESSIONS
 from earlgate.mqtt.server import MQTT_PATH, MqttServer
 from earlgate.server import (
     Drain,
@@ -211,16 +212,21 @@ class HubServer:
         batch = self.config.batch_max_bytes > 0 and wants_batches(_query(request))
         return HubListener(self, grants, peer, batch=batch)
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self, mqtt_sessions: int = LISTED_SESSIONS) -> dict[str, Any]:
+        """``/stats``; ``mqtt_sessions``: how many MQTT sessions to list (docs/mqtt.md)."""
         last = self.metrics.last
+        now = time.time()
+        connections, mqtt = self.mqtt.overview(len(self.listeners), mqtt_sessions, now)
         return {
-            "time": round(time.time(), 3),
-            "uptime": round(time.time() - self.started, 3),
+            "time": round(now, 3),
+            "uptime": round(now - self.started, 3),
             "broker": self.broker.name,
             "healthy": self.broker.healthy(),
             "last_second": last.as_dict() if last else None,
             "totals": self.metrics.totals(),
             "hub": self.hub.statistics(),
+            "connections": connections,
+            "mqtt": mqtt,
         }
 
     def _gauges(self) -> dict[str, float]:

@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 class Link(Protocol):
     """One client connection, as the bridge writes to and closes it."""
 
+    transport: str  # "tcp" or "websocket", as /stats shows it
+
     def write(self, raw: bytes, droppable: bool) -> None: ...
 
     def close(self) -> None: ...
@@ -138,7 +140,8 @@ class MqttBridge:
             self.perform(session, [HubFrame(orjson.dumps(frame))])
         self.links[session] = link
         self.metrics.connections_opened += 1
-        self.perform(session, session.attach(packet, outcome.present, outcome.assigned_id))
+        attached = session.attach(packet, outcome.present, outcome.assigned_id, link.transport)
+        self.perform(session, attached)
         return session
 
     def received(self, session: MqttSession, packet: p.Packet) -> None:

@@ -27,6 +27,8 @@ from earlgate.mqtt.session import MqttSession
 from earlgate.mqtt.sessions import refusal
 
 SLOW_CONSUMER = "slow_consumer"
+TCP = "tcp"  # the MQTT port (plain or TLS)
+WEBSOCKET = "websocket"  # /mqtt on the hub's WebSocket port
 
 
 class MqttConnection:
@@ -38,6 +40,9 @@ class MqttConnection:
         close: closes the transport (after what was written).
         pause_reading, resume_reading: stop and restart reading the client
             (TCP), while what it made the hub answer is still unsent.
+        transport: what carries the bytes, :data:`TCP` or :data:`WEBSOCKET`,
+            as ``/stats`` shows it; by default :data:`TCP` where the carrier
+            can pause reading (the MQTT port's), else :data:`WEBSOCKET`.
     """
 
     def __init__(
@@ -47,8 +52,10 @@ class MqttConnection:
         close: Callable[[], None],
         pause_reading: Callable[[], None] | None = None,
         resume_reading: Callable[[], None] | None = None,
+        transport: str | None = None,
     ) -> None:
         config = bridge.hub.config
+        self.transport = transport or (TCP if pause_reading is not None else WEBSOCKET)
         self.bridge = bridge
         self.metrics = bridge.metrics
         self.decoder = Decoder(config.mqtt_max_packet_size)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from picows import WSUpgradeRequest, WSUpgradeResponse, WSUpgradeResponseWithListener
@@ -22,6 +22,7 @@ from earlgate.metrics.exposition import labelled_counter
 from earlgate.mqtt.bridge import MqttBridge
 from earlgate.mqtt.connection import MqttConnection
 from earlgate.mqtt.metrics import MqttMetrics
+from earlgate.mqtt.overview import overview
 from earlgate.mqtt.sessions import Sessions
 from earlgate.mqtt.transport import MqttTcpProtocol, MqttWebSocketListener
 from earlgate.server import Listener, listen, refuse_upgrade
@@ -92,6 +93,12 @@ class MqttServer:
 
     def statistics(self) -> dict[str, int]:
         return self.bridge.statistics()
+
+    def overview(
+        self, websocket_connections: int, limit: int, now: float
+    ) -> tuple[dict[str, int], dict[str, Any]]:
+        """``/stats``'s ``connections`` and ``mqtt`` blocks (:mod:`~earlgate.mqtt.overview`)."""
+        return overview(self.sessions.by_id.values(), websocket_connections, limit, now)
 
 
 class MqttCollector(Collector):

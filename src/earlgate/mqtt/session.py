@@ -53,6 +53,7 @@ class Link:
     aliases_in: dict[int, str] = field(default_factory=dict)
     aliases_out: dict[str, int] = field(default_factory=dict)
     problem_info: bool = True  # reason strings on acks allowed
+    transport: str = "tcp"  # what carries it: "tcp" (the MQTT port) or "websocket" (/mqtt)
 
 
 class MqttSession(InboundMixin, SubscribeMixin):
@@ -85,6 +86,7 @@ class MqttSession(InboundMixin, SubscribeMixin):
         self.tag = tag
         self.link = Link()
         self.connected = False
+        self.since = wall()  # connected, or kept without a connection, since then (for /stats)
         self.ended = False
         self.expiry = 0.0  # seconds the session outlives its connection
         self.will: p.Will | None = None
@@ -135,7 +137,9 @@ class MqttSession(InboundMixin, SubscribeMixin):
 
     # -- connections ----------------------------------------------------------
 
-    def attach(self, connect: p.Connect, present: bool, assigned_id: str | None) -> Actions:
+    def attach(
+        self, connect: p.Connect, present: bool, assigned_id: str | None, transport: str = "tcp"
+    ) -> Actions:
         """A CONNECT for this session was accepted: CONNACK, then take up where it stood."""
         config = self.config
         props = connect.properties
@@ -146,8 +150,10 @@ class MqttSession(InboundMixin, SubscribeMixin):
             max_packet_size=props.maximum_packet_size if v5 else None,
             alias_max=(props.topic_alias_maximum or 0) if v5 else 0,
             problem_info=props.request_problem_info != 0,
+            transport=transport,
         )
         self.connected = True
+        self.since = self.wall()
         self._last_in = self.clock()
         self._will_at = self._expires_at = None
         self.will = connect.will
@@ -205,6 +211,7 @@ class MqttSession(InboundMixin, SubscribeMixin):
 
     def _detach(self, message: str, *, publish_will: bool) -> Actions:
         self.connected = False
+        self.since = self.wall()
         actions: Actions = [CloseLink(message)]
         self.link.aliases_in.clear()
         self.link.aliases_out.clear()
