@@ -12,6 +12,7 @@ from earlgate.cli import main
 
 def test_the_e2e_bench_times_readings_and_led_commands(tmp_path: Path) -> None:
     argv = ["bench", "e2e", "--intervals", "30", "--devices", "1", "--duration", "2"]
+    argv += ["--servo-steps", "0"]
     status = main([*argv, "--out", str(tmp_path)])
     raw = json.loads((tmp_path / "raw.json").read_text())
     (run,) = raw["runs"]
@@ -24,12 +25,30 @@ def test_the_e2e_bench_times_readings_and_led_commands(tmp_path: Path) -> None:
     assert (tmp_path / "e2e.png").stat().st_size > 0
 
 
+def test_the_servo_loop_is_closed_through_the_radio(tmp_path: Path) -> None:
+    argv = ["bench", "e2e", "--intervals", "30", "--devices", "1", "--duration", "1"]
+    main([*argv, "--servo-steps", "4", "--out", str(tmp_path)])
+    raw = json.loads((tmp_path / "raw.json").read_text())
+    (servo,) = raw["servo"]
+    summary = servo["summary"]
+    assert summary["steps"] == 4
+    assert summary["missed"] == 0, "the sensor never saw a step's level"
+    # Each step crosses the hub twice and the radio at least once: never instantaneous.
+    assert summary["latency_ms"]["median"] > 0
+    assert servo["device"]["applied"] == 4
+    # The sensor tracks the LED once a step has settled (noise 0.01 full scale).
+    assert summary["settled_rms_error"] < 0.05
+    assert "LED servo loop closed through BLE" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "e2e-servo-30ms.png").stat().st_size > 0
+
+
 @pytest.mark.parametrize(
     ("argv", "named"),
     [
         (["--intervals", "5"], "--intervals"),
         (["--intervals", "fast"], "--intervals"),
         (["--devices", "0"], "--devices"),
+        (["--servo-steps", "-1"], "--servo-steps"),
     ],
 )
 def test_bad_e2e_options_are_usage_errors(

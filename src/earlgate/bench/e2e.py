@@ -12,7 +12,11 @@ a real ``earlgate hub`` process, and a subscriber. It measures:
 * **readings lost** while the link stays up, by sequence number;
 * **the LED path**: a command published on ``earl/<ball>/led`` until its
   state comes back to the subscriber (hub -> gateway -> GATT write ->
-  ``LedModule`` -> status notification -> gateway -> hub).
+  ``LedModule`` -> status notification -> gateway -> hub);
+* **the LED servo loop** closed through the radio
+  (:mod:`earlgate.bench.e2e_servo`): a brightness pattern to a virtual ball,
+  a simulated light sensor looking at its chip, the readings back through
+  the hub; analysed as the led-loop bench is.
 
 The radio is a model: packets wait for the next connection event and
 nothing else (no loss, no retransmission, no air time), so the figures show
@@ -30,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from earlgate.bench.e2e_servo import run_servo, servo_record, servo_report
+from earlgate.bench.led.loop import LoopRun, plot_tracking
 from earlgate.bench.results import (
     command_line,
     machine_description,
@@ -274,6 +280,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--devices", type=int, default=None, help="accelerometers (default 4)")
     parser.add_argument("--rate", type=float, default=4.0, help="readings per second per device")
     parser.add_argument("--duration", type=float, default=None, help="seconds per interval")
+    parser.add_argument(
+        "--servo-steps",
+        type=int,
+        default=None,
+        help="steps of the LED servo loop per interval (default 20, --quick 6; 0: none)",
+    )
     parser.add_argument("--quick", action="store_true", help="a short smoke run (3 s each)")
     parser.add_argument("--out", type=Path, default=None, help="results directory")
     parser.add_argument(
@@ -299,8 +311,11 @@ def run(args: argparse.Namespace) -> int:
     intervals = _intervals(args.intervals)
     devices = args.devices if args.devices is not None else (2 if args.quick else 4)
     duration = args.duration if args.duration is not None else (3.0 if args.quick else 20.0)
+    servo_steps = args.servo_steps if args.servo_steps is not None else (6 if args.quick else 20)
     if devices < 1 or args.rate <= 0 or duration <= 0:
         raise ValueError("--devices, --rate and --duration must be positive")
+    if not 0 <= servo_steps <= 1000:
+        raise ValueError("--servo-steps must be 0-1000")
     out = results_dir(args.out, "e2e")
     out.mkdir(parents=True, exist_ok=True)
     hub = None
@@ -311,6 +326,7 @@ def run(args: argparse.Namespace) -> int:
         hub = start_target("earlgate")
         url = hub.ws_url
     runs: list[IntervalRun] = []
+    servos: list[LoopRun] = []
     try:
         for interval in intervals:
             runs.append(
@@ -320,6 +336,8 @@ def run(args: argparse.Namespace) -> int:
                     )
                 )
             )
+            if servo_steps:
+                servos.append(asyncio.run(run_servo(url, interval, steps=servo_steps)))
     finally:
         if hub is not None:
             hub.stop()
@@ -331,9 +349,18 @@ def run(args: argparse.Namespace) -> int:
         "runs": [r.summary() for r in runs],
         "delays_ms": {f"{r.interval_ms:g}": r.delays_ms for r in runs},
         "led_ms": {f"{r.interval_ms:g}": r.led_ms for r in runs},
+        "servo": [servo_record(s) for s in servos],
     }
-    report = _report(runs, raw)
+    report = _report(runs, raw) + servo_report(servos)
     _plot(runs, out / "e2e.png")
+    for servo in servos:
+        label = f"{servo.settings['interval_ms']:g}"
+        plot_tracking(
+            servo,
+            servo.analyse(),
+            out / f"e2e-servo-{label}ms.png",
+            f"LED servo loop through BLE ({label} ms connection interval, simulated link)",
+        )
     write_run(
         out,
         "e2e",

@@ -37,7 +37,16 @@ from earlgate.led.sensor import SimulatedLightSensor
 from earlgate.led.serve import LedServer
 from earlgate.led.simulator import SimulatedTCA6507
 
-__all__ = ["DEFAULT_LEVELS", "LoopRun", "run_loop", "write_report"]
+__all__ = [
+    "DEFAULT_LEVELS",
+    "LoopRun",
+    "connected",
+    "plot_tracking",
+    "record_readings",
+    "run_loop",
+    "sample_sensor",
+    "write_report",
+]
 
 
 @dataclass
@@ -56,7 +65,7 @@ class LoopRun:
 
 
 @contextlib.asynccontextmanager
-async def _connected(url: str) -> AsyncIterator[HubClient]:
+async def connected(url: str) -> AsyncIterator[HubClient]:
     """A client that does not reconnect: a run that lost its hub is not a measurement."""
     client = HubClient(url, reconnect=False)
     try:
@@ -66,7 +75,7 @@ async def _connected(url: str) -> AsyncIterator[HubClient]:
         await client.close()  # also collects a failed first connection
 
 
-async def _sample(
+async def sample_sensor(
     client: HubClient,
     sensor: SimulatedLightSensor,
     subject: str,
@@ -82,7 +91,9 @@ async def _sample(
         await asyncio.sleep(max(0.0, start + k * period - loop.time()))
 
 
-async def _record(sub: Subscription, readings: list[Reading], clock: Callable[[], float]) -> None:
+async def record_readings(
+    sub: Subscription, readings: list[Reading], clock: Callable[[], float]
+) -> None:
     async for message in sub:
         data = message.get("data")
         if isinstance(data, dict) and isinstance(data.get("level"), int | float):
@@ -142,20 +153,22 @@ async def run_loop(
     )
     stop = asyncio.Event()
     async with (
-        _connected(url) as led_side,
-        _connected(url) as sensor_side,
-        _connected(url) as bench,
+        connected(url) as led_side,
+        connected(url) as sensor_side,
+        connected(url) as bench,
     ):
         server = LedServer(led_side, LedModule(chip), subject)
         states = await bench.subscribe(server.state_subject)
         readings = await bench.subscribe(f"{subject}/sensor")
         tasks = [
             asyncio.create_task(server.run(await led_side.subscribe(subject), stop)),
-            asyncio.create_task(_record(readings, run.readings, clock)),
+            asyncio.create_task(record_readings(readings, run.readings, clock)),
         ]
         await states.get()  # the LED is serving
         tasks.append(
-            asyncio.create_task(_sample(sensor_side, sensor, f"{subject}/sensor", sample_s, wall))
+            asyncio.create_task(
+                sample_sensor(sensor_side, sensor, f"{subject}/sensor", sample_s, wall)
+            )
         )
         try:
             loop = asyncio.get_running_loop()
@@ -190,7 +203,7 @@ def write_report(run: LoopRun, out: Path, command: str) -> str:
         "readings": [[r.received, r.value] for r in run.readings],
     }
     (out / "results.json").write_text(json.dumps(raw, indent=1), encoding="utf-8")
-    _plot(run, report, out / "led-loop.png")
+    plot_tracking(run, report, out / "led-loop.png")
     latency = summary.get("latency_ms", {})
     actuation = run.server.get("command_to_written", {})
     s = run.settings
@@ -228,7 +241,9 @@ def write_report(run: LoopRun, out: Path, command: str) -> str:
     return text
 
 
-def _plot(run: LoopRun, report: LoopReport, path: Path) -> None:
+def plot_tracking(
+    run: LoopRun, report: LoopReport, path: Path, title: str = "LED servo loop through the hub"
+) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -260,7 +275,7 @@ def _plot(run: LoopRun, report: LoopReport, path: Path) -> None:
     hist.set_xlabel("emitter→detector latency (ms)")
     hist.set_ylabel("steps")
     hist.grid(True, alpha=0.3)
-    fig.suptitle("LED servo loop through the hub")
+    fig.suptitle(title)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
