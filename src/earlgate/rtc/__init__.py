@@ -4,8 +4,9 @@ The pure core imports nothing from aiortc: ``binarypack`` (the BinaryPack
 serialization of ``binary`` connections), ``chunking`` (the 16,300-byte
 slicing peerjs applies to large packed values), ``serialization`` (the raw,
 json and binary codecs) and ``protocol`` (the signaling messages). The I/O
-around them: ``peer`` (:class:`Peer`, the signaling socket) and
-``connection`` (:class:`DataConnection`, one RTCPeerConnection each).
+around them: ``peer`` (:class:`Peer`), ``signaling`` (its socket to the
+signaling server) and ``connection`` (:class:`DataConnection`, one
+RTCPeerConnection each).
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ The asyncio API follows PeerJS's::
         async for incoming in peer.connections():
             async for value in incoming: ...
 
-The signaling socket is the only I/O here; what its frames mean is
+The peer routes what the signaling server says to its data connections.
+The socket itself is :mod:`earlgate.rtc.signaling`; what its frames mean is
 :mod:`earlgate.rtc.protocol`. Established data connections do not depend on
 it: when the socket drops, the peer says ``disconnected`` and (with
 ``reconnect=True``, the default) reconnects with the same id and token while
@@ -20,30 +21,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-import time
-import urllib.request
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-import websockets
 from aiortc import RTCConfiguration, RTCIceServer
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
-from websockets.asyncio.client import ClientConnection
 
 from earlgate.rtc import protocol
 from earlgate.rtc.connection import DataConnection
 from earlgate.rtc.errors import PeerError, PeerErrorType
 from earlgate.rtc.events import EventEmitter
 from earlgate.rtc.serialization import SERIALIZATIONS
+from earlgate.rtc.signaling import HEARTBEAT_INTERVAL, SignalingSocket
 
 __all__ = ["HEARTBEAT_INTERVAL", "Peer"]
 
 logger = logging.getLogger("earlgate.rtc")
-
-# peerjs: "pingInterval: 5000" (PEERJS.md: "HEARTBEAT (client sends every 5 s)").
-HEARTBEAT_INTERVAL = 5.0
-# Waits between reconnection attempts, then the last one again.
-RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0, 5.0)
 
 IceServer = RTCIceServer | str
 
@@ -92,19 +85,26 @@ class Peer(EventEmitter):
             iceServers=[s if isinstance(s, RTCIceServer) else RTCIceServer(s) for s in ice_servers],
             iceTransportPolicy=RTCIceTransportPolicy(ice_transport_policy),
         )
-        self.auto_reconnect = reconnect
-        self.heartbeat_interval = heartbeat_interval
         self.ssl_context = ssl_context
         self.debug = debug
         self.token = protocol.new_token()
         self._connections: dict[tuple[str, str], DataConnection] = {}
         self._incoming: asyncio.Queue[DataConnection | None] = asyncio.Queue()
-        self._ws: ClientConnection | None = None
-        self._runner: asyncio.Task[None] | None = None
-        self._open = asyncio.Event()
-        self._first: asyncio.Future[None] | None = None
+        self._signaling = SignalingSocket(
+            host=host,
+            port=port,
+            path=path,
+            key=key,
+            secure=secure,
+            ssl_context=ssl_context,
+            token=self.token,
+            dispatch=self._dispatch,
+            emit=self.emit,
+            reconnect=reconnect,
+            heartbeat_interval=heartbeat_interval,
+            debug=debug,
+        )
         self.destroyed = False
-        self._manual_disconnect = False
 
     def __repr__(self) -> str:
         return f"<Peer {self.id} at {self.host}:{self.port}>"
@@ -112,14 +112,24 @@ class Peer(EventEmitter):
     # -- state ----------------------------------------------------------------------
 
     @property
+    def auto_reconnect(self) -> bool:
+        """Reconnect to the server by itself when the socket drops."""
+        return self._signaling.reconnect
+
+    @property
+    def heartbeat_interval(self) -> float:
+        """Seconds between the ``HEARTBEAT`` frames sent to the server."""
+        return self._signaling.heartbeat_interval
+
+    @property
     def is_open(self) -> bool:
         """Connected to the server (peerjs ``peer.open``)."""
-        return self._open.is_set()
+        return self._signaling.is_open
 
     @property
     def disconnected(self) -> bool:
         """The signaling socket is down (peerjs ``peer.disconnected``)."""
-        return not self._open.is_set()
+        return not self._signaling.is_open
 
     @property
     def connections_by_peer(self) -> dict[str, list[DataConnection]]:
@@ -131,7 +141,7 @@ class Peer(EventEmitter):
 
     async def wait_open(self) -> None:
         """Wait until the signaling socket is (again) open."""
-        await self._open.wait()
+        await self._signaling.wait_open()
 
     # -- signaling socket -------------------------------------------------------
 
@@ -145,119 +155,10 @@ class Peer(EventEmitter):
         if self.destroyed:
             raise PeerError(PeerErrorType.DISCONNECTED, "this peer was destroyed")
         if self.id is None:
-            self.id = await self._fetch_id()
-        self._first = asyncio.get_running_loop().create_future()
-        self._manual_disconnect = False
-        self._runner = asyncio.create_task(self._run())
-        try:
-            await self._first
-        except BaseException:
-            await self._stop_runner()
-            raise
+            self.id = await self._signaling.fetch_id()
+        await self._signaling.start(self.id)
         self.emit("open", self.id)
         return self.id
-
-    async def _fetch_id(self) -> str:
-        url = protocol.id_url(
-            self.host, self.port, self.path, self.key, self.secure, str(time.time())
-        )
-
-        def get() -> str:
-            with urllib.request.urlopen(url, timeout=5, context=self.ssl_context) as reply:
-                return bytes(reply.read()).decode().strip()
-
-        try:
-            new_id = await asyncio.to_thread(get)
-        except OSError as exc:
-            message = f"could not get an id from {url}: {exc}"
-            raise PeerError(PeerErrorType.NETWORK, message) from exc
-        if not new_id:
-            raise PeerError(PeerErrorType.SERVER_ERROR, f"{url} gave an empty id")
-        return new_id
-
-    async def _run(self) -> None:
-        """Keep the signaling socket up: connect, read, reconnect."""
-        attempt = 0
-        while not self.destroyed and not self._manual_disconnect:
-            assert self.id is not None
-            url = protocol.socket_url(
-                self.host, self.port, self.path, self.key, self.secure, self.id, self.token
-            )
-            try:
-                async with websockets.connect(
-                    url, ssl=self.ssl_context if self.secure else None, compression=None
-                ) as ws:
-                    self._ws = ws
-                    attempt = 0
-                    if self._first is not None and self._first.done():
-                        # A reconnect: Node's PeerServer answers OPEN only if it had
-                        # forgotten us; one that still knows our id and token just
-                        # swaps the socket (PEERJS.md, WebSocket case 4).
-                        self._set_open()
-                    await self._serve(ws)
-            except PeerError as exc:
-                self._abort(exc)
-                return
-            except (OSError, websockets.InvalidHandshake, websockets.ConnectionClosed) as exc:
-                if self._first is not None and not self._first.done():
-                    self._abort(PeerError(PeerErrorType.NETWORK, f"cannot reach the server: {exc}"))
-                    return
-                if self.debug:
-                    logger.debug("%r: signaling socket: %s", self, exc)
-            finally:
-                self._ws = None
-                was_open = self._open.is_set()
-                self._open.clear()
-                if was_open and not self.destroyed:
-                    self.emit("disconnected", self.id)
-            if self._first is not None and not self._first.done():
-                message = "the server closed the socket before OPEN"
-                self._abort(PeerError(PeerErrorType.SOCKET_CLOSED, message))
-                return
-            if not self.auto_reconnect or self._manual_disconnect or self.destroyed:
-                return
-            await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
-            attempt += 1
-
-    def _set_open(self) -> None:
-        if not self._open.is_set():
-            self._open.set()
-            if self._first is not None and not self._first.done():
-                self._first.set_result(None)
-            elif self._first is not None:
-                self.emit("open", self.id)
-
-    def _abort(self, error: PeerError) -> None:
-        if self._first is not None and not self._first.done():
-            self._first.set_exception(error)
-        self.emit("error", error)
-
-    async def _serve(self, ws: ClientConnection) -> None:
-        heartbeat = asyncio.create_task(self._heartbeat(ws))
-        try:
-            async for frame in ws:
-                self._dispatch(protocol.parse(frame))
-        finally:
-            heartbeat.cancel()
-
-    async def _heartbeat(self, ws: ClientConnection) -> None:
-        # Socket._scheduleHeartbeat: send {type: "HEARTBEAT"} every pingInterval.
-        while True:
-            await asyncio.sleep(self.heartbeat_interval)
-            try:
-                await ws.send(protocol.heartbeat())
-            except websockets.ConnectionClosed:
-                return
-
-    def _send_signal(self, frame: str) -> None:
-        ws = self._ws
-        if ws is None:
-            logger.warning("%r: signaling socket down, dropped %s", self, frame[:80])
-            return
-        task = asyncio.ensure_future(ws.send(frame))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        task.add_done_callback(_ignore_closed)
 
     # -- routing ----------------------------------------------------------------------
 
@@ -266,7 +167,7 @@ class Peer(EventEmitter):
             logger.debug("%r <- %r", self, event)
         match event:
             case protocol.Opened():
-                self._set_open()
+                self._signaling.set_open()
             case protocol.Refused(error_type, message):
                 raise PeerError(PeerErrorType(error_type), message)
             case protocol.Offer():
@@ -300,7 +201,7 @@ class Peer(EventEmitter):
             peer,
             connection_id=connection_id,
             configuration=self.configuration,
-            signal=self._send_signal,
+            signal=self._signaling.send,
             debug=self.debug,
             **options,
         )
@@ -416,31 +317,24 @@ class Peer(EventEmitter):
 
     async def disconnect(self) -> None:
         """Close the signaling socket; data connections stay (peerjs ``disconnect()``)."""
-        self._manual_disconnect = True
-        await self._stop_runner()
+        await self._signaling.disconnect()
 
     async def reconnect(self) -> None:
         """Reconnect to the server with our id and token (peerjs ``reconnect()``)."""
         if self.destroyed:
             raise PeerError(PeerErrorType.DISCONNECTED, "this peer was destroyed")
-        if self._runner is not None and not self._runner.done() and not self._manual_disconnect:
+        if self._signaling.running:
             await self.wait_open()
             return
-        await self._stop_runner()
+        await self._signaling.stop()
         await self.open()
-
-    async def _stop_runner(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            runner.cancel()
-            await asyncio.wait([runner])
 
     async def destroy(self) -> None:
         """Close every data connection and the signaling socket (peerjs ``destroy()``)."""
         if self.destroyed:
             return
         self.destroyed = True
-        await self._stop_runner()
+        await self._signaling.close()
         for conn in list(self._connections.values()):
             await conn.close()
         self._incoming.put_nowait(None)
@@ -452,8 +346,3 @@ class Peer(EventEmitter):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.destroy()
-
-
-def _ignore_closed(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        logger.debug("signaling send failed: %s", task.exception())
