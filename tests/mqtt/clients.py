@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from earlgate.children import drain_in_background
 from earlgate.mqtt import packets as p
 from earlgate.mqtt.codec import Decoder, encode
 from polling import wait_for
@@ -96,6 +97,69 @@ def pub(
     if retain:
         args.append("-r")
     subprocess.run([*args, *extra], check=True, timeout=10, capture_output=True)
+
+
+class LiveSub:
+    """A mosquitto_sub run with ``-d``, read as it goes: its SUBACK tells that the hub it
+    reached holds the subscriptions, which ``/stats`` cannot tell behind several workers."""
+
+    opened: list[LiveSub] = []  # stopped after each test
+
+    def __init__(
+        self,
+        port: int,
+        *topics: str,
+        version: int = p.V311,
+        qos: int = 0,
+        extra: tuple[str, ...] = (),
+    ) -> None:
+        assert MOSQUITTO_SUB is not None
+        args = [MOSQUITTO_SUB, "-h", "127.0.0.1", "-p", str(port), "-V", VERSIONS[version]]
+        args += ["-d", "-q", str(qos), "-F", FORMAT, *extra]
+        for topic in topics:
+            args += ["-t", topic]
+        # Line-buffered: -d's lines are printf'd, and a pipe would hold them back.
+        self.process = subprocess.Popen(
+            ["stdbuf", "-oL", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        self.output: list[bytes] = []
+        self._drain = drain_in_background(self.process, self.output)
+        LiveSub.opened.append(self)
+
+    def lines(self) -> list[str]:
+        return [line.decode(errors="replace").rstrip("\n") for line in list(self.output)]
+
+    def subscribed(self) -> LiveSub:
+        """Wait for the SUBACK (and say what it printed if it exited instead)."""
+        wait_for(
+            "mosquitto_sub got its SUBACK",
+            lambda: True if any("received SUBACK" in line for line in self._checked()) else None,
+        )
+        return self
+
+    def wait_messages(self, count: int, timeout: float = 10.0) -> list[str]:
+        """At least ``count`` ``FORMAT`` lines received (the debug lines left out)."""
+        def enough() -> list[str] | None:
+            got = [line for line in self._checked() if not line.startswith(DEBUG_LINES)]
+            return got if len(got) >= count else None
+
+        return wait_for(f"{count} messages", enough, timeout)
+
+    def _checked(self) -> list[str]:
+        if self.process.poll() is not None:
+            raise AssertionError(f"mosquitto_sub exited: {self.lines()}")
+        return self.lines()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(5)
+        self._drain.join(5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+DEBUG_LINES = ("Client ", "Subscribed (mid")
 
 
 class RawClient:

@@ -13,6 +13,9 @@ from earlgate.mqtt.outbox import Outbox
     ("field", "value", "words"),
     [
         ("mqtt_port", 70000, "mqtt port"),
+        ("mqtts_port", 70000, "mqtts port must be 0-65535"),
+        ("mqtts_port", 8883, "mqtts port needs --tls-cert and --tls-key"),
+        ("mqtt_port", 8080, "port, mqtt port and mqtts port must differ"),  # --port's default
         ("mqtt_max_packet_size", 64, "packet size"),
         ("mqtt_max_inflight", 0, "inflight"),
         ("mqtt_max_queued", -1, "queued"),

@@ -130,6 +130,12 @@ def _mqtt(parser: argparse.ArgumentParser, defaults: HubConfig) -> None:
     group.add_argument(
         "--mqtt-port", type=int, metavar="PORT", help="plain TCP port for MQTT (0 = any)"
     )
+    group.add_argument(
+        "--mqtts-port",
+        type=int,
+        metavar="PORT",
+        help="MQTT over TLS with --tls-cert/--tls-key (0 = any)",
+    )
     counts = [
         ("--mqtt-max-packet-size", "bytes of one MQTT packet, either way"),
         ("--mqtt-max-inflight", "QoS 1 and 2 messages unacknowledged, each way"),
@@ -204,6 +210,7 @@ def config_from(args: argparse.Namespace) -> HubConfig:
         restart_backoff_max=args.restart_backoff_max,
         supervisor_status=os.environ.get(STATUS_ENV),
         mqtt_port=args.mqtt_port,
+        mqtts_port=args.mqtts_port,
         mqtt_max_packet_size=args.mqtt_max_packet_size,
         mqtt_max_inflight=args.mqtt_max_inflight,
         mqtt_max_queued=args.mqtt_max_queued,
@@ -257,8 +264,8 @@ def run(args: argparse.Namespace, worker: HubConfig | None = None) -> int:
             print(
                 f"earlgate hub listening on {scheme}://{config.host}:{server.port}/ws", flush=True
             )
-            if server.mqtt.port is not None:
-                print(f"earlgate hub mqtt on mqtt://{config.host}:{server.mqtt.port}", flush=True)
+            for line in server.mqtt.listening_lines():
+                print(line, flush=True)
         from earlgate.cluster.status import start_heartbeat
 
         try:

@@ -87,6 +87,7 @@ class HubConfig:
     supervisor_status: str | None = None  # the supervisor's status file, shown on /healthz
     # MQTT 3.1.1 and 5 (docs/mqtt.md): a TCP listener, and /mqtt on the WebSocket port.
     mqtt_port: int | None = None  # plain TCP port for MQTT; None = no listener, 0 = any
+    mqtts_port: int | None = None  # MQTT over TLS (the hub's tls_cert); None = none, 0 = any
     mqtt_max_packet_size: int = 64 * 1024  # bytes, fixed header included, either direction
     mqtt_max_inflight: int = 20  # QoS >= 1 messages unacknowledged, each direction
     mqtt_max_queued: int = 1000  # QoS >= 1 messages waiting per session beyond the inflight ones
@@ -135,6 +136,18 @@ class HubConfig:
                 "mqtt port must be 0-65535",
             ),
             (
+                self.mqtts_port is None or 0 <= self.mqtts_port <= 65535,
+                "mqtts port must be 0-65535",
+            ),
+            (
+                len(self._fixed_ports()) == len(set(self._fixed_ports())),
+                "port, mqtt port and mqtts port must differ",
+            ),
+            (
+                self.mqtts_port is None or self.tls_cert is not None,
+                "mqtts port needs --tls-cert and --tls-key (the hub's certificate)",
+            ),
+            (
                 128 <= self.mqtt_max_packet_size <= 268_435_460,
                 "mqtt max packet size must be 128 bytes to 256 MiB",
             ),
@@ -146,3 +159,7 @@ class HubConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+
+    def _fixed_ports(self) -> list[int]:
+        """The listening ports chosen (not 0: any free port)."""
+        return [p for p in (self.port, self.mqtt_port, self.mqtts_port) if p]

@@ -108,7 +108,7 @@ class HubServer:
         self.web = StaticFiles(HUB_WEB_FILES)
         self.batches = BatchFlusher()
         self.routes = HubRoutes(self)
-        self.mqtt = MqttServer(self)  # the TCP port (--mqtt-port) and /mqtt (docs/mqtt.md)
+        self.mqtt = MqttServer(self)  # --mqtt-port, --mqtts-port and /mqtt (docs/mqtt.md)
         self._server: Listener | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._lag_due = 0.0
@@ -132,7 +132,7 @@ class HubServer:
             tls_handshake_timeout=self.config.handshake_timeout,
             reuse_port=self.config.reuse_port,
         )
-        await self.mqtt.start()
+        await self.mqtt.start(tls)
         self.metrics.tick(time.time(), time.process_time())
         self._lag_due = loop.time() + LAG_INTERVAL
         self._timers.append(loop.call_at(self._lag_due, self._probe_lag))

@@ -1,14 +1,18 @@
-"""MQTT on a hub process: the TCP listener, ``/mqtt`` upgrades, shutdown, ``/metrics``.
+"""MQTT on a hub process: the TCP and TLS listeners, ``/mqtt`` upgrades, shutdown, ``/metrics``.
 
 :class:`MqttServer` belongs to one :class:`~earlgate.hub.server.HubServer`
-and shares its hub core, broker, token verifier and limits: MQTT clients and
-WebSocket clients are one system (docs/mqtt.md).
+and shares its hub core, broker, token verifier, certificate and limits:
+MQTT clients and WebSocket clients are one system (docs/mqtt.md). The TLS
+port (``mqtts_port``) is the plain one behind the listener's TLS handshake,
+which is bounded by ``handshake_timeout``; a client that fails it is closed
+and counted before it has a connection here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -48,21 +52,43 @@ class MqttServer:
         self.bridge = MqttBridge(hub_server.hub, hub_server.effects, self.sessions, self.metrics)
         self.connections: set[MqttConnection] = set()
         self.port: int | None = None
+        self.tls_port: int | None = None
         self._listener: Listener | None = None
+        self._tls_listener: Listener | None = None
+        self.failed_tls_handshakes = 0  # of listeners closed meanwhile (the live one adds its own)
         hub_server.registry.register(MqttCollector(self))
 
-    async def start(self) -> None:
+    async def start(self, tls: ssl.SSLContext | None) -> None:
+        """Listen on the ports the config names; ``tls`` is the hub's own context."""
         config = self.config
-        if config.mqtt_port is None:
-            return
-        self._listener, self.port = await listen(
+        if config.mqtt_port is not None:
+            self._listener, self.port = await self._listen(config.mqtt_port, None)
+        if config.mqtts_port is not None:
+            if tls is None:
+                raise ValueError(
+                    "mqtts port needs --tls-cert and --tls-key (the hub's certificate)"
+                )
+            self._tls_listener, self.tls_port = await self._listen(config.mqtts_port, tls)
+
+    async def _listen(self, port: int, tls: ssl.SSLContext | None) -> tuple[Listener, int]:
+        config = self.config
+        return await listen(
             self._protocol,
             config.host,
-            config.mqtt_port,
-            None,
+            port,
+            tls,
             max_per_address=config.max_connections_per_address,
+            tls_handshake_timeout=config.handshake_timeout,
             reuse_port=config.reuse_port,
         )
+
+    def listening_lines(self) -> list[str]:
+        """What ``earlgate hub`` prints once the MQTT ports listen."""
+        return listening_lines(self.config.host, self.port, self.tls_port)
+
+    def tls_handshake_failures(self) -> int:
+        live = self._tls_listener
+        return self.failed_tls_handshakes + (live.failed_tls_handshakes if live else 0)
 
     def _protocol(self) -> asyncio.Protocol:
         return MqttTcpProtocol(self.bridge, self.connections)
@@ -87,6 +113,10 @@ class MqttServer:
         if self._listener is not None:
             self._listener.close()
             self._listener = None
+        if self._tls_listener is not None:
+            self.failed_tls_handshakes += self._tls_listener.failed_tls_handshakes
+            self._tls_listener.close()
+            self._tls_listener = None
         self.bridge.shutdown()
         for conn in list(self.connections):
             conn.close()
@@ -99,6 +129,16 @@ class MqttServer:
     ) -> tuple[dict[str, int], dict[str, Any]]:
         """``/stats``'s ``connections`` and ``mqtt`` blocks (:mod:`~earlgate.mqtt.overview`)."""
         return overview(self.sessions.by_id.values(), websocket_connections, limit, now)
+
+
+def listening_lines(host: str, port: int | None, tls_port: int | None) -> list[str]:
+    """``earlgate hub mqtt on mqtt://HOST:PORT`` and its ``mqtts`` twin, for the ports open."""
+    lines = []
+    if port is not None:
+        lines.append(f"earlgate hub mqtt on mqtt://{host}:{port}")
+    if tls_port is not None:
+        lines.append(f"earlgate hub mqtts on mqtts://{host}:{tls_port}")
+    return lines
 
 
 class MqttCollector(Collector):
@@ -165,6 +205,11 @@ class MqttCollector(Collector):
                 m.keep_alive_timeouts,
             ),
             ("protocol_errors", "Connections closed for a malformed packet", m.protocol_errors),
+            (
+                "tls_handshake_failures",
+                "Connections to the mqtts port closed in or for want of a TLS handshake",
+                self._server.tls_handshake_failures(),
+            ),
         ]
         for name, doc, value in counters:
             yield CounterMetricFamily(f"earlgate_mqtt_{name}", doc, value=value)

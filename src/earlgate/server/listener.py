@@ -63,6 +63,7 @@ class Listener:
         self.paused_since: float | None = None
         self.refused_per_address = 0
         self.accept_pauses = 0
+        self.failed_tls_handshakes = 0  # closed before their first byte: bad, slow or not TLS
         self._watch()
         if max_per_address:
             self._prune = self._loop.call_later(PRUNE_INTERVAL, self._sweep)
@@ -149,6 +150,8 @@ class Listener:
             )
         except (OSError, ssl.SSLError, TimeoutError) as exc:
             logger.debug("connection from %s failed before its first byte: %s", host, exc)
+            if self._tls is not None:
+                self.failed_tls_handshakes += 1
             conn.close()
             return
         if self._closed:
