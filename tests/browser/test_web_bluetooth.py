@@ -14,24 +14,23 @@ prompt. A Python subscriber on the hub sees what the page publishes.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import sys
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from playwright.async_api import Browser, CDPSession, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
 
 from browserproc import chromium_missing
 from earlgate.ble import profile
-from earlgate.ble.profile import LedState, Reading, Status
 from earlgate.client import HubClient
 from earlgate.testing.chromium import CHROMIUM, CHROMIUM_FLAGS
+from earlgate.testing.webbluetooth import Chooser, EmulatedEarl, Radio, answer_chooser, enable_radio
 from hubproc import HubProcess, start_hub
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +39,6 @@ sys.path.insert(0, str(ROOT / "tests" / "rtc"))
 from gwprocs import start_signal  # noqa: E402
 
 SHOTS = ROOT / "build" / "screenshots"
-CCCD = "00002902-0000-1000-8000-00805f9b34fb"
 POLL_MS = 40
 T = TypeVar("T")
 
@@ -54,227 +52,6 @@ async def eventually(what: str, check: Callable[[], T | None], timeout: float = 
             return value
         await asyncio.sleep(0.02)
     raise AssertionError(f"not within {timeout} s: {what}")
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-@dataclass
-class EmulatedEarl:
-    """One Earl peripheral in Chromium's emulated adapter, answering as the profile says."""
-
-    cdp: CDPSession
-    address: str
-    name: str
-    kind: str
-    temperatures: Callable[[int], float] = lambda seq: 20.0 + (seq % 50) / 4
-    chars: dict[str, str] = field(default_factory=dict)
-    served: list[Reading] = field(default_factory=list)
-    writes: list[bytes] = field(default_factory=list)
-    write_types: list[str] = field(default_factory=list)
-    gatt_ops: list[str] = field(default_factory=list)
-    status: Status = field(default_factory=lambda: Status("applied", 0))
-    leds: dict[str, LedState] = field(default_factory=dict)
-    refuse_next: str | None = None
-    seq: int = 0
-    started: float = field(default_factory=time.monotonic)
-
-    async def install(self) -> None:
-        await self.cdp.send(
-            "BluetoothEmulation.simulatePreconnectedPeripheral",
-            {
-                "address": self.address,
-                "name": self.name,
-                "manufacturerData": [],
-                "knownServiceUuids": [profile.SERVICE_UUID],
-            },
-        )
-        await self.add_services()
-
-    async def add_services(self) -> None:
-        """The Earl service and its characteristics (again after a disconnection drops them)."""
-        cdp = self.cdp
-        self.chars.clear()
-        service = await cdp.send(
-            "BluetoothEmulation.addService",
-            {"address": self.address, "serviceUuid": profile.SERVICE_UUID},
-        )
-        layout = {
-            "readings": (profile.READINGS_UUID, {"read": True, "notify": True}),
-            "info": (profile.INFO_UUID, {"read": True}),
-            "led": (profile.LED_UUID, {"write": True}),
-            "status": (profile.STATUS_UUID, {"read": True, "notify": True}),
-        }
-        for what, (uuid, properties) in layout.items():
-            added = await cdp.send(
-                "BluetoothEmulation.addCharacteristic",
-                {
-                    "serviceId": service["serviceId"],
-                    "characteristicUuid": uuid,
-                    "properties": properties,
-                },
-            )
-            self.chars[added["characteristicId"]] = what
-        # The status notifies (startNotifications needs the CCCD); the readings
-        # have no CCCD, so the page falls back to polling them.
-        status_id = next(c for c, w in self.chars.items() if w == "status")
-        await cdp.send(
-            "BluetoothEmulation.addDescriptor",
-            {"characteristicId": status_id, "descriptorUuid": CCCD},
-        )
-
-    def value(self, what: str) -> bytes:
-        if what == "info":
-            period = 0 if self.kind == "ball" else 50_000
-            units = {"temp": "degC", "accel": "m/s^2", "ball": ""}[self.kind]
-            return profile.encode_info(profile.DeviceInfo(self.kind, period, units))
-        if what == "status":
-            return profile.encode_status(self.status)
-        self.seq += 1
-        clock = round((time.monotonic() - self.started) * 1e6)
-        value: Any = None
-        if self.kind == "temp":
-            value = self.temperatures(self.seq)
-        elif self.kind == "accel":
-            value = (0.001 * self.seq, -1.5, 9.81)
-        reading = Reading(self.kind, self.seq, clock, value)
-        self.served.append(reading)
-        return profile.encode_reading(reading)
-
-    def apply(self, data: bytes) -> None:
-        """A write to the LED characteristic: decode it, change the LEDs, set the status."""
-        try:
-            command = profile.decode_led(data)
-        except profile.ProfileError as exc:
-            self.status = Status("bad_command", 0, reason=str(exc))
-            return
-        if self.refuse_next is not None:
-            self.status = Status("refused", command.id, reason=self.refuse_next)
-            self.refuse_next = None
-            return
-        names = ["lower", "upper"] if command.led == "all" else [command.led]
-        for led in names:
-            if command.action == "off":
-                self.leds[led] = LedState(led, (0, 0, 0))
-            elif command.action == "set":
-                self.leds[led] = LedState(led, command.color)
-            elif command.action == "blink":
-                times = (command.on_ms, command.off_ms, command.fade_ms, command.once)
-                self.leds[led] = LedState(led, command.color, times)
-        self.status = Status("applied", command.id, tuple(self.leds[n] for n in names))
-
-    async def on_gatt(self, event: dict[str, Any]) -> None:
-        if event["address"] != self.address:
-            return
-        self.gatt_ops.append(event["type"])
-        await self.cdp.send(
-            "BluetoothEmulation.simulateGATTOperationResponse",
-            {"address": self.address, "type": event["type"], "code": 0},
-        )
-
-    async def on_characteristic(self, event: dict[str, Any]) -> None:
-        what = self.chars.get(event["characteristicId"])
-        if what is None:
-            return
-        answer: dict[str, Any] = {
-            "characteristicId": event["characteristicId"],
-            "type": event["type"],
-            "code": 0,
-        }
-        if event["type"] == "read":
-            answer["data"] = b64(self.value(what))
-        elif event["type"] == "write":
-            data = base64.b64decode(event.get("data", ""))
-            self.writes.append(data)
-            self.write_types.append(event.get("writeType", ""))
-            self.apply(data)
-        await self.cdp.send("BluetoothEmulation.simulateCharacteristicOperationResponse", answer)
-
-    async def disconnect(self) -> None:
-        """The link drops (out of range); the device stays, with its services, for a reconnect."""
-        await self.cdp.send(
-            "BluetoothEmulation.simulateGATTDisconnection", {"address": self.address}
-        )
-        await self.add_services()
-
-
-class Radio:
-    """The browser-level CDP session: the emulated adapter and its peripherals."""
-
-    def __init__(self, cdp: CDPSession) -> None:
-        self.cdp = cdp
-        self.devices: list[EmulatedEarl] = []
-        self.failures: list[str] = []
-        self._tasks: set[asyncio.Task[None]] = set()
-        cdp.on("BluetoothEmulation.gattOperationReceived", self._each("on_gatt"))
-        cdp.on(
-            "BluetoothEmulation.characteristicOperationReceived", self._each("on_characteristic")
-        )
-        cdp.on("BluetoothEmulation.descriptorOperationReceived", self._descriptor)
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-
-        def done(t: asyncio.Task[None]) -> None:
-            self._tasks.discard(t)
-            if not t.cancelled() and t.exception() is not None:
-                self.failures.append(repr(t.exception()))
-
-        task.add_done_callback(done)
-
-    def _each(self, method: str) -> Callable[[dict[str, Any]], None]:
-        def handler(event: dict[str, Any]) -> None:
-            for device in self.devices:
-                self._spawn(getattr(device, method)(event))
-
-        return handler
-
-    def _descriptor(self, event: dict[str, Any]) -> None:
-        answer: dict[str, Any] = {"descriptorId": event["descriptorId"], "type": event["type"]}
-        answer["code"] = 0
-        if event["type"] == "read":
-            answer["data"] = b64(b"\x00\x00")
-        self._spawn(self.cdp.send("BluetoothEmulation.simulateDescriptorOperationResponse", answer))
-
-    async def add(self, address: str, name: str, kind: str) -> EmulatedEarl:
-        device = EmulatedEarl(self.cdp, address, name, kind)
-        await device.install()
-        self.devices.append(device)
-        return device
-
-
-class Chooser:
-    """Answers the page's device chooser with the device a test asks for, once per prompt.
-
-    (A second select of one prompt crashes Chromium.)
-    """
-
-    def __init__(self, cdp: CDPSession) -> None:
-        self.cdp = cdp
-        self.want: str | None = None  # an address (the prompt lists no names)
-        self.answered: set[str] = set()
-        cdp.on("DeviceAccess.deviceRequestPrompted", self._prompted)
-
-    def _prompted(self, event: dict[str, Any]) -> None:
-        if event["id"] in self.answered:
-            return
-        chosen = [d for d in event["devices"] if self.want is None or d["id"] == self.want]
-        if not chosen:
-            return  # the wanted device is listed in a later event of this prompt
-        self.answered.add(event["id"])
-        asyncio.get_running_loop().create_task(
-            self.cdp.send(
-                "DeviceAccess.selectPrompt", {"id": event["id"], "deviceId": chosen[0]["id"]}
-            )
-        )
-
-
-async def answer_chooser(page: Page) -> Chooser:
-    cdp = await page.context.new_cdp_session(page)
-    await cdp.send("DeviceAccess.enable")
-    return Chooser(cdp)
 
 
 @pytest.fixture(scope="module")
@@ -301,11 +78,7 @@ async def bench(hub: HubProcess) -> AsyncIterator[Bench]:
             executable_path=CHROMIUM, args=list(CHROMIUM_FLAGS)
         )
         try:
-            cdp = await browser.new_browser_cdp_session()
-            await cdp.send(
-                "BluetoothEmulation.enable", {"state": "powered-on", "leSupported": True}
-            )
-            radio = Radio(cdp)
+            radio = await enable_radio(await browser.new_browser_cdp_session())
             yield Bench(browser, radio, hub)
             assert radio.failures == []
         finally:
