@@ -1,12 +1,14 @@
 """``earlgate hub --workers N``: N hub processes on one port, kept running by a supervisor.
 
-Every worker listens on the same ``host:port`` with ``SO_REUSEPORT``: the
-kernel spreads incoming connections over the workers' listening sockets, so
-one machine needs no proxy in front, and the workers meet through the broker
-(Redis or Redis Cluster) as hubs on several machines do. The supervisor
-holds the port bound (not listening, so it is given no connections) for as
-long as it runs, so that no other program takes it while a worker restarts,
-and so that a port in use is a usage error before any worker starts.
+Every worker listens on the same ``host:port`` with ``SO_REUSEPORT``, and on
+the same MQTT ports (``--mqtt-port``, ``--mqtts-port``) where they are given:
+the kernel spreads incoming connections over the workers' listening sockets,
+so one machine needs no proxy in front, and the workers meet through the
+broker (Redis or Redis Cluster) as hubs on several machines do. The
+supervisor holds each port bound (not listening, so it is given no
+connections) for as long as it runs, so that no other program takes it while
+a worker restarts, so that a port 0 is resolved once for every worker, and
+so that a port in use is a usage error before any worker starts.
 
 Workers are forked from the supervisor, which runs no event loop and no
 thread: each starts from the parsed configuration, makes its own broker and
@@ -35,6 +37,7 @@ from earlgate.cluster.status import HEARTBEAT_ENV
 from earlgate.cluster.supervise import Child, ForkedChild, ProcessSupervisor
 from earlgate.cluster.supervisor import ChildSpec, Policy
 from earlgate.hub.config import HubConfig
+from earlgate.mqtt.server import listening_lines
 from earlgate.server import server_tls_context
 
 __all__ = ["DRAIN_MARGIN", "listening", "reserve_port", "run_workers"]
@@ -89,31 +92,37 @@ def run_workers(config: HubConfig, serve: Callable[[HubConfig], int]) -> int:
         raise unusable_tls(config.tls_cert, config.tls_key, exc) from None
     except OSError as exc:
         raise UsageError(f"--tls-cert/--tls-key: {exc}") from None
-    where = f"{config.host}:{config.port}"
-    if listening(config.host, config.port):  # SO_REUSEPORT would share it without a word
-        raise UsageError(f"cannot listen on {where}: another server listens there")
-    try:
-        reserved = reserve_port(config.host, config.port)
-    except OSError as exc:
-        raise UsageError(f"cannot listen on {where}: {exc}") from None
-    with reserved, tempfile.TemporaryDirectory(prefix="earlgate-hub-") as folder:
-        port: int = reserved.getsockname()[1]
+    with contextlib.ExitStack() as held:
+        ports = {
+            name: held.enter_context(_reserve(config.host, wanted, flag))
+            for name, wanted, flag in _ports(config)
+        }
+        folder = held.enter_context(tempfile.TemporaryDirectory(prefix="earlgate-hub-"))
+        bound: dict[str, int] = {name: sock.getsockname()[1] for name, sock in ports.items()}
         status = Path(folder) / "status.json"
         worker = dataclasses.replace(
-            config, port=port, workers=1, reuse_port=True, supervisor_status=str(status)
+            config,
+            port=bound["port"],
+            mqtt_port=bound.get("mqtt_port"),
+            mqtts_port=bound.get("mqtts_port"),
+            workers=1,
+            reuse_port=True,
+            supervisor_status=str(status),
         )
         scheme = "wss" if config.tls_cert else "ws"
 
         def ready() -> None:
             print(
-                f"earlgate hub listening on {scheme}://{config.host}:{port}/ws "
+                f"earlgate hub listening on {scheme}://{config.host}:{worker.port}/ws "
                 f"({config.workers} workers, supervisor pid {os.getpid()})",
                 flush=True,
             )
+            for line in listening_lines(config.host, worker.mqtt_port, worker.mqtts_port):
+                print(line, flush=True)
 
         def launch(name: str, heartbeat: int | None) -> Child:
             assert heartbeat is not None
-            closing = [*supervisor.own_fds(), reserved.fileno()]
+            closing = [*supervisor.own_fds(), *(sock.fileno() for sock in ports.values())]
             parent = os.getpid()
             pid = os.fork()
             if pid == 0:  # pragma: no cover - the worker
@@ -130,6 +139,27 @@ def run_workers(config: HubConfig, serve: Callable[[HubConfig], int]) -> int:
             on_ready=ready,
         )
         return supervisor.run()
+
+
+def _ports(config: HubConfig) -> list[tuple[str, int, str]]:
+    """The ports every worker shares: (HubConfig field, port, the flag that set it)."""
+    ports = [("port", config.port, "--port")]
+    if config.mqtt_port is not None:
+        ports.append(("mqtt_port", config.mqtt_port, "--mqtt-port"))
+    if config.mqtts_port is not None:
+        ports.append(("mqtts_port", config.mqtts_port, "--mqtts-port"))
+    return ports
+
+
+def _reserve(host: str, port: int, flag: str) -> socket.socket:
+    """:func:`reserve_port`, or a usage error naming the port (and its flag but for --port)."""
+    where = f"{host}:{port}" + ("" if flag == "--port" else f" ({flag})")
+    if listening(host, port):  # SO_REUSEPORT would share it without a word
+        raise UsageError(f"cannot listen on {where}: another server listens there")
+    try:
+        return reserve_port(host, port)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {where}: {exc}") from None
 
 
 def _worker(  # pragma: no cover - runs in the forked worker
