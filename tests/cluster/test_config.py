@@ -46,3 +46,34 @@ def test_bad_values_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(ValueError, match="balance"):
         render(HaproxySettings(servers=[("h", 1)], balance="random"))
     assert parse_server("hub-3.example:8080") == ("hub-3.example", 8080)
+
+
+def test_config_with_mqtt_passes_it_through_in_tcp_mode(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["cluster", "config", "--workers", "2", "--mqtt-port", "1883"]
+    assert main([*args, "--worker-mqtt-port", "9101"]) == 0
+    text = capsys.readouterr().out
+    path = tmp_path / "haproxy.cfg"
+    path.write_text(text)
+    check = subprocess.run([need("haproxy"), "-c", "-f", str(path)], capture_output=True, text=True)
+    assert check.returncode == 0 and "WARNING" not in check.stderr, check.stderr
+    mqtt = text[text.index("frontend ft_mqtt") : text.index("listen stats")]
+    assert "mode tcp" in mqtt and "bind 127.0.0.1:1883 name mqtt" in mqtt
+    assert "server hub1 127.0.0.1:9101 check port 9001" in mqtt
+    assert "server hub2 127.0.0.1:9102 check port 9002" in mqtt
+    assert "option httpchk GET /healthz" in mqtt and "timeout client 3600s" in mqtt
+
+
+def test_mqtt_settings_that_do_not_fit_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["cluster", "config", "--mqtt-port", "1883"])
+    assert exited.value.code == 2 and "--worker-mqtt-port" in capsys.readouterr().err
+    hubs = [("h", 1), ("h", 2)]
+    with pytest.raises(ValueError, match="2 hubs but 1 MQTT ports"):
+        render(HaproxySettings(servers=hubs, mqtt_port=1883, mqtt_ports=[9101]))
+    with pytest.raises(ValueError, match="needs the hubs' MQTT ports"):
+        render(HaproxySettings(servers=hubs, mqtt_ports=[9101, 9102]))
+    with pytest.raises(ValueError, match="1-65535"):
+        render(HaproxySettings(servers=hubs, mqtt_port=70000, mqtt_ports=[9101, 9102]))
+    assert "ft_mqtt" not in render(HaproxySettings(servers=hubs))

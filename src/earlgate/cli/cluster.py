@@ -65,6 +65,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="HOST:PORT",
         help="a hub worker (repeatable); replaces --workers/--worker-host/--worker-port",
     )
+    config.add_argument(
+        "--worker-mqtt-port",
+        type=int,
+        metavar="PORT",
+        help="with --mqtt-port: the MQTT port of the first hub; then +1 each",
+    )
     config.set_defaults(func=run_config)
 
 
@@ -91,6 +97,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--maxconn", type=int, default=50_000, help="HAProxy's connection limit")
     parser.add_argument(
+        "--mqtt-port",
+        type=int,
+        metavar="PORT",
+        help="HAProxy's MQTT port, passed through (TCP) to each hub's MQTT port (docs/mqtt.md)",
+    )
+    parser.add_argument(
         "--check-interval-ms",
         type=int,
         default=1000,
@@ -106,6 +118,10 @@ def run_config(args: argparse.Namespace) -> int:
             if args.workers < 1:
                 raise ValueError("--workers must be at least 1")
             servers = [(args.worker_host, args.worker_port + i) for i in range(args.workers)]
+        if (args.mqtt_port is None) != (args.worker_mqtt_port is None):
+            raise ValueError("--mqtt-port and --worker-mqtt-port go together")
+        first = args.worker_mqtt_port
+        mqtt_ports = [first + i for i in range(len(servers))] if first is not None else []
         settings = HaproxySettings(
             servers=servers,
             port=args.port,
@@ -114,6 +130,8 @@ def run_config(args: argparse.Namespace) -> int:
             stats_port=args.stats_port or 8404,
             check_interval_ms=args.check_interval_ms,
             maxconn=args.maxconn,
+            mqtt_port=args.mqtt_port,
+            mqtt_ports=mqtt_ports,
         )
         text = render(settings)
     except ValueError as exc:
@@ -127,6 +145,8 @@ def run_up(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    if args.mqtt_port is not None and not 0 < args.mqtt_port < 65536:
+        raise UsageError(f"--mqtt-port {args.mqtt_port}: not a port (1-65535)")
     if args.redis and not args.redis.startswith(("redis://", "rediss://", "redis-cluster://")):
         raise UsageError(f"--redis {args.redis!r}: not a redis:// or redis-cluster:// URL")
     policy = Policy(
@@ -153,6 +173,7 @@ def run_up(args: argparse.Namespace) -> int:
         uvloop=args.uvloop,
         check_interval_ms=args.check_interval_ms,
         maxconn=args.maxconn,
+        mqtt_port=args.mqtt_port,
         policy=policy,
     )
     cluster = Cluster(spec, notice=_notice)

@@ -9,6 +9,11 @@ connection to a worker that just died is retried on another; a stats page.
 Unlike the thesis, every server is health-checked on ``/healthz``, which
 answers 503 while the hub cannot reach its broker, so HAProxy stops sending
 clients to a hub that could not deliver their messages.
+
+With an MQTT port, a second frontend in TCP mode passes MQTT connections
+through to the hubs' own MQTT ports, balanced as the WebSocket ones are and
+checked on the same ``/healthz`` of each hub; an MQTT session stays in the
+hub that holds it, so balancing is per connection (docs/mqtt.md).
 """
 
 from __future__ import annotations
@@ -29,7 +34,6 @@ defaults
     option dontlognull
     option http-server-close
     option redispatch
-    option forwardfor
     retries 3
     backlog 10000
     timeout client 25s
@@ -46,6 +50,7 @@ defaults
 frontend ft_hub
     bind $bind:$port name hub
     maxconn $maxconn
+    option forwardfor
     ## routing based on the WebSocket upgrade headers (thesis, Appendix B)
     acl hdr_connection_upgrade hdr_sub(Connection) -i upgrade
     acl hdr_upgrade_websocket hdr(Upgrade) -i websocket
@@ -64,12 +69,36 @@ backend bk_http
     http-check expect status 200
 $http_servers
 
-listen stats
+${mqtt}listen stats
     bind $stats_bind:$stats_port
     stats enable
     stats uri /
     stats refresh 5s
     stats show-legends
+""")
+
+
+# MQTT is bytes in TCP mode, the hubs parse it; the HTTP option of the defaults is off.
+MQTT_TEMPLATE = Template("""\
+frontend ft_mqtt
+    mode tcp
+    no option http-server-close
+    bind $bind:$port name mqtt
+    maxconn $maxconn
+    # MQTT keep alive is often 60 s or more: an open connection waits up to this.
+    timeout client $tunnel
+    default_backend bk_mqtt
+
+backend bk_mqtt
+    mode tcp
+    no option http-server-close
+    balance $balance
+    timeout server $tunnel
+    # Each hub's MQTT port is checked on its HTTP port, as the WebSocket backend is.
+    option httpchk GET /healthz
+    http-check expect status 200
+$servers
+
 """)
 
 
@@ -87,10 +116,21 @@ class HaproxySettings:
     tunnel: str = "3600s"
     check_interval_ms: int = 1000
     fall: int = 2
+    mqtt_port: int | None = None  # HAProxy's MQTT port; None: no MQTT frontend
+    mqtt_ports: Sequence[int] = ()  # the MQTT port of each of ``servers``, in order
 
     def validate(self) -> None:
         if not self.servers:
             raise ValueError("at least one hub worker is needed")
+        if (self.mqtt_port is None) != (not self.mqtt_ports):
+            raise ValueError("an MQTT port needs the hubs' MQTT ports, and they need it")
+        if self.mqtt_ports and len(self.mqtt_ports) != len(self.servers):
+            raise ValueError(
+                f"{len(self.servers)} hubs but {len(self.mqtt_ports)} MQTT ports: one each"
+            )
+        ports = [self.mqtt_port, *self.mqtt_ports] if self.mqtt_port is not None else []
+        if not all(0 < port < 65536 for port in ports):
+            raise ValueError("MQTT ports must be 1-65535")
         if self.balance not in BALANCES:
             raise ValueError(f"balance must be one of {', '.join(BALANCES)}")
         if self.check_interval_ms < 100 or self.fall < 1:
@@ -123,6 +163,27 @@ def render(settings: HaproxySettings) -> str:
         http_servers=servers(False),
         stats_bind=settings.stats_bind,
         stats_port=settings.stats_port,
+        mqtt=_mqtt(settings),
+    )
+
+
+def _mqtt(settings: HaproxySettings) -> str:
+    """The MQTT frontend and backend, or nothing without an MQTT port."""
+    if settings.mqtt_port is None:
+        return ""
+    lines = [
+        f"    server hub{i} {host}:{mqtt} check port {http} maxconn {settings.maxconn}"
+        for i, ((host, http), mqtt) in enumerate(
+            zip(settings.servers, settings.mqtt_ports, strict=True), 1
+        )
+    ]
+    return MQTT_TEMPLATE.substitute(
+        bind=settings.bind,
+        port=settings.mqtt_port,
+        maxconn=settings.maxconn,
+        tunnel=settings.tunnel,
+        balance=settings.balance,
+        servers="\n".join(lines),
     )
 
 

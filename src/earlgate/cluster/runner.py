@@ -80,6 +80,7 @@ class ClusterSpec:
     uvloop: bool = True
     check_interval_ms: int = 1000
     maxconn: int = 50_000
+    mqtt_port: int | None = None  # HAProxy's MQTT port, to each hub's own; None = no MQTT
     policy: Policy = field(default_factory=Policy)  # restarts, heartbeats, stop grace
 
 
@@ -99,6 +100,7 @@ class Cluster:
     notice: Callable[[str], None] = logger.warning
     redis_url: str = ""
     worker_ports: list[int] = field(default_factory=list)
+    worker_mqtt_ports: list[int] = field(default_factory=list)  # with spec.mqtt_port
     stats_port: int = 0
     commands: dict[str, list[str]] = field(default_factory=dict)  # a restart runs the same
     folder: tempfile.TemporaryDirectory[str] = field(
@@ -119,14 +121,20 @@ class Cluster:
 
     def endpoints(self) -> dict[str, str]:
         host = self.spec.host if self.spec.host not in ("0.0.0.0", "*", "") else "127.0.0.1"
-        return {
+        endpoints = {
             "websocket": f"ws://{host}:{self.spec.port}/ws",
             "http": f"http://{host}:{self.spec.port}/",
             "stats": f"http://127.0.0.1:{self.stats_port}/",
             "redis": self.redis_url,
             "workers": " ".join(f"ws://127.0.0.1:{p}/ws" for p in self.worker_ports),
-            "haproxy.cfg": str(self.config_path),
         }
+        if self.spec.mqtt_port is not None:
+            endpoints["mqtt"] = f"mqtt://{host}:{self.spec.mqtt_port}"
+            endpoints["mqtt-workers"] = " ".join(
+                f"mqtt://127.0.0.1:{p}" for p in self.worker_mqtt_ports
+            )
+        endpoints["haproxy.cfg"] = str(self.config_path)  # the last line: all is up
+        return endpoints
 
     def specs(self) -> list[ChildSpec]:
         specs = [] if self.spec.redis_url else [ChildSpec("redis-server", stop_order=STOP_REDIS)]
@@ -224,10 +232,15 @@ class Cluster:
             for pattern in spec.durable:
                 command += ["--durable", pattern]
             command.append("--uvloop" if spec.uvloop else "--no-uvloop")
+            if spec.mqtt_port is not None:
+                self.worker_mqtt_ports.append(free_port())
+                command += ["--mqtt-port", str(self.worker_mqtt_ports[-1])]
             started.append(self._spawn(f"hub{i + 1}", command))
             self.worker_ports.append(port)
         for i, (process, port) in enumerate(zip(started, self.worker_ports, strict=True)):
             wait_port("127.0.0.1", port, process, f"hub worker {i + 1}")
+        for i, port in enumerate(self.worker_mqtt_ports):
+            wait_port("127.0.0.1", port, started[i], f"hub worker {i + 1}'s MQTT port")
 
     def _start_haproxy(self) -> None:
         spec = self.spec
@@ -243,6 +256,8 @@ class Cluster:
             stats_port=self.stats_port,
             check_interval_ms=spec.check_interval_ms,
             maxconn=fitting_maxconn(spec.maxconn),
+            mqtt_port=spec.mqtt_port,
+            mqtt_ports=self.worker_mqtt_ports,
         )
         self.config_path.write_text(render(settings))
         check = subprocess.run(
@@ -255,6 +270,8 @@ class Cluster:
         connect_host = "127.0.0.1" if spec.host in ("0.0.0.0", "*", "") else spec.host
         try:
             wait_port(connect_host, spec.port, haproxy, "haproxy")
+            if spec.mqtt_port is not None:
+                wait_port(connect_host, spec.mqtt_port, haproxy, "haproxy's MQTT port")
         except ClusterError as exc:
             log = self.log_path("haproxy").read_text(errors="replace")
             raise ClusterError(f"{exc}: {log.strip()[-500:]}") from None
