@@ -15,6 +15,7 @@ declare -A NEEDED=(
   [turnserver]=coturn  # the TURN relay of the WebRTC tests
   [mosquitto_pub]=mosquitto-clients  # the MQTT clients of the hub's MQTT tests
   [mosquitto_sub]=mosquitto-clients
+  [mosquitto]=mosquitto  # the broker `earlgate bench mqtt` compares the hub with (/usr/sbin)
 )
 
 missing=()

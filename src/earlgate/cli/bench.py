@@ -137,6 +137,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     datachannel.add_argument("--update-benchmarks", action="store_true")
     datachannel.set_defaults(func=run_datachannel_command)
 
+    from earlgate.bench import mqtt_bench
+
+    mqtt = benches.add_parser(
+        "mqtt",
+        help="the ramp over MQTT (QoS 0/1, MQTT or WebSocket subscribers), hub beside Mosquitto",
+        description="Steps of MQTT publishers at 4 Hz, one subscriber each (MQTT or WebSocket), "
+        "against each target in turn (server pinned to one core, load generator to another): "
+        "sent, received, lost, p50/p99, server CPU per delivered message, critical point.",
+    )
+    mqtt_bench.add_arguments(mqtt)
+    mqtt.set_defaults(func=run_mqtt_command)
+
     from earlgate.cli import bench_failures
 
     bench_failures.register(benches)
@@ -265,6 +277,17 @@ def run_scaleout_command(args: argparse.Namespace) -> int:
         command_line(),
         args.update_benchmarks,
     )
+    return 0
+
+
+def run_mqtt_command(args: argparse.Namespace) -> int:
+    from earlgate.bench.mqtt_bench import options_from_args, run_mqtt_bench
+
+    try:
+        options = options_from_args(args, command_line())
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    run_mqtt_bench(options)
     return 0
 
 
