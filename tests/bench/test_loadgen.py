@@ -55,6 +55,45 @@ def test_load_from_two_processes_merges_counts_and_latency(shared_hub) -> None:
     assert result.latency.total == result.received
     assert 0 < result.loadgen_cpu_percent < 200
     assert seconds and seconds[0]["expected"] == 80
+    # Both processes' own timing is merged: every send has a lateness.
+    assert result.arrival == "spread" and result.lateness.total == result.sent
+    assert result.sent_late == sum(s["late"] for s in seconds)
+
+
+async def test_slots_and_poisson_arrivals_against_a_real_hub(shared_hub) -> None:
+    for first, arrival in ((201, "slots"), (301, "poisson")):
+        result = await run_load(
+            shared_hub.ws_url, 8, 0.1, 1.5, first_index=first, arrival=arrival, seed=2
+        )
+        assert result.arrival == arrival and result.seed == 2
+        assert result.received == result.sent > 0
+        assert result.lateness_ms["count"] == result.sent
+
+
+def test_the_fanout_report_says_how_traffic_arrived() -> None:
+    from earlgate.bench.fanout import FanoutRow
+
+    row = FanoutRow(
+        target="earlgate",
+        publishers=10,
+        period=0.25,
+        duration=5.0,
+        sent=200,
+        received=200,
+        server_cpu_s=0.1,
+        server_cpu_percent=2.0,
+        cpu_us_per_delivered=25.0,
+        latency_ms={"mean": 0.3, "sd": 0.1, "p50": 0.3, "p99": 0.7, "max": 1.0},
+        loadgen_cpu_percent=5.0,
+        server_rss_mib=30.0,
+        arrival="spread",
+        sent_late=1,
+        lateness_ms={"p99": 0.12},
+    )
+    text = markdown([row], "cmd", "machine", "today")
+    assert "Traffic arrival: spread (each publisher at its own phase" in text
+    assert "| loadgen sent late | loadgen lateness p99 ms |" in text
+    assert "| 5.0 | 1 of 200 | 0.12 | 1.00× |" in text
 
 
 def test_connection_costs_are_measured() -> None:

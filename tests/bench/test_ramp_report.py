@@ -9,6 +9,7 @@ import pytest
 from earlgate.bench.loadprocs import expand_ips
 from earlgate.bench.ramp import plan_steps
 from earlgate.bench.ramp_report import (
+    arrival_line,
     case_table,
     compare_table,
     critical_point,
@@ -42,12 +43,15 @@ def seconds(publishers: int, received: list[int], p99: float = 2.0) -> list[dict
     return rows
 
 
-def summary(publishers: int, received: list[int], mean_ms: float, p99: float) -> dict:
+def summary(
+    publishers: int, received: list[int], mean_ms: float, p99: float, **loadgen: object
+) -> dict:
     result = {
         "sent": publishers * 4 * len(received),
         "received": sum(received),
         "latency_ms": {"mean": mean_ms, "sd": 0.1, "p50": mean_ms, "p99": p99, "max": p99},
         "loadgen_cpu_percent": 30.0,
+        **loadgen,
     }
     return step_summary("1", publishers, 0.25, seconds(publishers, received, p99), result)
 
@@ -91,8 +95,26 @@ def test_report_from_a_results_folder(tmp_path) -> None:
     assert len(rows_back) == 4 and steps_back[0]["publishers"] == 200
     text = write_report(tmp_path, "earlgate bench ramp --case 1", "test machine", "today")
     assert "critical point not reached up to 200" in text
+    # A step recorded before arrivals were recorded was paced in slots.
+    assert "Traffic arrival: slots (publishers dealt into 50 groups" in text
     assert (tmp_path / "events.png").stat().st_size > 1000
     assert (tmp_path / "steps.png").stat().st_size > 1000
+
+
+def test_steps_say_how_traffic_arrived_and_whether_the_generator_kept_up() -> None:
+    lateness = {"count": 3200, "mean": 0.02, "p50": 0.01, "p99": 0.31, "max": 4.0}
+    loadgen = {"arrival": "poisson", "seed": 4, "sent_late": 2, "lateness_ms": lateness}
+    step = summary(200, [0, 800, 800, 800, 0], 1.0, 3.0, **loadgen)
+    assert (step["arrival"], step["seed"], step["sent_late"]) == ("poisson", 4, 2)
+    table = case_table([step])
+    assert "| loadgen sent late | loadgen lateness p99 ms |" in table
+    assert table.splitlines()[-1].endswith("| 2 of 4000 | 0.31 |")
+    assert arrival_line([step]) == (
+        "Traffic arrival: poisson (each publisher's gaps exponential with mean = period "
+        "(seed 4)). Loadgen sent late: sends more than 2 ms behind their due time."
+    )
+    spread = summary(200, [0, 800, 800, 0], 1.0, 3.0, arrival="spread")
+    assert "Arrival: a poisson, b spread." in compare_table([step], [spread], ("a", "b"))
 
 
 def test_plans_and_address_ranges() -> None:

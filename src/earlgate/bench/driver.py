@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 
+from earlgate.bench.arrival import DEFAULT_ARRIVAL
 from earlgate.bench.results import machine_description, utc_now
 from earlgate.bench.targets import TargetError
 
@@ -124,9 +125,13 @@ async def steady_load(
     console: Console,
     title: str,
     snapshot: Callable[[], T],
+    *,
+    arrival: str = DEFAULT_ARRIVAL,
+    seed: int = 0,
 ) -> tuple[LoadResult, T | None, T]:
     """Run the load generator against ``url`` under a progress bar.
 
+    ``arrival`` and ``seed`` pace the publishers (:mod:`earlgate.bench.arrival`).
     Returns the load's result, ``snapshot()`` taken when the first second is
     over (the steady seconds start; None if the load never got there, so
     connection set-up is not counted) and ``snapshot()`` after the last one.
@@ -146,7 +151,9 @@ async def steady_load(
                 status=f"{sample['received']} msg/s p99 {sample['latency_ms']['p99']:.1f} ms",
             )
 
-        result = await run_load(url, publishers, period, duration, on_second=on_second)
+        result = await run_load(
+            url, publishers, period, duration, on_second=on_second, arrival=arrival, seed=seed
+        )
         after = snapshot()
     return result, (before[0] if before else None), after
 

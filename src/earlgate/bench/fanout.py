@@ -4,7 +4,10 @@ The issue's goal is stated per delivered message: N publishers at 4 Hz, one
 subscriber each (the thesis's setup), the server pinned to one core and the
 load generator to another. For each target the bench records the server's CPU
 seconds over the measured window (psutil), the messages delivered, and the
-response-time distribution seen by the subscribers.
+response-time distribution seen by the subscribers. Every report says how the
+traffic arrived (:mod:`earlgate.bench.arrival`) and how late the load generator
+sent against its own schedule, so a figure can be told apart from the
+generator's.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from earlgate.bench.arrival import DEFAULT_ARRIVAL, describe
 from earlgate.bench.driver import (
     Provenance,
     markdown_table,
@@ -24,6 +28,7 @@ from earlgate.bench.driver import (
     pin_load_here,
     steady_load,
 )
+from earlgate.bench.pacing import LATE_AFTER_S
 from earlgate.bench.results import write_run
 from earlgate.bench.targets import start_target
 
@@ -43,6 +48,12 @@ class FanoutRow:
     loadgen_cpu_percent: float
     server_rss_mib: float
     per_second: list[dict[str, Any]] = field(default_factory=list)
+    arrival: str = DEFAULT_ARRIVAL
+    seed: int = 0
+    sent_late: int = 0
+    late_after_ms: float = LATE_AFTER_S * 1000.0
+    lateness_ms: dict[str, float] = field(default_factory=dict)
+    wakeups: int = 0
 
     @property
     def delivered_ratio(self) -> float:
@@ -50,7 +61,13 @@ class FanoutRow:
 
 
 async def measure(
-    target: str, publishers: int, period: float, duration: float, console: Console
+    target: str,
+    publishers: int,
+    period: float,
+    duration: float,
+    console: Console,
+    arrival: str = DEFAULT_ARRIVAL,
+    seed: int = 0,
 ) -> FanoutRow:
     server_cpus, _ = pin_load_here()
     running = start_target(target, server_cpus)
@@ -58,7 +75,15 @@ async def measure(
         # The server's CPU over whole seconds of steady load (after the first
         # second), so connection set-up is not counted.
         result, cpu_before, cpu_after = await steady_load(
-            running.ws_url, publishers, period, duration, console, target, running.cpu_seconds
+            running.ws_url,
+            publishers,
+            period,
+            duration,
+            console,
+            target,
+            running.cpu_seconds,
+            arrival=arrival,
+            seed=seed,
         )
         rss = running.rss()
     finally:
@@ -81,11 +106,18 @@ async def measure(
         loadgen_cpu_percent=result.loadgen_cpu_percent,
         server_rss_mib=round(rss / 2**20, 1),
         per_second=result.per_second,
+        arrival=result.arrival,
+        seed=result.seed,
+        sent_late=result.sent_late,
+        late_after_ms=result.late_after_ms,
+        lateness_ms=result.lateness_ms,
+        wakeups=result.wakeups,
     )
 
 
 def results_table(rows: list[FanoutRow]) -> Table:
-    table = Table(title="fan-out: one subscriber per publisher")
+    arrival = f", arrival {rows[0].arrival}" if rows else ""
+    table = Table(title=f"fan-out: one subscriber per publisher{arrival}")
     for column in (
         "target",
         "load",
@@ -95,6 +127,7 @@ def results_table(rows: list[FanoutRow]) -> Table:
         "p50 ms",
         "p99 ms",
         "loadgen CPU %",
+        "loadgen late",
     ):
         table.add_column(column, justify="right" if column != "target" else "left")
     for row in rows:
@@ -107,6 +140,7 @@ def results_table(rows: list[FanoutRow]) -> Table:
             f"{row.latency_ms['p50']:.2f}",
             f"{row.latency_ms['p99']:.2f}",
             f"{row.loadgen_cpu_percent:.1f}",
+            str(row.sent_late),
         )
     return table
 
@@ -114,7 +148,8 @@ def results_table(rows: list[FanoutRow]) -> Table:
 def markdown(rows: list[FanoutRow], command: str, machine: str, when: str) -> str:
     baseline = next((r for r in rows if r.target == "earlgate"), None)
     head = ["target", "load", "delivered", "server CPU %", "CPU µs/delivered msg", "p50 ms"]
-    head += ["p99 ms", "mean ± sd ms", "loadgen CPU %", "vs earlgate (CPU/msg)"]
+    head += ["p99 ms", "mean ± sd ms", "loadgen CPU %", "loadgen sent late"]
+    head += ["loadgen lateness p99 ms", "vs earlgate (CPU/msg)"]
     cells = []
     for row in rows:
         ratio = (
@@ -134,6 +169,8 @@ def markdown(rows: list[FanoutRow], command: str, machine: str, when: str) -> st
                 f"{lat['p99']:.2f}",
                 f"{lat['mean']:.2f} ± {lat['sd']:.2f}",
                 f"{row.loadgen_cpu_percent:.1f}",
+                f"{row.sent_late} of {row.sent}",
+                f"{row.lateness_ms.get('p99', 0.0):.2f}",
                 ratio,
             ]
         )
@@ -141,10 +178,23 @@ def markdown(rows: list[FanoutRow], command: str, machine: str, when: str) -> st
         Provenance(machine, when, command).line(),
         "Server pinned to one core, load generator to the other; CPU measured over the "
         "steady seconds (after the first), per message delivered to a subscriber.",
+        *_arrival_lines(rows),
         "",
         *markdown_table(head, cells),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _arrival_lines(rows: list[FanoutRow]) -> list[str]:
+    """How traffic arrived, and what counts as a late send of the load generator."""
+    if not rows:
+        return []
+    arrivals = sorted({describe(row.arrival, row.seed) for row in rows})
+    late = rows[0].late_after_ms
+    return [
+        f"Traffic {'; '.join(arrivals)}. Loadgen sent late: sends more than {late:g} ms "
+        "behind their due time."
+    ]
 
 
 def plot(rows: list[FanoutRow], path: Path) -> None:
@@ -164,7 +214,11 @@ def plot(rows: list[FanoutRow], path: Path) -> None:
     right.legend()
     for axis in (left, right):
         axis.tick_params(axis="x", rotation=20)
-    load = f"{rows[0].publishers} publishers × {1 / rows[0].period:g} Hz" if rows else ""
+    load = (
+        f"{rows[0].publishers} publishers × {1 / rows[0].period:g} Hz, arrival {rows[0].arrival}"
+        if rows
+        else ""
+    )
     fig.suptitle(f"fan-out benchmark, {load}")
     fig.tight_layout()
     save(fig, path, dpi=110)
@@ -178,12 +232,16 @@ def run_fanout(
     out: Path,
     command: str,
     update: bool,
+    arrival: str = DEFAULT_ARRIVAL,
+    seed: int = 0,
 ) -> list[FanoutRow]:
     console = Console()
     out.mkdir(parents=True, exist_ok=True)
     rows = measure_each(
         targets,
-        lambda target: asyncio.run(measure(target, publishers, period, duration, console)),
+        lambda target: asyncio.run(
+            measure(target, publishers, period, duration, console, arrival, seed)
+        ),
         say=lambda note: console.print(f"[yellow]{note}[/yellow]"),
         done=lambda row: console.print(results_table([row])),
     )

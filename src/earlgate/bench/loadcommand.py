@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from earlgate.bench.arrival import DEFAULT_ARRIVAL, describe
 from earlgate.bench.loadgen import LoadResult
 from earlgate.bench.loadprocs import run_load_processes
 
@@ -43,7 +44,7 @@ def seconds_table(title: str, seconds: list[dict[str, Any]]) -> Table:
 def summary_lines(
     result: LoadResult, subscribers_per_publisher: int, cores: int, echo_back: bool
 ) -> list[str]:
-    """What a load run says when it ends: deliveries, response times, its own CPU."""
+    """What a load run says when it ends: deliveries, response times, its own CPU and timing."""
     lat = result.latency_ms
     expected = max(result.sent * subscribers_per_publisher, 1)
     lines = [
@@ -60,7 +61,19 @@ def summary_lines(
             f"round trip mean {echo.get('mean', 0):.2f} ms, p50 {echo.get('p50', 0):.2f}, "
             f"p99 {echo.get('p99', 0):.2f} ms"
         )
+    lines.append(pacing_line(result))
     return lines
+
+
+def pacing_line(result: LoadResult) -> str:
+    """How traffic arrived and whether the generator kept to its schedule."""
+    late = result.lateness_ms
+    together = result.sent / result.wakeups if result.wakeups else 0.0
+    return (
+        f"{describe(result.arrival, result.seed)}; {result.sent_late} of {result.sent} sends "
+        f"more than {result.late_after_ms:g} ms late, lateness p99 {late.get('p99', 0):.2f} ms, "
+        f"max {late.get('max', 0):.2f} ms; {together:.1f} sends per wake-up"
+    )
 
 
 def run_load_command(
@@ -76,11 +89,13 @@ def run_load_command(
     source_ips: list[str] | None = None,
     echo_back: bool = False,
     json_path: Path | None = None,
+    arrival: str = DEFAULT_ARRIVAL,
+    seed: int = 0,
 ) -> LoadResult:
     """Run the load against ``url`` showing each second; print the summary, write ``json_path``."""
     console = Console()
     seconds: list[dict[str, Any]] = []
-    title = f"load on {url}: {publishers} publishers / {period} s"
+    title = f"load on {url}: {publishers} publishers / {period} s, arrival {arrival}"
     with Live(
         seconds_table(title, seconds), console=console, refresh_per_second=2, transient=False
     ) as live:
@@ -101,6 +116,8 @@ def run_load_command(
             fmt=fmt,
             source_ips=source_ips,
             echo_back=echo_back,
+            arrival=arrival,
+            seed=seed,
         )
     cores = len(os.sched_getaffinity(0))
     for line in summary_lines(result, subscribers_per_publisher, cores, echo_back):

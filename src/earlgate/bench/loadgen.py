@@ -4,8 +4,10 @@ Each publisher has its own subject and connection and one (or K) subscriber
 connections (thesis section 2.5.1.1). Everyone connects and subscribes first;
 a warm-up round checks that every subscriber receives its publisher's
 messages (this works against servers that send no acks, such as the thesis's
-Node server); then publishers send every ``period`` seconds, staggered evenly
-over the period so the load is smooth. Subscribers compute response time =
+Node server); then publishers send every ``period`` seconds, paced by an
+arrival process (:mod:`earlgate.bench.arrival`: ``slots``, ``spread`` or
+``poisson``) and timed by :class:`~earlgate.bench.pacing.Pacer`, which also
+records how late the generator itself sent. Subscribers compute response time =
 receive time - ``published``. The generator also measures its own CPU so a
 report can show it was not the bottleneck (thesis Figure 2.21).
 
@@ -33,9 +35,13 @@ from typing import Any
 import orjson
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
+from earlgate.bench.arrival import DEFAULT_ARRIVAL, check_arrival, firings
+from earlgate.bench.pacing import LATE_AFTER_S, Pacer
 from earlgate.metrics.histogram import Histogram
 
-SLOTS = 50  # publishers are spread over this many send slots per period
+_HISTOGRAM_KEYS = tuple(
+    f"{name}_{part}" for name in ("latency", "lateness") for part in ("counts", "sum_ns", "max_ns")
+)
 
 
 def subject_name(index: int, width: int = 5) -> str:
@@ -155,31 +161,33 @@ class LoadResult:
     wall_seconds: float = 0.0
     echoed: int = 0
     echo_ms: dict[str, float] = field(default_factory=dict)
+    # How the publishers were paced (results from before this was recorded used slots).
+    arrival: str = "slots"
+    seed: int = 0
+    # The generator's own timing: sends more than ``late_after_ms`` behind their due time.
+    sent_late: int = 0
+    late_after_ms: float = LATE_AFTER_S * 1000.0
+    lateness_ms: dict[str, float] = field(default_factory=dict)
+    wakeups: int = 0  # timer wake-ups that sent: sent / wakeups messages left together
+    lateness: Histogram = field(default_factory=Histogram, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if k != "latency"}
-        data["latency_counts"] = self.latency.counts
-        data["latency_sum_ns"] = self.latency.sum_ns
-        data["latency_max_ns"] = self.latency.max_ns
+        data = {k: v for k, v in self.__dict__.items() if k not in ("latency", "lateness")}
+        for name, histogram in (("latency", self.latency), ("lateness", self.lateness)):
+            data[f"{name}_counts"] = histogram.counts
+            data[f"{name}_sum_ns"] = histogram.sum_ns
+            data[f"{name}_max_ns"] = histogram.max_ns
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LoadResult:
-        fields = {
-            k: v
-            for k, v in data.items()
-            if not k.startswith("latency_")
-            or k
-            in (
-                "latency_ms",
-                "latency_sq_ms",
-            )
-        }
-        result = cls(**fields)
-        result.latency.counts = list(data["latency_counts"])
-        result.latency.total = sum(result.latency.counts)
-        result.latency.sum_ns = data["latency_sum_ns"]
-        result.latency.max_ns = data["latency_max_ns"]
+        result = cls(**{k: v for k, v in data.items() if k not in _HISTOGRAM_KEYS})
+        for name, histogram in (("latency", result.latency), ("lateness", result.lateness)):
+            if f"{name}_counts" in data:
+                histogram.counts = list(data[f"{name}_counts"])
+                histogram.total = sum(histogram.counts)
+                histogram.sum_ns = data[f"{name}_sum_ns"]
+                histogram.max_ns = data[f"{name}_max_ns"]
         return result
 
 
@@ -209,8 +217,19 @@ async def run_load(
     source_ips: list[str] | None = None,
     ready: Callable[[], Awaitable[None]] | None = None,
     echo_back: bool = False,
+    arrival: str = DEFAULT_ARRIVAL,
+    seed: int = 0,
+    phase: float = 0.0,
+    late_after: float = LATE_AFTER_S,
 ) -> LoadResult:
-    """Connect, warm up, publish for ``duration`` seconds, and report what was seen."""
+    """Connect, warm up, publish for ``duration`` seconds, and report what was seen.
+
+    ``arrival``, ``seed`` and ``phase`` pace the publishers
+    (:func:`earlgate.bench.arrival.firings`; the Poisson draws also depend on
+    ``first_index``, so load processes draw differently); a send more than
+    ``late_after`` seconds behind its due time counts in ``sent_late``.
+    """
+    check_arrival(arrival)
     loop = asyncio.get_running_loop()
     tally = Tally()
     echoes = Tally()
@@ -296,12 +315,9 @@ async def run_load(
     if ready is not None:  # e.g. wait until every load process is warm
         await ready()
 
-    # Publish, staggered over SLOTS slots of the period.
-    sent = 0
+    # Publish: each firing of the arrival plan sends its publishers' frames,
+    # stamped with one reading of the clock.
     per_second: list[dict[str, Any]] = []
-    slots: list[list[int]] = [[] for _ in range(min(SLOTS, publishers))]
-    for index in range(publishers):
-        slots[index % len(slots)].append(index)
     transports = [transport for transport, _ in pub_conns]
     start = loop.time() + 0.05
     stop_at = start + duration
@@ -309,39 +325,36 @@ async def run_load(
     cpu_start = time.process_time()
     wall_start = time.perf_counter()
 
-    def fire(slot: int, due: float) -> None:
-        nonlocal sent
-        if due >= stop_at:
-            return
+    def send(members: tuple[int, ...]) -> None:
         now_ms = repr(time.time() * 1000.0).encode()
-        for index in slots[slot]:
+        for index in members:
             head, tail = frames[index]
             transports[index].send(WSMsgType.TEXT, head + now_ms + tail)
-        sent += len(slots[slot])
-        loop.call_at(due + period, fire, slot, due + period)
 
-    for slot in range(len(slots)):
-        due = start + period * slot / len(slots)
-        loop.call_at(due, fire, slot, due)
+    plan = firings(arrival, publishers, period, start, seed=seed, stream=first_index, phase=phase)
+    pacer = Pacer(loop, plan, send, stop_at, late_after=late_after)
+    pacer.start()
 
-    last_sent = last_received = last_echoed = 0
+    last_sent = last_received = last_echoed = last_late = 0
     second = 0
     while loop.time() < stop_at + 0.5:
         await asyncio.sleep(max(start + second + 1 - loop.time(), 0))
         second += 1
         window, tally.window = tally.window, Histogram()
+        sent = pacer.sent
         sample = {
             "second": second,
             "sent": sent - last_sent,
             "received": tally.received - last_received,
             "expected": publishers * subscribers_per_publisher / period,
             "latency_ms": window.summary_ms(),
+            "late": pacer.late - last_late,
         }
         if echo_back:
             sample["echoed"] = echoes.received - last_echoed
             last_echoed = echoes.received
             echoes.window = Histogram()
-        last_sent, last_received = sent, tally.received
+        last_sent, last_received, last_late = sent, tally.received, pacer.late
         per_second.append(sample)
         if on_second is not None:
             on_second(sample)
@@ -364,7 +377,7 @@ async def run_load(
         subscribers=expected_subscribers,
         period=period,
         duration=duration,
-        sent=sent,
+        sent=pacer.sent,
         received=tally.received,
         expected_per_s=publishers / period,
         connect_seconds=round(connect_seconds, 3),
@@ -377,4 +390,11 @@ async def run_load(
         wall_seconds=wall,
         echoed=echoes.received,
         echo_ms=latency_summary(echoes.latency, echoes.latency_sq_ms) if echo_back else {},
+        arrival=arrival,
+        seed=seed,
+        sent_late=pacer.late,
+        late_after_ms=late_after * 1000.0,
+        lateness_ms=pacer.lateness.summary_ms(),
+        wakeups=pacer.wakeups,
+        lateness=pacer.lateness,
     )

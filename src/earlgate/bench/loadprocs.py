@@ -4,7 +4,9 @@ One Python process tops out at a few tens of thousands of WebSocket messages
 per second; the thesis used two large client machines for the same reason
 (section 2.5.2). The parent splits the publishers over P worker processes,
 waits until every worker is connected and warm, starts them all at once, sums
-their per-second samples and merges their latency histograms.
+their per-second samples and merges their latency histograms. Worker p of P
+gets the ``spread`` phase p/P, so the workers' publishers interleave over the
+period instead of sending in pairs.
 """
 
 from __future__ import annotations
@@ -76,7 +78,11 @@ def run_load_processes(
     on_second: Callable[[dict[str, Any]], None] | None = None,
     **options: Any,
 ) -> LoadResult:
-    """Run :func:`run_load` split over ``processes`` processes; merge the results."""
+    """Run :func:`run_load` split over ``processes`` processes; merge the results.
+
+    ``options`` go to every :func:`run_load` (``arrival``, ``seed``, ...);
+    each process gets its own ``phase``.
+    """
     if processes < 1:
         raise ValueError("need at least one process")
     processes = min(processes, publishers)
@@ -96,6 +102,7 @@ def run_load_processes(
             period=period,
             duration=duration,
             first_index=first,
+            phase=index / processes,
             source_ips=source_ips[index::processes] or source_ips if source_ips else None,
             **options,
         )
@@ -165,6 +172,7 @@ def _sum_seconds(batch: list[dict[str, Any]]) -> dict[str, Any]:
         "sent": sum(s["sent"] for s in batch),
         "received": sum(s["received"] for s in batch),
         "expected": sum(s["expected"] for s in batch),
+        "late": sum(s.get("late", 0) for s in batch),
     }
     if "echoed" in batch[0]:
         merged["echoed"] = sum(s.get("echoed", 0) for s in batch)
@@ -175,8 +183,10 @@ def _sum_seconds(batch: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _merge(results: list[LoadResult], per_second: list[dict[str, Any]]) -> LoadResult:
     histogram = Histogram()
+    lateness = Histogram()
     for result in results:
         histogram.merge(result.latency)
+        lateness.merge(result.lateness)
     sum_sq = sum(r.latency_sq_ms for r in results)
     cpu = sum(r.cpu_seconds for r in results)
     wall = max((r.wall_seconds for r in results), default=0.0)
@@ -199,4 +209,11 @@ def _merge(results: list[LoadResult], per_second: list[dict[str, Any]]) -> LoadR
         echoed=sum(r.echoed for r in results),
         # Round trips are summarised per process; report the slowest process's view.
         echo_ms=max((r.echo_ms for r in results), key=lambda e: e.get("p99", 0.0), default={}),
+        arrival=results[0].arrival,
+        seed=results[0].seed,
+        sent_late=sum(r.sent_late for r in results),
+        late_after_ms=results[0].late_after_ms,
+        lateness_ms=lateness.summary_ms(),
+        wakeups=sum(r.wakeups for r in results),
+        lateness=lateness,
     )

@@ -5,8 +5,9 @@ everyone, waits until all are warm, sends for the step duration, closes, and
 pauses (the thesis paused 60 s so no connection lingered in TIME_WAIT).
 Meanwhile, every second, the bench samples the hub's ``/stats`` (events/s,
 service time, loop lag) and the CPU of every server process with psutil (the
-thesis used sar). Raw samples go to ``samples.jsonl``; the report is written
-by :mod:`earlgate.bench.ramp_report`.
+thesis used sar). Publishers are paced by ``arrival``
+(:mod:`earlgate.bench.arrival`), recorded with every step. Raw samples go to
+``samples.jsonl``; the report is written by :mod:`earlgate.bench.ramp_report`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import psutil
 from rich.console import Console
 from rich.progress import Progress, TaskID
 
+from earlgate.bench.arrival import DEFAULT_ARRIVAL
 from earlgate.bench.deploy import Deployment, start_case
 from earlgate.bench.driver import pin_load_here, progress
 from earlgate.bench.loadprocs import run_load_processes
@@ -152,6 +154,8 @@ def run_ramp(
     console: Console | None = None,
     echo_back: bool = False,
     source_ips: list[str] | None = None,
+    arrival: str = DEFAULT_ARRIVAL,
+    seed: int = 0,
 ) -> list[dict[str, Any]]:
     """Run the ramp for ``case``; return the per-step summaries (also written to ``out``)."""
     console = console or Console()
@@ -192,6 +196,8 @@ def run_ramp(
                     on_second=recorder,
                     echo_back=echo_back,
                     source_ips=source_ips,
+                    arrival=arrival,
+                    seed=seed,
                 )
             except (RuntimeError, TimeoutError, OSError) as exc:
                 # The servers could not take this step at all (e.g. connections

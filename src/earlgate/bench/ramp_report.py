@@ -4,8 +4,10 @@ Pure functions over recorded samples (tested without running anything), plus
 matplotlib figures in the spirit of the thesis's Figures 2.6-2.18. Added to the
 thesis's tables: the p99 response time, the **critical point** of each case
 (the first step where mean events fall 1% short of expected, or p99 response
-exceeds 250 ms), and a Little's-law estimate of messages in flight,
-L = lambda * W (arrival rate times mean response time).
+exceeds 250 ms), a Little's-law estimate of messages in flight,
+L = lambda * W (arrival rate times mean response time), how the traffic
+arrived (``slots``, ``spread`` or ``poisson``; runs recorded before the
+arrival was were ``slots``) and how late the load generator sent.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from earlgate.bench.arrival import describe
 from earlgate.bench.driver import Provenance, markdown_table, mean_sd
+from earlgate.bench.pacing import LATE_AFTER_S
 from earlgate.bench.results import update_benchmarks
 
 KNEE_EVENTS = 0.99  # mean events below this fraction of expected: past the knee
@@ -50,6 +54,12 @@ def step_summary(
         "response_ms": result.get("latency_ms", {}),
         "loadgen_cpu_percent": result.get("loadgen_cpu_percent", 0.0),
         "seconds": len(full),
+        "arrival": result.get("arrival", "slots"),
+        "seed": result.get("seed", 0),
+        "sent_late": result.get("sent_late", 0),
+        "late_after_ms": result.get("late_after_ms", LATE_AFTER_S * 1000.0),
+        "lateness_ms": result.get("lateness_ms", {}),
+        "wakeups": result.get("wakeups", 0),
     }
     hubs = [r["hub"] for r in full if r.get("hub")]
     if hubs:
@@ -98,6 +108,7 @@ def case_table(summaries: list[dict[str, Any]]) -> str:
         head += ["service ms mean ± sd", "service median", "loop lag ms mean ± sd"]
     head += ["response ms mean ± sd", "median", "p99", "L (Little)"]
     head += [f"CPU % {label}" for label in labels] + ["loadgen CPU %"]
+    head += ["loadgen sent late", "loadgen lateness p99 ms"]
     rows = []
     for s in summaries:
         r = s["response_ms"]
@@ -121,6 +132,8 @@ def case_table(summaries: list[dict[str, Any]]) -> str:
         ]
         cells += [f"{s['cpu_percent'].get(label, 0):.0f}" for label in labels]
         cells.append(f"{s['loadgen_cpu_percent']:.0f}")
+        cells.append(f"{s.get('sent_late', 0)} of {s.get('sent', 0)}")
+        cells.append(f"{s.get('lateness_ms', {}).get('p99', 0.0):.2f}")
         rows.append(cells)
     return "\n".join(markdown_table(head, rows)) + "\n"
 
@@ -131,6 +144,16 @@ def critical_line(case: str, summaries: list[dict[str, Any]]) -> str:
         top = max((s["publishers"] for s in summaries), default=0)
         return f"Case {case}: critical point not reached up to {top} publishers."
     return f"Case {case}: critical point at {point} publishers ({4 * point} events/s expected)."
+
+
+def arrival_line(summaries: list[dict[str, Any]]) -> str:
+    """How the steps' traffic arrived, and what a late send of the load generator is."""
+    arrivals = sorted({describe(s.get("arrival", "slots"), s.get("seed", 0)) for s in summaries})
+    late = summaries[0].get("late_after_ms", LATE_AFTER_S * 1000.0) if summaries else 0.0
+    return (
+        f"Traffic {'; '.join(arrivals) or 'arrival: –'}. Loadgen sent late: sends more than "
+        f"{late:g} ms behind their due time."
+    )
 
 
 def compare_table(a: list[dict[str, Any]], b: list[dict[str, Any]], names: tuple[str, str]) -> str:
@@ -162,6 +185,12 @@ def compare_table(a: list[dict[str, Any]], b: list[dict[str, Any]], names: tuple
             + [f"{cpu_a:.0f}", f"{cpu_b:.0f}", f"{cpu_a / cpu_b if cpu_b else 0:.2f}×"]
         )
     lines = markdown_table(head, rows)
+    arrivals = [sorted({s.get("arrival", "slots") for s in case}) for case in (a, b)]
+    lines.append("")
+    lines.append(
+        f"Arrival: {names[0]} {', '.join(arrivals[0]) or '–'}, "
+        f"{names[1]} {', '.join(arrivals[1]) or '–'}."
+    )
     point_a, point_b = critical_point(a), critical_point(b)
     top_a = max((s["publishers"] for s in a), default=0)
     top_b = max((s["publishers"] for s in b), default=0)
@@ -265,7 +294,8 @@ def write_report(folder: Path, command: str, machine: str, when: str) -> str:
     )
     text = (
         f"# Ramp, case {case}\n\n{Provenance(machine, when, command).line()}\n\n"
-        f"{critical_line(case, steps)}\n{failed}\n{case_table(steps)}\n"
+        f"{critical_line(case, steps)}\n\n{arrival_line(steps)}\n{failed}\n"
+        f"{case_table(steps)}\n"
         "![events](events.png)\n\n![steps](steps.png)\n"
     )
     (folder / "report.md").write_text(text)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from earlgate.bench.results import command_line, results_dir
 from earlgate.cli import UsageError
+from earlgate.cli.load import add_arrival_arguments
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="comma-separated: earlgate, earlgate-uvloop, picows-naive, websockets-naive, "
         "thesis-node",
     )
+    add_arrival_arguments(fanout)
     fanout.add_argument("--out", type=Path, help="results folder (default results/fanout-DATE)")
     fanout.add_argument(
         "--update-benchmarks", action="store_true", help="write the figures into BENCHMARKS.md"
@@ -64,6 +66,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="subscribers publish every message back (twice the publishes; capacity cost)",
     )
+    add_arrival_arguments(ramp)
     ramp.add_argument("--quick", action="store_true", help="10 s steps, 2 s pauses (CI smoke)")
     ramp.add_argument("--out", type=Path, help="results folder (default results/ramp-CASE-DATE)")
     ramp.add_argument("--update-benchmarks", action="store_true")
@@ -221,6 +224,8 @@ def run_fanout_command(args: argparse.Namespace) -> int:
         out,
         command_line(),
         args.update_benchmarks,
+        arrival=args.arrival,
+        seed=args.seed,
     )
     return 0
 
@@ -254,6 +259,8 @@ def run_ramp_command(args: argparse.Namespace) -> int:
         stop_after_knee=args.stop_after_knee,
         echo_back=args.echo_back,
         source_ips=sources,
+        arrival=args.arrival,
+        seed=args.seed,
     )
     label = f"{args.case}+echo" if args.echo_back else args.case
     publish_run(out, command, label, args.update_benchmarks)

@@ -13,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "load",
         help="generate publish/subscribe load (the thesis's load.js)",
         description="N publishers, each on its own subject and connection, with K subscribers "
-        "each; publishers start once everyone is connected, staggered over the period. "
+        "each; publishers start once everyone is connected, paced over the period by --arrival. "
         "Traffic goes to loopback addresses only.",
     )
     parser.add_argument("--url", default="ws://127.0.0.1:8080/ws")
@@ -30,8 +30,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="subscribers publish every message back to its publisher (round trip measured)",
     )
+    add_arrival_arguments(parser)
     parser.add_argument("--json", type=Path, help="write the result (with per-second samples)")
     parser.set_defaults(func=run)
+
+
+def add_arrival_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--arrival`` and ``--seed``: how the load generator paces its publishers."""
+    from earlgate.bench.arrival import ARRIVALS, DEFAULT_ARRIVAL
+
+    parser.add_argument(
+        "--arrival",
+        choices=ARRIVALS,
+        default=DEFAULT_ARRIVAL,
+        help="slots: publishers in 50 groups per period, each group sent together (the "
+        "original plan); spread: each publisher at its own phase; poisson: exponential gaps "
+        f"with mean = period (default {DEFAULT_ARRIVAL})",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the poisson arrival's draws (default 0)"
+    )
 
 
 def _check_url(url: str) -> None:
@@ -70,5 +88,7 @@ def run(args: argparse.Namespace) -> int:
         source_ips=source_ips,
         echo_back=args.echo_back,
         json_path=args.json,
+        arrival=args.arrival,
+        seed=args.seed,
     )
     return 0
