@@ -30,11 +30,11 @@ import argparse
 import asyncio
 import contextlib
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from earlgate.bench.e2e_servo import run_servo, servo_record, servo_report
 from earlgate.bench.led.loop import LoopRun, plot_tracking
 from earlgate.bench.results import (
     command_line,
@@ -66,10 +66,17 @@ class IntervalRun:
     led_sent: int = 0
     link_packets: int = 0
     link_events: int = 0
+    gateway: str = "python"  # or "browser": the /devices page (earlgate.bench.e2e_browser)
+    console_errors: int = 0  # the page's, browser series only
 
     @property
-    def goal_ms(self) -> float:
-        return 2 * self.interval_ms + 5.0
+    def goal_ms(self) -> float | None:
+        """Two connection intervals + 5 ms; none for the browser's radio-less emulation."""
+        return 2 * self.interval_ms + 5.0 if self.gateway == "python" else None
+
+    @property
+    def label(self) -> str:
+        return f"{self.interval_ms:g}" if self.gateway == "python" else "browser"
 
     def summary(self) -> dict[str, Any]:
         def stats(values: list[float]) -> dict[str, Any]:
@@ -83,8 +90,13 @@ class IntervalRun:
             }
 
         delay = stats(self.delays_ms)
+        goal = self.goal_ms
+        met = (
+            None if goal is None else bool(delay.get("p99", float("inf")) <= goal and not self.lost)
+        )
         return {
-            "interval_ms": self.interval_ms,
+            "gateway": self.gateway,
+            "interval_ms": self.interval_ms if self.gateway == "python" else None,
             "devices": self.devices,
             "rate_hz": self.rate_hz,
             "duration_s": self.duration_s,
@@ -96,10 +108,11 @@ class IntervalRun:
             "led_command_to_state_ms": stats(self.led_ms),
             "led_sent": self.led_sent,
             "led_errors": self.led_errors,
-            "goal_ms": self.goal_ms,
-            "goal_met": bool(delay.get("p99", float("inf")) <= self.goal_ms and not self.lost),
+            "goal_ms": goal,
+            "goal_met": met,
             "link_packets": self.link_packets,
             "link_events": self.link_events,
+            "console_errors": self.console_errors,
         }
 
 
@@ -206,70 +219,6 @@ async def run_interval(
     return result
 
 
-def _report(runs: list[IntervalRun], raw: dict[str, Any]) -> str:
-    lines = [
-        f"{raw['date']}, {raw['machine']}.",
-        f"`{raw['command']}`",
-        "",
-        "Virtual Earl devices on bumble's in-process link **with the connection-interval "
-        "model** (packets wait for the next connection event; no air time, loss or "
-        "retransmission), the Python gateway's BLE side, a real `earlgate hub`, a "
-        "subscriber on the same machine. Delay = the subscriber's clock at arrival "
-        "minus the device's clock at sampling. LED = a command published until its "
-        "state reaches the subscriber.",
-        "",
-        "| interval | devices × rate | readings | lost | p50 | p99 | max | goal (2 CI + 5 ms) "
-        "| met | LED p50 | LED p99 | LED errors |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in runs:
-        s = r.summary()
-        d, led = s["device_to_subscriber_ms"], s["led_command_to_state_ms"]
-
-        def ms(stats: dict[str, Any], key: str) -> str:
-            return f"{stats[key]:.1f} ms" if key in stats else "-"
-
-        lines.append(
-            f"| {r.interval_ms:g} ms | {r.devices} × {r.rate_hz:g} Hz | {s['received']} "
-            f"| {s['lost']} | {ms(d, 'p50')} | {ms(d, 'p99')} | {ms(d, 'max')} "
-            f"| {r.goal_ms:g} ms | {'yes' if s['goal_met'] else 'no'} "
-            f"| {ms(led, 'p50')} | {ms(led, 'p99')} | {s['led_errors']} |"
-        )
-    lines += [
-        "",
-        "The model predicts a reading's wait for the radio uniform in 0 to one interval "
-        "(p50 about half an interval, p99 about one) and the LED path about four "
-        "intervals (the write request and its status notification each wait for an "
-        "event, the response one more), plus the hub's and the gateway's time.",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def _plot(runs: list[IntervalRun], path: Path) -> None:
-    from earlgate.bench.plots import plt, save
-
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for r in runs:
-        values = sorted(r.delays_ms)
-        if values:
-            fractions = [(i + 1) / len(values) for i in range(len(values))]
-            left.plot(values, fractions, label=f"{r.interval_ms:g} ms interval")
-            left.axvline(r.goal_ms, linestyle=":", linewidth=0.8)
-    left.set_xlabel("device -> subscriber delay (ms)")
-    left.set_ylabel("fraction of readings")
-    left.set_title("Readings (simulated link, connection-interval model)")
-    left.legend()
-    labels = [f"{r.interval_ms:g} ms" for r in runs]
-    data = [r.led_ms or [0.0] for r in runs]
-    right.boxplot(data, tick_labels=labels)
-    right.set_xlabel("connection interval")
-    right.set_ylabel("command -> state at subscriber (ms)")
-    right.set_title("LED path")
-    figure.tight_layout()
-    save(figure, path)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hub", help="hub WebSocket URL (default: start an earlgate hub)")
     parser.add_argument(
@@ -278,6 +227,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="connection intervals in ms, comma-separated (7.5-4000; default 7.5,30,100)",
     )
     parser.add_argument("--devices", type=int, default=None, help="accelerometers (default 4)")
+    parser.add_argument(
+        "--gateway",
+        default="python,browser",
+        help="python (earlgate ble over the simulated link), browser (the /devices page with "
+        "Chromium's emulated adapter), or both (the default)",
+    )
     parser.add_argument("--rate", type=float, default=4.0, help="readings per second per device")
     parser.add_argument("--duration", type=float, default=None, help="seconds per interval")
     parser.add_argument(
@@ -308,6 +263,9 @@ def _intervals(text: str) -> list[float]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the bench; 0 when every interval met the goal, 1 otherwise."""
+    from earlgate.bench.e2e_report import e2e_report, plot_delays
+    from earlgate.bench.e2e_servo import run_servo, servo_record, servo_report
+
     intervals = _intervals(args.intervals)
     devices = args.devices if args.devices is not None else (2 if args.quick else 4)
     duration = args.duration if args.duration is not None else (3.0 if args.quick else 20.0)
@@ -316,6 +274,15 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--devices, --rate and --duration must be positive")
     if not 0 <= servo_steps <= 1000:
         raise ValueError("--servo-steps must be 0-1000")
+    gateways = [g.strip() for g in args.gateway.split(",") if g.strip()]
+    if not gateways or any(g not in ("python", "browser") for g in gateways):
+        raise ValueError(f"--gateway: {args.gateway!r}; choose python, browser or python,browser")
+    if "browser" in gateways:
+        from earlgate.testing.chromium import chromium_problem
+
+        problem = chromium_problem()
+        if problem is not None:
+            raise ValueError(f"--gateway browser: {problem}")
     out = results_dir(args.out, "e2e")
     out.mkdir(parents=True, exist_ok=True)
     hub = None
@@ -325,10 +292,12 @@ def run(args: argparse.Namespace) -> int:
 
         hub = start_target("earlgate")
         url = hub.ws_url
+    parts = urllib.parse.urlsplit(url)
+    http_url = f"{'https' if parts.scheme == 'wss' else 'http'}://{parts.netloc}"  # pages
     runs: list[IntervalRun] = []
     servos: list[LoopRun] = []
     try:
-        for interval in intervals:
+        for interval in intervals if "python" in gateways else []:
             runs.append(
                 asyncio.run(
                     run_interval(
@@ -338,6 +307,20 @@ def run(args: argparse.Namespace) -> int:
             )
             if servo_steps:
                 servos.append(asyncio.run(run_servo(url, interval, steps=servo_steps)))
+        if "browser" in gateways:
+            from earlgate.bench.e2e_browser import run_browser
+
+            runs.append(
+                asyncio.run(
+                    run_browser(
+                        url,
+                        http_url,
+                        devices=devices,
+                        rate_hz=args.rate,
+                        duration_s=duration,
+                    )
+                )
+            )
     finally:
         if hub is not None:
             hub.stop()
@@ -347,12 +330,12 @@ def run(args: argparse.Namespace) -> int:
         "command": command_line(),
         "model": "bumble LocalLink with connection events (earlgate.ble.simlink)",
         "runs": [r.summary() for r in runs],
-        "delays_ms": {f"{r.interval_ms:g}": r.delays_ms for r in runs},
-        "led_ms": {f"{r.interval_ms:g}": r.led_ms for r in runs},
+        "delays_ms": {r.label: r.delays_ms for r in runs},
+        "led_ms": {r.label: r.led_ms for r in runs},
         "servo": [servo_record(s) for s in servos],
     }
-    report = _report(runs, raw) + servo_report(servos)
-    _plot(runs, out / "e2e.png")
+    report = e2e_report(runs, raw) + servo_report(servos)
+    plot_delays(runs, out / "e2e.png")
     for servo in servos:
         label = f"{servo.settings['interval_ms']:g}"
         plot_tracking(
@@ -371,4 +354,4 @@ def run(args: argparse.Namespace) -> int:
         args.update_benchmarks,
     )
     print(report)
-    return 0 if all(r.summary()["goal_met"] for r in runs) else 1
+    return 0 if all(r.summary()["goal_met"] is not False for r in runs) else 1

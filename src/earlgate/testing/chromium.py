@@ -21,3 +21,15 @@ CHROMIUM_FLAGS = (
     "--disable-features=WebRtcHideLocalIpsWithMdns",
     "--enable-features=WebBluetooth",
 )
+
+
+def chromium_problem() -> str | None:
+    """Why a bench cannot drive Chromium here (no browser, no Playwright), or None."""
+    import importlib.util
+    import shutil
+
+    if shutil.which(CHROMIUM) is None and not os.path.exists(CHROMIUM):
+        return f"{CHROMIUM} not found (apt-get install chromium, or set EARLGATE_CHROMIUM)"
+    if importlib.util.find_spec("playwright") is None:
+        return "the Python package playwright is missing (pip install -e '.[dev]')"
+    return None
