@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+import trustme
 
 from earlgate.cli import main
 from earlgate.hub.config import HubConfig, SlowConsumerPolicy
@@ -56,3 +62,21 @@ def test_outbox_disconnect_policy_keeps_everything_for_the_close() -> None:
     for _ in range(4):
         box.send(b"xxxx", True)
     assert box.dropped == 0 and box.over_limit
+
+
+@pytest.mark.parametrize("flag", ["--mqtt-port", "--mqtts-port"])
+def test_an_mqtt_port_in_use_is_a_usage_error_naming_it(flag: str, tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    issued = trustme.CA().issue_cert("127.0.0.1")
+    issued.private_key_and_cert_chain_pem.write_to_path(str(cert))
+    issued.private_key_pem.write_to_path(str(key))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        args = [sys.executable, "-m", "earlgate", "hub", "--port", "0", flag, port]
+        args += ["--tls-cert", str(cert), "--tls-key", str(key)]
+        result = subprocess.run(args, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port} ({flag})" in result.stderr
+    assert "Traceback" not in result.stderr

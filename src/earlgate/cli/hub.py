@@ -234,6 +234,7 @@ def run(args: argparse.Namespace, worker: HubConfig | None = None) -> int:
     logging.getLogger("picows").setLevel(logging.WARNING)
     from earlgate.broker import BrokerError, make_broker
     from earlgate.hub.server import HubServer
+    from earlgate.mqtt.server import MqttListenError
 
     try:
         broker = make_broker(
@@ -257,6 +258,8 @@ def run(args: argparse.Namespace, worker: HubConfig | None = None) -> int:
             await server.start()
         except ssl.SSLError as exc:
             raise unusable_tls(config.tls_cert, config.tls_key, exc) from None
+        except MqttListenError as exc:
+            raise UsageError(str(exc)) from None
         except OSError as exc:
             raise UsageError(f"cannot listen on {config.host}:{config.port}: {exc}") from None
         scheme = "wss" if config.tls_cert else "ws"

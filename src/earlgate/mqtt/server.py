@@ -40,6 +40,10 @@ MQTT_PATH = "/mqtt"
 SUBPROTOCOL = "mqtt"  # MQTT 5.0, 6.0: "the Client MUST include mqtt in the list"
 
 
+class MqttListenError(Exception):
+    """An MQTT port cannot be listened on; the message names it and its flag."""
+
+
 class MqttServer:
     """The MQTT side of one hub process."""
 
@@ -62,25 +66,33 @@ class MqttServer:
         """Listen on the ports the config names; ``tls`` is the hub's own context."""
         config = self.config
         if config.mqtt_port is not None:
-            self._listener, self.port = await self._listen(config.mqtt_port, None)
+            self._listener, self.port = await self._listen(config.mqtt_port, None, "--mqtt-port")
         if config.mqtts_port is not None:
             if tls is None:
                 raise ValueError(
                     "mqtts port needs --tls-cert and --tls-key (the hub's certificate)"
                 )
-            self._tls_listener, self.tls_port = await self._listen(config.mqtts_port, tls)
+            self._tls_listener, self.tls_port = await self._listen(
+                config.mqtts_port, tls, "--mqtts-port"
+            )
 
-    async def _listen(self, port: int, tls: ssl.SSLContext | None) -> tuple[Listener, int]:
+    async def _listen(
+        self, port: int, tls: ssl.SSLContext | None, flag: str
+    ) -> tuple[Listener, int]:
         config = self.config
-        return await listen(
-            self._protocol,
-            config.host,
-            port,
-            tls,
-            max_per_address=config.max_connections_per_address,
-            tls_handshake_timeout=config.handshake_timeout,
-            reuse_port=config.reuse_port,
-        )
+        try:
+            return await listen(
+                self._protocol,
+                config.host,
+                port,
+                tls,
+                max_per_address=config.max_connections_per_address,
+                tls_handshake_timeout=config.handshake_timeout,
+                reuse_port=config.reuse_port,
+            )
+        except OSError as exc:
+            where = f"{config.host}:{port} ({flag})"
+            raise MqttListenError(f"cannot listen on {where}: {exc.strerror or exc}") from exc
 
     def listening_lines(self) -> list[str]:
         """What ``earlgate hub`` prints once the MQTT ports listen."""
