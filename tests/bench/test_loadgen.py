@@ -49,6 +49,7 @@ def test_load_from_two_processes_merges_counts_and_latency(shared_hub) -> None:
         on_second=seconds.append,
         source_ips=["127.0.0.2", "127.0.0.3"],
         fmt="activity",
+        arrival="spread",
     )
     assert result.publishers == 20 and result.subscribers == 20
     assert result.sent >= 140 and result.received == result.sent

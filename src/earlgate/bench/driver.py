@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 
-from earlgate.bench.arrival import DEFAULT_ARRIVAL
 from earlgate.bench.results import machine_description, utc_now
 from earlgate.bench.targets import TargetError
 
@@ -126,12 +125,13 @@ async def steady_load(
     title: str,
     snapshot: Callable[[], T],
     *,
-    arrival: str = DEFAULT_ARRIVAL,
+    arrival: str = "slots",
     seed: int = 0,
 ) -> tuple[LoadResult, T | None, T]:
     """Run the load generator against ``url`` under a progress bar.
 
-    ``arrival`` and ``seed`` pace the publishers (:mod:`earlgate.bench.arrival`).
+    ``arrival`` and ``seed`` pace the publishers (:mod:`earlgate.bench.arrival`;
+    the original ``slots`` unless the caller reports another).
     Returns the load's result, ``snapshot()`` taken when the first second is
     over (the steady seconds start; None if the load never got there, so
     connection set-up is not counted) and ``snapshot()`` after the last one.

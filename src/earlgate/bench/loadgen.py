@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
-from earlgate.bench.arrival import DEFAULT_ARRIVAL, check_arrival, firings
+from earlgate.bench.arrival import check_arrival, firings
 from earlgate.bench.pacing import LATE_AFTER_S, Pacer
 from earlgate.metrics.histogram import Histogram
 
@@ -217,7 +217,7 @@ async def run_load(
     source_ips: list[str] | None = None,
     ready: Callable[[], Awaitable[None]] | None = None,
     echo_back: bool = False,
-    arrival: str = DEFAULT_ARRIVAL,
+    arrival: str = "slots",
     seed: int = 0,
     phase: float = 0.0,
     late_after: float = LATE_AFTER_S,
@@ -226,7 +226,10 @@ async def run_load(
 
     ``arrival``, ``seed`` and ``phase`` pace the publishers
     (:func:`earlgate.bench.arrival.firings`; the Poisson draws also depend on
-    ``first_index``, so load processes draw differently); a send more than
+    ``first_index``, so load processes draw differently). The default is the
+    original ``slots``, so a bench whose report does not name its arrival keeps
+    measuring what it always did; the commands that report it default to
+    ``spread`` (:data:`~earlgate.bench.arrival.DEFAULT_ARRIVAL`). A send more than
     ``late_after`` seconds behind its due time counts in ``sent_late``.
     """
     check_arrival(arrival)
