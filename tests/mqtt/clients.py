@@ -139,6 +139,7 @@ class LiveSub:
 
     def wait_messages(self, count: int, timeout: float = 10.0) -> list[str]:
         """At least ``count`` ``FORMAT`` lines received (the debug lines left out)."""
+
         def enough() -> list[str] | None:
             got = [line for line in self._checked() if not line.startswith(DEBUG_LINES)]
             return got if len(got) >= count else None
