@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +28,8 @@ from browserproc import PHONE, Chromium, WatchedPage
 from earlgate.children import drain_in_background, stop_processes, wait_for_line
 from earlgate.client import HubClient
 from earlgate.led import TCA6507, LedModule, SimulatedTCA6507
-from hubproc import start_hub
+from hubproc import HubProcess, start_hub
+from polling import wait_for
 
 LISTEN = re.compile(rb"listening on ws://([^:]+):(\d+)/ws")
 ROOT = Path(__file__).resolve().parents[2]
@@ -413,3 +417,151 @@ async def test_a_burst_of_2000_messages_a_second_stays_bounded_and_smooth(
     worst = await page.evaluate("Math.max(...window.frameGaps)")
     assert worst < 1000, worst  # frames kept coming (2 shared cores: a loose bound)
     assert watched.page_errors() == []
+
+
+MOSQUITTO_SUB = shutil.which("mosquitto_sub")
+MOSQUITTO_PUB = shutil.which("mosquitto_pub")
+SCREENSHOTS = ROOT / "build" / "screenshots"
+SMALL_PHONE = {"width": 375, "height": 812}
+
+
+def hub_stats(http_url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{http_url}/stats", timeout=5) as answer:
+        stats: dict[str, Any] = json.load(answer)
+        return stats
+
+
+def listed(http_url: str, client_id: str, state: str) -> dict[str, Any]:
+    """The /stats entry of ``client_id`` in ``state``, or an empty dict."""
+    for entry in hub_stats(http_url)["mqtt"]["listed"]:
+        if entry["client_id"] == client_id and entry["state"] == state:
+            return dict(entry)
+    return {}
+
+
+def wait_listed(hub: HubProcess, client_id: str, state: str, key: str, value: int) -> None:
+    wait_for(
+        f"{client_id} {state} with {key} {value}",
+        lambda: True if listed(hub.http_url, client_id, state).get(key) == value else None,
+    )
+
+
+def mosquitto_sub(port: int, client_id: str, *args: str) -> subprocess.Popen[bytes]:
+    assert MOSQUITTO_SUB is not None
+    command = [MOSQUITTO_SUB, "-h", "127.0.0.1", "-p", str(port), "-i", client_id, *args]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def start_mqtt_clients(hub: HubProcess, paho_client: Any) -> list[subprocess.Popen[bytes]]:
+    """A kept session with a message queued, a connected MQTT 5 client, one on /mqtt."""
+    assert hub.mqtt_port is not None and MOSQUITTO_PUB is not None
+    port = hub.mqtt_port
+    # Clean session 0, then killed: the hub keeps its session, and what it subscribed to.
+    kept = mosquitto_sub(port, "dash-kept", "-c", "-q", "1", "-t", "dash/kept/#")
+    wait_listed(hub, "dash-kept", "connected", "subscriptions", 1)
+    kept.kill()
+    kept.wait(5)
+    wait_listed(hub, "dash-kept", "kept", "queued", 0)
+    publish = [MOSQUITTO_PUB, "-h", "127.0.0.1", "-p", str(port), "-q", "1"]
+    subprocess.run([*publish, "-t", "dash/kept/cmd", "-m", "on"], check=True, timeout=10)
+    wait_listed(hub, "dash-kept", "kept", "queued", 1)
+    topics = ["-t", "dash/live/#", "-t", "earl/+/temperature"]
+    live = mosquitto_sub(port, "dash-live", "-V", "mqttv5", "-q", "2", *topics)
+    paho_client.ws_set_options(path="/mqtt")
+    paho_client.connect("127.0.0.1", hub.port)
+    paho_client.loop_start()
+    paho_client.subscribe("dash/web/#", qos=1)
+    wait_listed(hub, "dash-live", "connected", "subscriptions", 2)
+    wait_listed(hub, "dash-web", "connected", "subscriptions", 1)
+    return [kept, live]
+
+
+ROWS_AS_CELLS = """rows => Object.fromEntries(rows.map(r => [r.dataset.client,
+    Object.fromEntries([...r.children].map(c => [c.className, c.textContent]))]))"""
+
+
+async def check_mqtt_panel(page: Any) -> None:
+    await page.wait_for_selector(
+        '#mqtt-clients tr[data-client="dash-kept"][data-state="kept"]', timeout=5000
+    )
+    await page.wait_for_selector('#mqtt-clients tr[data-client="dash-live"]', timeout=3000)
+    cells = await page.eval_on_selector_all("#mqtt-clients tbody tr", ROWS_AS_CELLS)
+    assert list(cells) == ["dash-live", "dash-web", "dash-kept"]  # connected first
+    kept = cells["dash-kept"]
+    assert (kept["version"], kept["transport"], kept["queued"]) == ("3.1.1", "TCP", "1")
+    assert re.fullmatch(r"kept \d+ s, ends in (59|60) min", kept["state"]), kept
+    assert kept["subscriptions"] == "dash/kept/# (1)"
+    live = cells["dash-live"]
+    assert (live["version"], live["transport"]) == ("5", "TCP")
+    assert live["subscriptions"] == "dash/live/# (2), earl/+/temperature (2)"
+    assert live["inflight"] == "0 / 0"
+    web = cells["dash-web"]
+    assert (web["version"], web["transport"]) == ("5", "/mqtt")
+    assert web["state"].startswith("connected ")
+    summary = await page.text_content("#mqtt-summary") or ""
+    assert summary.startswith("3 sessions: 2 connected (1 TCP, 1 /mqtt), 1 kept"), summary
+    # The page's own two connections and the Python client are the WebSocket ones.
+    await page.wait_for_function(
+        "/^WebSocket ([3-9]|\\d\\d)/.test("
+        "document.querySelector('[data-field=connections_open] dd.split')?.textContent)",
+        timeout=3000,
+    )
+    total, split = await page.eval_on_selector_all(
+        "[data-field=connections_open] dd", "dds => dds.map(d => d.textContent)"
+    )
+    found = re.fullmatch(r"WebSocket (\d+) · MQTT TCP 1 · /mqtt 1 · kept 1", split)
+    assert found is not None and int(found[1]) >= 3, split
+    assert total == str(int(found[1]) + 3), (total, split)
+
+
+@pytest.mark.skipif(
+    MOSQUITTO_SUB is None or MOSQUITTO_PUB is None,
+    reason="mosquitto_pub/mosquitto_sub missing: apt-get install mosquitto-clients",
+)
+async def test_mqtt_clients_appear_in_their_panel_on_desktop_and_phone(
+    browser: Chromium,
+) -> None:
+    import paho.mqtt.client as paho
+
+    hub = start_hub("--mqtt-session-expiry-max", "3600", mqtt=True)
+    web = paho.Client(
+        paho.CallbackAPIVersion.VERSION2, "dash-web", transport="websockets", protocol=paho.MQTTv5
+    )
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        processes += start_mqtt_clients(hub, web)
+        async with HubClient(hub.ws_url) as ws:
+            await ws.subscribe("dash/#")
+            connections = hub_stats(hub.http_url)["connections"]
+            assert connections == {
+                "websocket": 1,
+                "mqtt_tcp": 1,
+                "mqtt_websocket": 1,
+                "mqtt_kept": 1,
+            }
+            for name, viewport in (("desktop", {"width": 1400, "height": 1000}),
+                                   ("phone", SMALL_PHONE)):  # fmt: skip
+                watched = await open_dashboard(browser, hub.http_url + "/", viewport)
+                page = watched.page
+                await check_mqtt_panel(page)
+                width = await page.evaluate(
+                    "[document.scrollingElement.scrollWidth, window.innerWidth]"
+                )
+                assert width[0] <= width[1], (name, width)
+                panel = page.locator("#mqtt-panel")
+                await panel.scroll_into_view_if_needed()
+                box = await panel.bounding_box()
+                assert box is not None and box["x"] >= 0
+                assert box["x"] + box["width"] <= viewport["width"], (name, box)
+                await page.evaluate("document.activeElement.blur()")
+                await asyncio.sleep(0.3)
+                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                png = await page.screenshot(full_page=True)
+                (SCREENSHOTS / f"dashboard-mqtt-{name}.png").write_bytes(png)
+                assert watched.page_errors() == [], name
+                await page.close()
+    finally:
+        web.loop_stop()
+        web.disconnect()
+        stop_processes(processes)
+        hub.stop()

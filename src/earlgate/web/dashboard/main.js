@@ -1,8 +1,10 @@
 // The dashboard at the hub's GET /: wires the panels to two hub connections
 // (one for the subject tree and the publish form, one for the LED modules,
-// so that a filter never hides an LED module) and to GET /stats.
+// so that a filter never hides an LED module) and to GET /stats (the Hub and
+// MQTT clients panels).
 import { LedPanel } from "./ball.js";
 import { Connection, getToken, patternProblem, setToken } from "./connection.js";
+import { MqttPanel } from "./mqtt.js";
 import { PublishForm } from "./publish.js";
 import { StatsPanel } from "./stats.js";
 import { SubjectsView } from "./subjects.js";
@@ -94,11 +96,15 @@ function main() {
   });
   const applyFilter = setupFilter(connection, view);
   new PublishForm($("#publish-form"), connection);
-  const stats = new StatsPanel($("#stats-panel"), () =>
-    [...view.store.entries.values()]
-      .filter((entry) => entry.offset !== null)
-      .sort((a, b) => (a.subject < b.subject ? -1 : 1))
-      .map((entry) => [entry.subject, entry.offset, entry.epoch]),
+  const mqtt = new MqttPanel($("#mqtt-panel"));
+  const stats = new StatsPanel(
+    $("#stats-panel"),
+    () =>
+      [...view.store.entries.values()]
+        .filter((entry) => entry.offset !== null)
+        .sort((a, b) => (a.subject < b.subject ? -1 : 1))
+        .map((entry) => [entry.subject, entry.offset, entry.epoch]),
+    mqtt,
   );
   stats.start();
   applyFilter();
@@ -107,7 +113,7 @@ function main() {
     error.hidden = false;
     error.textContent = problem;
   });
-  window.earlgateDashboard = { view, stats, connection };
+  window.earlgateDashboard = { view, stats, connection, mqtt };
 }
 
 main();

@@ -1,4 +1,4 @@
-// The hub's own figures: GET /stats every second (last_second, totals, hub.broker).
+// The hub's own figures: GET /stats every second (last_second, totals, hub.broker, connections).
 import { formatNumber, TimeChart } from "./charts.js";
 
 const POLL_MS = 1000;
@@ -12,6 +12,13 @@ function sum(object) {
   return Object.values(object ?? {}).reduce((total, v) => total + (Number(v) || 0), 0);
 }
 
+/** The connections figure's split: WebSocket clients, MQTT ones by carrier, sessions kept. */
+export function connectionSplit(connections) {
+  const c = connections ?? {};
+  return `WebSocket ${formatNumber(c.websocket ?? 0)} · MQTT TCP ${formatNumber(c.mqtt_tcp ?? 0)}` +
+    ` · /mqtt ${formatNumber(c.mqtt_websocket ?? 0)} · kept ${formatNumber(c.mqtt_kept ?? 0)}`;
+}
+
 function uptime(seconds) {
   if (seconds < 120) return `${Math.round(seconds)} s`;
   if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
@@ -19,10 +26,12 @@ function uptime(seconds) {
 }
 
 export class StatsPanel {
-  /** ``durable()`` lists [subject, offset, epoch] of the durable subjects seen in messages. */
-  constructor(root, durable) {
+  /** ``durable()`` lists [subject, offset, epoch] of the durable subjects seen in messages;
+   * ``mqtt`` (the MQTT clients panel) gets every /stats answer too. */
+  constructor(root, durable, mqtt = null) {
     this.root = root;
     this.durable = durable;
+    this.mqtt = mqtt;
     this.figures = root.querySelector("#figures");
     this.durableSummary = root.querySelector("#durable-summary");
     this.durableBody = root.querySelector("#durable tbody");
@@ -72,7 +81,8 @@ export class StatsPanel {
       ["out", `${formatNumber(last.messages_out_per_s ?? 0)}/s`, "messages_out_per_s"],
       ["service p50 / p99", `${formatNumber(service.p50)} / ${formatNumber(service.p99)} ms`, "service_time_ms"],
       ["loop lag p50 / p99", `${formatNumber(lag.p50)} / ${formatNumber(lag.p99)} ms`, "loop_lag_ms"],
-      ["connections", formatNumber(totals.connections_open ?? 0), "connections_open"],
+      ["connections", formatNumber(totals.connections_open ?? 0), "connections_open",
+        stats.connections ? connectionSplit(stats.connections) : null],
       ["subscriptions", formatNumber(totals.subscriptions ?? 0), "subscriptions"],
       ["dropped", formatNumber(sum(totals.dropped)), "dropped"],
       ["errors", formatNumber(sum(totals.errors)), "errors"],
@@ -82,7 +92,7 @@ export class StatsPanel {
       ["up", uptime(stats.uptime ?? 0), "uptime"],
     ];
     this.figures.replaceChildren(
-      ...figures.map(([label, value, field]) => {
+      ...figures.map(([label, value, field, detail]) => {
         const div = document.createElement("div");
         div.dataset.field = field;
         const dt = document.createElement("dt");
@@ -90,9 +100,16 @@ export class StatsPanel {
         const dd = document.createElement("dd");
         dd.textContent = value;
         div.append(dt, dd);
+        if (detail) {
+          const split = document.createElement("dd");
+          split.className = "split";
+          split.textContent = detail;
+          div.append(split);
+        }
         return div;
       }),
     );
+    this.mqtt?.update(stats);
     this.charts.rates.push([last.messages_in_per_s, last.messages_out_per_s]);
     this.charts.service.push([service.p50, service.p99]);
     this.charts.lag.push([lag.p50, lag.p99]);
