@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import socket
+import ssl
 import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import psutil
 import pytest
+import trustme
 
 from earlgate.cli import main
 from earlgate.mqtt import packets as p
@@ -56,11 +59,12 @@ def _mqtt_port(hub: HubProcess) -> int:
     return hub.mqtt_port
 
 
-def worker_pids(hub: HubProcess) -> list[int]:
+def worker_pids(hub: HubProcess, context: ssl.SSLContext | None = None) -> list[int]:
     """The two running workers, from the supervisor's view on /healthz."""
 
     def running() -> list[int] | None:
-        with urllib.request.urlopen(f"{hub.http_url}/healthz", timeout=2) as answer:
+        url = f"{hub.http_url}/healthz"
+        with urllib.request.urlopen(url, timeout=2, context=context) as answer:
             listed: list[dict[str, Any]] = json.load(answer)["supervisor"]["workers"]
         pids = [w["pid"] for w in listed if w["state"] == "running"]
         return pids if len(pids) == 2 else None
@@ -164,6 +168,40 @@ async def test_mqtt_to_websocket_and_back_across_workers(workers: HubProcess) ->
         for held in websockets.values():
             for client in held:
                 await client.close()
+
+
+@needs_mosquitto
+def test_the_mqtts_port_is_shared_by_the_workers_too(
+    redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    ca = trustme.CA()
+    issued = ca.issue_cert("127.0.0.1")
+    folder = tmp_path_factory.mktemp("workers-tls")
+    cert, key, ca_file = folder / "cert.pem", folder / "key.pem", folder / "ca.pem"
+    issued.private_key_and_cert_chain_pem.write_to_path(str(cert))
+    issued.private_key_pem.write_to_path(str(key))
+    ca.cert_pem.write_to_path(str(ca_file))
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    hub = start_hub("--workers", "2", "--broker", redis.url, "--tls-cert", str(cert),
+                    "--tls-key", str(key), "--mqtts-port", "0")  # fmt: skip
+    try:
+        line = re.compile(rb"earlgate hub mqtts on mqtts://127\.0\.0\.1:(\d+)")
+        found = wait_for("the mqtts line", lambda: line.search(b"".join(hub.output)))
+        port = int(found[1])
+        tls = ("--cafile", str(ca_file))
+        pids = worker_pids(hub, context)
+        subscribers = on_every_worker(
+            pids, port, lambda: LiveSub(port, "mt/#", qos=1, extra=tls).subscribed()
+        )
+        for i in range(3):
+            pub(port, f"mt/{i}", f"tls {i}", qos=1, extra=tls)
+        for clients in subscribers.values():
+            for subscriber in clients:
+                assert subscriber.wait_messages(3) == [f"0 1 mt/{i} tls {i}" for i in range(3)]
+    finally:
+        hub.stop(timeout=15)
+    assert b"Traceback" not in b"".join(hub.output)
 
 
 def test_an_mqtt_port_in_use_is_a_usage_error_naming_it(
