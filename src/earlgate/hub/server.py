@@ -267,9 +267,17 @@ class HubServer:
         self._timers[1] = asyncio.get_running_loop().call_later(WINDOW, self._tick)
 
 
-# The browser client and the dashboard, served beside the hub's own routes.
-# The browser client, the dashboard, the device (Web Bluetooth) page and what they import.
-HUB_WEB_FILES = ("earlgate.js", "earlgate.d.ts", "dashboard/", "devices/", "ble/", "vendor/")
+# Served beside the hub's own routes: the browser client, the dashboard, the device
+# (Web Bluetooth) page and what they import (the pages' common/ sheet and scripts).
+HUB_WEB_FILES = (
+    "earlgate.js",
+    "earlgate.d.ts",
+    "common/",
+    "dashboard/",
+    "devices/",
+    "ble/",
+    "vendor/",
+)
 
 
 def _refuse(status: int, reason: str) -> WSUpgradeResponseWithListener:

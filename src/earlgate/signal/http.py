@@ -50,8 +50,17 @@ ABOUT: Final = orjson.dumps(
 )
 
 # The pages a phone or a laptop opens on the signaling server itself (the gateway
-# page, the arm probe), the browser hub client and the libraries they import.
-WEB_FILES: Final = ("earlgate.js", "earlgate.d.ts", "gateway/", "arm/", "ble/", "vendor/")
+# page, the arm probe), the browser hub client and what they import (the pages'
+# common/ sheet and scripts, the Bluetooth panel, the vendored libraries).
+WEB_FILES: Final = (
+    "earlgate.js",
+    "earlgate.d.ts",
+    "common/",
+    "gateway/",
+    "arm/",
+    "ble/",
+    "vendor/",
+)
 
 # cors({origin: true}) reflects the Origin; "*" allows the same requests
 # (PeerJS sends no credentials) and needs no Vary header.

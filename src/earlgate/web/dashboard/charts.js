@@ -1,26 +1,10 @@
 // Sparklines and small time-series charts on <canvas>: no library needed.
 
-export const PALETTE = ["#4fc3f7", "#ffb74d", "#81c784", "#f06292", "#ba68c8", "#fff176"];
-
-/** Size the canvas's backing store to its CSS box (sharp on high-DPI screens). */
-function fit(canvas) {
-  const ratio = window.devicePixelRatio || 1;
-  const width = Math.max(1, Math.round(canvas.clientWidth * ratio));
-  const height = Math.max(1, Math.round(canvas.clientHeight * ratio));
-  if (canvas.width !== width || canvas.height !== height) {
-    canvas.width = width;
-    canvas.height = height;
-  }
-  const ctx = canvas.getContext("2d");
-  ctx.setTransform(1, 0, 0, 1, 0, 0);
-  ctx.clearRect(0, 0, width, height);
-  ctx.scale(ratio, ratio);
-  return { ctx, width: width / ratio, height: height / ratio };
-}
+import { fitCanvas, PALETTE } from "../common/canvas.js";
 
 /** Each series scaled to its own range (shapes, not magnitudes), one colour each. */
 export function drawSparkline(canvas, seriesList) {
-  const { ctx, width, height } = fit(canvas);
+  const { ctx, width, height } = fitCanvas(canvas);
   seriesList.forEach((points, index) => {
     if (points.length < 2) return;
     let min = Infinity;
@@ -106,7 +90,7 @@ export class TimeChart {
 
   draw() {
     if (!this.canvas.isConnected || this.canvas.clientWidth === 0) return;
-    const { ctx, width, height } = fit(this.canvas);
+    const { ctx, width, height } = fitCanvas(this.canvas);
     let max = 0;
     for (const points of this.series) for (const v of points) if (v !== null && v > max) max = v;
     max = nice(max * 1.1);

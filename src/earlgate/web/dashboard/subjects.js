@@ -1,5 +1,6 @@
 // The live subject tree and a subject's history: DOM work batched per frame.
-import { drawSparkline, formatNumber, PALETTE } from "./charts.js";
+import { drawSparkline, formatNumber } from "./charts.js";
+import { PALETTE } from "../common/canvas.js";
 import { diff, SubjectStore } from "./model.js";
 
 const VALUE_CHARS = 140;

@@ -1,21 +1,7 @@
 // A small live chart on <canvas>: the last minute of one or two series, each
 // on its own scale (rate on the left, delay on the right). No library.
 
-export const COLOURS = ["#4fc3f7", "#ffb74d", "#81c784", "#f06292"];
-
-function fit(canvas) {
-  const ratio = globalThis.devicePixelRatio || 1;
-  const width = Math.max(1, Math.round(canvas.clientWidth * ratio));
-  const height = Math.max(1, Math.round(canvas.clientHeight * ratio));
-  if (canvas.width !== width || canvas.height !== height) {
-    canvas.width = width;
-    canvas.height = height;
-  }
-  const ctx = canvas.getContext("2d");
-  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-  ctx.clearRect(0, 0, width, height);
-  return { ctx, width: width / ratio, height: height / ratio };
-}
+import { fitCanvas, PALETTE } from "../common/canvas.js";
 
 function label(value) {
   if (value >= 100) return value.toFixed(0);
@@ -30,7 +16,7 @@ function label(value) {
  */
 export function drawChart(canvas, series, slots = 60) {
   if (!canvas.clientWidth) return;
-  const { ctx, width, height } = fit(canvas);
+  const { ctx, width, height } = fitCanvas(canvas);
   ctx.strokeStyle = "#2a3442";
   ctx.lineWidth = 1;
   ctx.beginPath();
@@ -42,7 +28,7 @@ export function drawChart(canvas, series, slots = 60) {
     const points = line.points.slice(-slots);
     if (!points.length) return;
     const max = Math.max(...points, 1e-9);
-    const colour = line.colour ?? COLOURS[index % COLOURS.length];
+    const colour = line.colour ?? PALETTE[index % PALETTE.length];
     ctx.strokeStyle = colour;
     ctx.lineWidth = 1.5;
     ctx.beginPath();
