@@ -18,7 +18,6 @@ only: sent and received can differ by a few.
 
 from __future__ import annotations
 
-import array
 import asyncio
 import time
 import urllib.parse
@@ -27,13 +26,11 @@ from typing import Any
 
 from earlgate.bench.gateway.browsergw import ice_params, origin_of, wait_ready
 from earlgate.bench.gateway.chromiumproc import BenchChromium
-from earlgate.bench.gateway.loadplan import LoadPlan, split
-from earlgate.bench.gateway.loadprocess import LoadProcess
+from earlgate.bench.gateway.loadparts import MESH_START_DELAY, mesh_children, read_floats
 from earlgate.bench.gateway.options import BenchOptions, StepResult, cpu_figures, delay_stats
 
 __all__ = ["arm_url", "browser_mesh_step", "page_window"]
 
-START_DELAY_S = 0.5  # from "go" to the shared start, for every part to hear it
 ANSWER_S = 30.0  # beyond the connect timeout, for the Python part to say it is ready
 GRACE_S = 1.0  # the Python part's: counting goes on this long after its last send
 
@@ -68,30 +65,7 @@ async def browser_mesh_step(options: BenchOptions, peers: int, workdir: Path) ->
     prefix = f"bm{peers}"
     step_dir = workdir / f"mesh-{peers}-browser-{pages_n}"
     step_dir.mkdir(parents=True, exist_ok=True)
-    children = [
-        LoadProcess(
-            LoadPlan(
-                "mesh",
-                options.peering.signal,
-                names,
-                mesh_peers=peers,
-                delays_file=str(step_dir / f"delays-{index}.f64"),
-                key=options.peering.key,
-                ice_servers=list(options.peering.ice_servers),
-                ice_username=options.peering.ice_username,
-                ice_credential=options.peering.ice_credential,
-                relay_only=options.peering.relay_only,
-                rate=options.rate,
-                size=options.size,
-                duration=options.step_duration,
-                connect_timeout=options.connect_timeout,
-            )
-        )
-        for index, names in enumerate(
-            split([f"{prefix}-{i}" for i in range(python_n)], options.load_processes)
-        )
-        if names
-    ]
+    children = mesh_children(options, prefix, python_n, peers, step_dir)
     chromium = BenchChromium((), step_dir)
     try:
         await asyncio.gather(*(child.start() for child in children))
@@ -106,7 +80,7 @@ async def browser_mesh_step(options: BenchOptions, peers: int, workdir: Path) ->
         )
         cpu_before = chromium.cpu_s() + sum(child.cpu_s() for child in children)
         started = time.monotonic()
-        start_epoch = time.time() + START_DELAY_S
+        start_epoch = time.time() + MESH_START_DELAY
         for child in children:
             child.command(f"go {start_epoch:.6f}")
         await asyncio.sleep(max(0.0, start_epoch - time.time()))
@@ -121,10 +95,7 @@ async def browser_mesh_step(options: BenchOptions, peers: int, workdir: Path) ->
         after = [await _stats(page) for page in pages]
         elapsed = time.monotonic() - started
         cpu = chromium.cpu_s() + sum(child.cpu_s() for child in children) - cpu_before
-        delays = array.array("d")
-        for child in children:
-            assert child.plan.delays_file is not None
-            delays.frombytes(await asyncio.to_thread(Path(child.plan.delays_file).read_bytes))
+        delays = await read_floats(children, "delays_file")
         for page in pages:
             await page.evaluate("() => earlgateArm.close()")
     finally:

@@ -36,6 +36,12 @@ from earlgate.bench.gateway.gatewayproc import (
     StepGateway,
     routes_for,
 )
+from earlgate.bench.gateway.loadparts import (
+    MESH_START_DELAY,
+    load_settings,
+    mesh_children,
+    read_floats,
+)
 from earlgate.bench.gateway.loadplan import LoadPlan, split
 from earlgate.bench.gateway.loadprocess import LoadProcess, LoadSideError
 from earlgate.bench.gateway.options import (
@@ -67,7 +73,7 @@ def _plans(
 ) -> list[tuple[LoadPlan, tuple[str, ...]]]:
     """The load-side children of a step: receivers first, each side split in processes."""
     p = options.peering
-    common = _load_settings(options) | {"two_way": two_way}
+    common = load_settings(options) | {"two_way": two_way}
     plans = []
     for index, names in enumerate(split(receivers, options.load_processes)):
         plans.append(
@@ -102,22 +108,6 @@ def _plans(
             )
         )
     return plans
-
-
-def _load_settings(options: BenchOptions) -> dict[str, Any]:
-    """What every load-side plan of a step shares: ICE, rate, size, duration."""
-    p = options.peering
-    return {
-        "key": p.key,
-        "ice_servers": list(p.ice_servers),
-        "ice_username": p.ice_username,
-        "ice_credential": p.ice_credential,
-        "relay_only": p.relay_only,
-        "rate": options.rate,
-        "size": options.size,
-        "duration": options.step_duration,
-        "connect_timeout": options.connect_timeout,
-    }
 
 
 def _gateway(
@@ -229,9 +219,10 @@ async def forward_step(
         sent_bytes = sum(int(a["bytes"]) for a in answers)
         result.bytes_in_per_s = round(sent_bytes / options.step_duration, 1)
         result.bytes_out_per_s = round(sum(int(g["bytes"]) for g in got) / options.step_duration, 1)
-        result.delay_ms = delay_stats(list(await _floats(receiving, "delays_file")))
+        result.delay_ms = delay_stats(list(await read_floats(receiving, "delays_file")))
         if two_way:
-            _two_way_figures(result, got, backs, await _floats(sending, "answers_file"), options)
+            pairs = await read_floats(sending, "answers_file")
+            _two_way_figures(result, got, backs, pairs, options)
         if gateway is not None and kind in ("mux", "demux"):
             result.processing_ms = await gateway.processing_ms()
         cpu_figures(result, cpu, elapsed, max(1, result.sent + result.answered))
@@ -247,16 +238,6 @@ async def _stop(children: list[LoadProcess]) -> list[dict[str, Any]]:
     for child in children:
         child.command("stop")
     return list(await asyncio.gather(*(child.event(SETUP_ANSWER_S) for child in children)))
-
-
-async def _floats(children: list[LoadProcess], which: str) -> array.array[float]:
-    """The float64s ``children`` wrote to their plans' ``which`` file (delays_file...)."""
-    values = array.array("d")
-    for child in children:
-        path = getattr(child.plan, which)
-        assert path is not None
-        values.frombytes(await asyncio.to_thread(Path(path).read_bytes))
-    return values
 
 
 def _two_way_figures(
@@ -277,29 +258,11 @@ def _two_way_figures(
     result.back_delay_ms = delay_stats(list(pairs[1::2]))
 
 
-MESH_START_DELAY = 0.5  # s from "go" to the shared start, for every part to hear it
-
-
 async def _mesh_step(options: BenchOptions, peers: int, workdir: Path) -> StepResult:
     """A full mesh of ``peers``, its peers spread over ``load_processes`` processes."""
-    prefix = f"bm{peers}"
     step_dir = workdir / f"mesh-{peers}"
     step_dir.mkdir(parents=True, exist_ok=True)
-    children = [
-        LoadProcess(
-            LoadPlan(
-                "mesh",
-                options.peering.signal,
-                names,
-                mesh_peers=peers,
-                delays_file=str(step_dir / f"delays-{index}.f64"),
-                **_load_settings(options),
-            )
-        )
-        for index, names in enumerate(
-            split([f"{prefix}-{i}" for i in range(peers)], options.load_processes)
-        )
-    ]
+    children = mesh_children(options, f"bm{peers}", peers, peers, step_dir)
     try:
         await asyncio.gather(*(child.start() for child in children))
         await asyncio.gather(
@@ -315,10 +278,7 @@ async def _mesh_step(options: BenchOptions, peers: int, workdir: Path) -> StepRe
         )
         elapsed = time.monotonic() - started
         cpu = sum(child.cpu_s() for child in children) - cpu_before
-        delays = array.array("d")
-        for child in children:
-            assert child.plan.delays_file is not None
-            delays.frombytes(await asyncio.to_thread(Path(child.plan.delays_file).read_bytes))
+        delays = await read_floats(children, "delays_file")
     finally:
         await asyncio.gather(*(child.stop() for child in children))
     result = StepResult(
