@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from earlgate.mqtt import packets as p
-from earlgate.mqtt.session import MqttSession
+
+if TYPE_CHECKING:  # imported by the hub's routes, which the session's imports reach
+    from earlgate.mqtt.session import MqttSession
 
 LISTED_SESSIONS = 100  # sessions listed by default (``/stats?mqtt_sessions=N``)
 MAX_LISTED_SESSIONS = 1000  # the most one ``/stats`` lists
