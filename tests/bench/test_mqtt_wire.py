@@ -12,12 +12,13 @@ from earlgate.bench.mqtt_wire import (
     PhaseSchedule,
     PublishTemplate,
     format_stamp,
+    puback,
     read_stamp,
     read_ws_stamp,
     stamp_payload,
 )
 from earlgate.mqtt import packets as p
-from earlgate.mqtt.codec import Decoder
+from earlgate.mqtt.codec import Decoder, encode
 
 NOW_MS = 1764000000000.125
 
@@ -40,7 +41,7 @@ def test_a_padded_payload_is_json_of_the_asked_size() -> None:
 
 def test_warmup_marker_and_foreign_payloads() -> None:
     assert read_stamp(WARMUP_PAYLOAD) is None
-    for foreign in (b"", b"hello", b'{"t":12', b'{"w":2}'):
+    for foreign in (b"", b"hello", b'{"t":12', b'{"w":2}', b'{"t":1764000000000.1x5}'):
         with pytest.raises(ValueError, match="not a load generator payload"):
             read_stamp(foreign)
     with pytest.raises(ValueError, match="does not fit"):
@@ -70,6 +71,14 @@ def test_template_packets_decode_with_their_stamp_and_id(version: int, qos: int)
         assert packet.packet_id == (packet_id if qos else None)
         assert read_stamp(packet.payload) == NOW_MS + packet_id
         assert len(packet.payload) == 50
+
+
+@pytest.mark.parametrize("version", [p.V311, p.V5])
+def test_puback_is_the_codecs_with_its_id(version: int) -> None:
+    decoder = Decoder(version=version)
+    for packet_id in (1, 300, 65535):
+        assert puback(packet_id, version) == encode(p.PubAck(packet_id), version)
+        assert decoder.packets(puback(packet_id, version)) == [p.PubAck(packet_id)]
 
 
 def test_template_refuses_what_it_cannot_send() -> None:

@@ -15,14 +15,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import orjson
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from earlgate.bench.loadgen import Tally
-from earlgate.bench.mqtt_wire import read_stamp, read_ws_stamp
+from earlgate.bench.mqtt_wire import puback, read_stamp, read_ws_stamp
 from earlgate.mqtt import packets as p
 from earlgate.mqtt.codec import Decoder, encode
 from earlgate.mqtt.reasons import MqttError
@@ -118,7 +118,7 @@ class MqttPeer:
                     except ValueError:
                         self.tally.errors += 1  # a payload that is not ours
                 if packet.qos and packet.packet_id:
-                    replies.append(encode(p.PubAck(packet.packet_id), VERSION))
+                    replies.append(puback(packet.packet_id, VERSION))
             elif isinstance(packet, p.PubAck):
                 self.acked += 1
             elif isinstance(packet, p.ConnAck):
@@ -155,8 +155,7 @@ class TcpLink(asyncio.Protocol):
         self.peer = MqttPeer(self.write, tally, receiver)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -260,16 +259,25 @@ async def connect_publisher(
     _, link = await loop.create_connection(lambda: TcpLink(tally, receiver), host, port, **local)
     try:
         link.write(encode(p.Connect(VERSION, client_id, keep_alive=0), VERSION))
-        await asyncio.wait_for(link.peer.connack, HANDSHAKE_TIMEOUT)
+        await _answer(link.peer.connack, "CONNACK")
     except BaseException:
         link.close()
         raise
     return link
 
 
+async def _answer(future: asyncio.Future[None], what: str) -> None:
+    """Until the server's ``what`` completes ``future``; a TimeoutError naming it after
+    :data:`HANDSHAKE_TIMEOUT` seconds."""
+    try:
+        await asyncio.wait_for(future, HANDSHAKE_TIMEOUT)
+    except TimeoutError:
+        raise TimeoutError(f"no {what} within {HANDSHAKE_TIMEOUT:.0f} s") from None
+
+
 async def _subscribe(peer: MqttPeer, topic: str, qos: int) -> None:
     peer.send(encode(p.Subscribe(1, [p.SubscriptionRequest(topic, qos)]), VERSION))
-    await asyncio.wait_for(peer.suback, HANDSHAKE_TIMEOUT)
+    await _answer(peer.suback, "SUBACK")
 
 
 async def connect_subscriber(
@@ -304,7 +312,7 @@ async def connect_subscriber(
     else:
         raise ValueError(f"unknown subscriber kind {kind!r}; choose from {SUBSCRIBER_KINDS}")
     try:
-        await asyncio.wait_for(peer.connack, HANDSHAKE_TIMEOUT)
+        await _answer(peer.connack, "CONNACK")
         await _subscribe(peer, topic, qos)
     except BaseException:
         link.close()

@@ -33,6 +33,7 @@ __all__ = [
     "PhaseSchedule",
     "PublishTemplate",
     "format_stamp",
+    "puback",
     "read_stamp",
     "read_ws_stamp",
     "stamp_payload",
@@ -66,18 +67,28 @@ def _payload(stamp: bytes, size: int) -> bytes:
     return _HEAD + stamp + _PAD_HEAD + b"x" * pad + _PAD_TAIL
 
 
-def read_stamp(payload: bytes | bytearray | memoryview) -> float | None:
+def read_stamp(payload: bytes) -> float | None:
     """The send time of an MQTT payload of ours; None for a warm-up marker.
 
     Raises:
         ValueError: the payload is neither (another client's, or damaged).
     """
-    data = bytes(payload[: len(_HEAD) + STAMP_WIDTH])
-    if data.startswith(_HEAD) and len(data) == len(_HEAD) + STAMP_WIDTH:
-        return float(data[len(_HEAD) :])
-    if bytes(payload) == WARMUP_PAYLOAD:
+    if payload[: len(_HEAD)] == _HEAD and len(payload) >= len(_HEAD) + STAMP_WIDTH:
+        try:
+            return float(payload[len(_HEAD) : len(_HEAD) + STAMP_WIDTH])
+        except ValueError:
+            pass
+    elif payload == WARMUP_PAYLOAD:
         return None
     raise ValueError(f"not a load generator payload: {bytes(payload[:40])!r}")
+
+
+def puback(packet_id: int, version: int = p.V311) -> bytes:
+    """The PUBACK of ``packet_id``: the codec's, with the identifier spliced in."""
+    return _PUBACK_HEADS[version] + packet_id.to_bytes(2, "big")
+
+
+_PUBACK_HEADS = {version: encode(p.PubAck(1), version)[:-2] for version in (p.V311, p.V5)}
 
 
 def read_ws_stamp(frame: bytes | bytearray | memoryview) -> float | None:
