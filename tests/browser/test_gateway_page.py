@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 import time
 import tomllib
@@ -31,7 +32,7 @@ sys.path.insert(0, str(HERE.parent / "gateway"))
 sys.path.insert(0, str(HERE.parent / "rtc"))
 
 from gwpeers import join, peering, take  # noqa: E402
-from gwprocs import Process, start_signal  # noqa: E402
+from gwprocs import Process, start_signal, start_slow_peer  # noqa: E402
 from rtcprocs import TURN_PASS, TURN_USER, Turn, start_turn  # noqa: E402
 
 from browserproc import PHONE, Chromium, WatchedPage  # noqa: E402
@@ -169,6 +170,65 @@ async def test_forward_one_to_one_and_one_to_many(
     assert route["latency_ms"]["count"] == 40
     assert figures["dials"] == {"started": 1, "opened": 1}
     assert page.page_errors() == []
+
+
+async def test_a_receiver_that_stops_reading_does_not_stall_the_others(
+    browser: Chromium, signal_server: Process, relay: Turn, options: PeerOptions, peers: list[Peer]
+) -> None:
+    """One destination stops reading: its queue stays bounded and drops, the other gets all."""
+    routes = '[[forward]]\nfrom = "bsl-src"\nto = ["bsl-fast", "bsl-slow"]\n'
+    page = await open_gateway(
+        browser,
+        signal_server.url,
+        relay,
+        "bsl-gw",
+        routes,
+        **{"queue-limit": "100", "high-water": "65536"},
+    )
+    slow = start_slow_peer(signal_server.url, relay, "bsl-slow", "bsl-gw")
+    try:
+        assert slow.stdout is not None
+        assert await asyncio.to_thread(slow.stdout.readline) == b"connected\n"
+        (src, to_gw), (fast, from_gw) = await asyncio.gather(
+            join(options, "bsl-src", "bsl-gw", serialization="json", reliable=True),
+            join(options, "bsl-fast", "bsl-gw", serialization="json", reliable=True),
+        )
+        peers.extend((src, fast))
+        await wait_peers(page, "bsl-src", "bsl-fast", "bsl-slow")
+        slow.send_signal(signal.SIGSTOP)  # it stops reading and acknowledging
+        count, pad = 300, "x" * 1000
+        started = time.monotonic()
+        received: list[int] = []
+
+        async def receive() -> None:
+            while len(received) < count:
+                received.append((await from_gw.recv())["n"])
+
+        receiver = asyncio.create_task(receive())
+        for n in range(count):
+            to_gw.send({"n": n, "pad": pad})
+            if n % 20 == 19:
+                await asyncio.sleep(0.02)
+        try:
+            async with asyncio.timeout(20):
+                await receiver
+        except TimeoutError:
+            queues = (await stats(page))["queues"]
+            raise AssertionError(f"bsl-fast got {len(received)} of {count}; {queues}") from None
+        assert sorted(received) == list(range(count))
+        assert time.monotonic() - started < 15
+        figures = await stats(page)
+        queues = figures["queues"]
+        assert queues["bsl-fast"]["sent"] == count and queues["bsl-fast"]["dropped"] == 0
+        assert queues["bsl-slow"]["queued"] <= 100
+        assert queues["bsl-slow"]["dropped"] > 0  # oldest first, counted
+        assert page.page_errors() == []
+    finally:
+        slow.send_signal(signal.SIGCONT)
+        slow.kill()
+        await asyncio.to_thread(slow.wait)
+        if slow.stdout is not None:
+            slow.stdout.close()
 
 
 async def test_page_mux_into_python_demux_and_python_mux_into_page_demux(
