@@ -145,9 +145,24 @@ def test_critical_point_and_side_by_side_table() -> None:
     assert "### mqtt→mqtt QoS 1" in text and "mqtt→ws QoS 0" not in text  # no steps: no table
     assert "earlgate: critical point not reached up to 300 publishers" in text
     assert "mosquitto: critical point at 200 publishers (800 messages/s)" in text
+    assert "sent late" not in text
     assert "mosquitto could not run 400: MqttLoadError: 3 of 800 connections failed." in text
     assert "median over every step both ran: **2.00×**" in text
     assert "mosquitto skipped" in text
+
+
+def test_steps_the_load_generator_sent_late_are_named() -> None:
+    ours = steps_of("earlgate", [1.0, 2.0, 3.0], 30.0)
+    ours[1]["sent_late"] = 12  # 1 % of 1200: not named
+    ours[2]["sent_late"] = 120
+    provenance = Provenance("2 cores", "today", "earlgate bench mqtt")
+    text = markdown(ours, [CASE.label], ["earlgate"], provenance)
+    assert (
+        "The load generator sent late (over 2 ms behind) at: earlgate 300 (10 %); "
+        "those steps measure it as much as the server." in text
+    )
+    ours[2]["sent_late"] = 0
+    assert "sent late" not in markdown(ours, [CASE.label], ["earlgate"], provenance)
 
 
 def test_csv_has_a_row_per_step_and_target() -> None:

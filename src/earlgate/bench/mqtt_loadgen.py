@@ -40,7 +40,13 @@ from earlgate.bench.mqtt_links import (
     connect_subscriber,
     open_all,
 )
-from earlgate.bench.mqtt_wire import WARMUP_PAYLOAD, PhaseSchedule, PublishTemplate, format_stamp
+from earlgate.bench.mqtt_wire import (
+    LATE_AFTER,
+    WARMUP_PAYLOAD,
+    PhaseSchedule,
+    PublishTemplate,
+    format_stamp,
+)
 from earlgate.metrics.histogram import Histogram
 from earlgate.mqtt import packets as p
 from earlgate.mqtt.codec import encode
@@ -64,6 +70,7 @@ class MqttLoadResult:
     received: int
     acked: int  # PUBACKs the publishers got (QoS 1)
     errors: int  # connections the server closed, payloads not ours, error frames
+    sent_late: int  # sent more than LATE_AFTER behind their due time (the generator lagged)
     connect_seconds: float
     loadgen_cpu_percent: float
     latency_ms: dict[str, float]
@@ -175,7 +182,7 @@ async def _publish(
     ids = [0] * count
     start = loop.time() + 0.05
     schedule = PhaseSchedule.for_duration(count, period, start, duration)
-    sent = 0
+    sent = late = 0
     per_second: list[dict[str, Any]] = []
     tally.measuring = True
     cpu_start, wall_start = time.process_time(), time.perf_counter()
@@ -209,7 +216,9 @@ async def _publish(
     sampler = asyncio.create_task(every_second())
     try:
         while sent < schedule.total:
-            due = schedule.due(loop.time())
+            now = loop.time()
+            due = schedule.due(now)
+            late += max(schedule.due(now - LATE_AFTER) - sent, 0)  # due long before now
             while sent < due:
                 index = sent % count
                 stamp = format_stamp(time.time() * 1000.0)
@@ -238,6 +247,7 @@ async def _publish(
         received=tally.received,
         acked=acked(),
         errors=tally.errors,
+        sent_late=late,
         connect_seconds=0.0,
         loadgen_cpu_percent=round(100.0 * cpu / wall, 1) if wall > 0 else 0.0,
         latency_ms=latency_summary(tally.latency, tally.latency_sq_ms),

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from earlgate.bench.driver import Provenance, markdown_table, mean_sd
+from earlgate.bench.mqtt_wire import LATE_AFTER
 from earlgate.bench.ramp_report import KNEE_EVENTS, KNEE_P99_MS
 
 __all__ = [
@@ -126,6 +127,7 @@ def step_summary(
         "loss_ratio": round(lost / sent, 6) if sent else 0.0,
         "acked": int(result.get("acked", 0)),
         "errors": int(result.get("errors", 0)),
+        "sent_late": int(result.get("sent_late", 0)),
         "response_ms": result.get("latency_ms", {}),
         "seconds": len(full),
         "server_cpu_s": round(cpu_s, 3),
@@ -159,7 +161,24 @@ def _critical_line(target: str, summaries: list[dict[str, Any]]) -> str:
     if point is None:
         top = max((s["publishers"] for s in summaries), default=0)
         return f"{target}: critical point not reached up to {top} publishers"
-    return f"{target}: critical point at {point} publishers ({4 * point} messages/s)"
+    rate = next(s.get("expected_events") for s in summaries if s["publishers"] == point)
+    per_s = f" ({rate:.0f} messages/s)" if rate else ""
+    return f"{target}: critical point at {point} publishers{per_s}"
+
+
+def _late_line(summaries: list[dict[str, Any]]) -> str | None:
+    """Which steps the load generator sent more than 1 % of late (they measure it too)."""
+    late = [
+        f"{s['target']} {s['publishers']} ({100 * s['sent_late'] / s['sent']:.0f} %)"
+        for s in summaries
+        if s.get("sent") and s.get("sent_late", 0) > 0.01 * s["sent"]
+    ]
+    if not late:
+        return None
+    return (
+        f"The load generator sent late (over {1000 * LATE_AFTER:g} ms behind) at: "
+        f"{', '.join(late)}; those steps measure it as much as the server."
+    )
 
 
 def _ms(value: Any) -> str:
@@ -261,13 +280,16 @@ def markdown(
         lines += ["", f"### {case}", "", f"{points}.", ""]
         lines += [f"{s['target']} could not run {s['publishers']}: {s['reason']}." for s in failed]
         lines.append(case_table(case, summaries, targets).rstrip())
+        late = _late_line(mine)
+        if late:
+            lines += ["", late]
     return "\n".join(lines) + "\n"
 
 
 CSV_FIELDS = (
     "case", "target", "publishers", "expected_events", "events_mean", "sent", "received", "lost",
-    "loss_ratio", "acked", "errors", "p50_ms", "p99_ms", "mean_ms", "max_ms", "server_cpu_s",
-    "server_cpu_percent", "cpu_us_per_delivered", "loadgen_cpu_percent", "failed",
+    "loss_ratio", "acked", "errors", "sent_late", "p50_ms", "p99_ms", "mean_ms", "max_ms",
+    "server_cpu_s", "server_cpu_percent", "cpu_us_per_delivered", "loadgen_cpu_percent", "failed",
 )  # fmt: skip
 
 

@@ -28,6 +28,7 @@ from earlgate.mqtt import packets as p
 from earlgate.mqtt.codec import encode
 
 __all__ = [
+    "LATE_AFTER",
     "STAMP_WIDTH",
     "WARMUP_PAYLOAD",
     "PhaseSchedule",
@@ -40,6 +41,9 @@ __all__ = [
 ]
 
 STAMP_WIDTH = 17  # "1764000000000.123"
+# A send this far behind its due time means the generator did not keep up: twice the
+# 1 ms that its loop may sleep past a due time by design.
+LATE_AFTER = 0.002
 _HEAD = b'{"t":'
 _PAD_HEAD = b',"p":"'
 _PAD_TAIL = b'"}'
