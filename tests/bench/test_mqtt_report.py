@@ -158,7 +158,7 @@ def test_steps_the_load_generator_sent_late_are_named() -> None:
     provenance = Provenance("2 cores", "today", "earlgate bench mqtt")
     text = markdown(ours, [CASE.label], ["earlgate"], provenance)
     assert (
-        "The load generator sent late (over 2 ms behind) at: earlgate 300 (10 %); "
+        "The load generator sent late (over 10 ms behind) at: earlgate 300 (10 %); "
         "those steps measure it as much as the server." in text
     )
     ours[2]["sent_late"] = 0

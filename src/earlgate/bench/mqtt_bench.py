@@ -74,32 +74,57 @@ class MqttBenchOptions:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--targets", default=",".join(MQTT_TARGETS), help="comma-separated: earlgate, mosquitto"
+        "--targets",
+        default=",".join(MQTT_TARGETS),
+        help="comma-separated: earlgate, mosquitto (default: both)",
     )
     parser.add_argument(
-        "--subscribers", default="mqtt,ws", help="comma-separated: mqtt, ws (the server's own)"
+        "--subscribers",
+        default="mqtt,ws",
+        help="comma-separated: mqtt, ws (WebSocket, each server's own way) (default: both)",
     )
-    parser.add_argument("--qos", default="0,1", help="comma-separated QoS levels: 0, 1")
-    parser.add_argument("--from", dest="first", type=int, default=1000, help="first step")
-    parser.add_argument("--to", dest="last", type=int, default=9000, help="last step")
-    parser.add_argument("--step", type=int, default=2000, help="publishers added per step")
-    parser.add_argument("--step-duration", type=float, default=30.0, help="seconds of sending")
-    parser.add_argument("--pause", type=float, default=5.0, help="seconds between runs")
     parser.add_argument(
-        "--period", type=float, default=0.25, help="seconds between a publisher's messages"
+        "--qos", default="0,1", help="comma-separated QoS levels: 0, 1 (default: both)"
     )
-    parser.add_argument("--size", type=int, default=50, help="payload bytes (at least 23)")
+    parser.add_argument(
+        "--from",
+        dest="first",
+        type=int,
+        default=1000,
+        help="publishers at the first step (default 1000)",
+    )
+    parser.add_argument(
+        "--to",
+        dest="last",
+        type=int,
+        default=9000,
+        help="publishers at the last step (default 9000)",
+    )
+    parser.add_argument(
+        "--step", type=int, default=2000, help="publishers added per step (default 2000)"
+    )
+    parser.add_argument(
+        "--step-duration", type=float, default=30.0, help="seconds of sending per step (default 30)"
+    )
+    parser.add_argument("--pause", type=float, default=5.0, help="seconds between runs (default 5)")
+    parser.add_argument(
+        "--period",
+        type=float,
+        default=0.25,
+        help="seconds between a publisher's messages (default 0.25)",
+    )
+    parser.add_argument("--size", type=int, default=50, help="payload bytes, 23-65536 (default 50)")
     parser.add_argument(
         "--drain",
         type=float,
         default=3.0,
-        help="seconds to wait for stragglers after the last send",
+        help="seconds to wait for stragglers after the last send (default 3)",
     )
     parser.add_argument(
         "--stop-after-knee",
         type=int,
         default=2,
-        help="a target stops after this many steps past its critical point (0: runs every step)",
+        help="a target stops this many steps past its critical point (default 2; 0: never)",
     )
     parser.add_argument(
         "--source-ips",
@@ -109,7 +134,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--load-loop",
         choices=("uvloop", "asyncio"),
         default="uvloop",
-        help="the load generator's event loop (uvloop: about half the CPU per message)",
+        help="the load generator's event loop (default uvloop, where installed)",
     )
     parser.add_argument(
         "--quick",
