@@ -102,3 +102,23 @@ def test_bad_options_are_usage_errors(
         main(["bench", "mqtt", *argv])
     assert exited.value.code == 2
     assert says in capsys.readouterr().err
+
+
+def test_a_target_that_cannot_start_is_reported_and_not_tried_again(tmp_path: Path) -> None:
+    options = MqttBenchOptions(
+        targets=["nonesuch"],
+        cases=[Case("mqtt", 0)],
+        steps=[5, 10],
+        out=tmp_path,
+        command="earlgate bench mqtt (test)",
+        pause=0.0,
+    )
+    summaries = run_mqtt_bench(options, Console(quiet=True))
+    reason = "unknown target 'nonesuch'; choose from earlgate, mosquitto"
+    assert summaries == [
+        {"case": "mqtt→mqtt QoS 0", "target": "nonesuch", "publishers": 5, "failed": True,
+         "reason": reason}
+    ]  # fmt: skip
+    report = (tmp_path / "report.md").read_text()
+    assert f"nonesuch could not run 5: {reason}." in report
+    assert "nonesuch: critical point at 5 publishers." in report

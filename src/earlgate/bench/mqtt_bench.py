@@ -28,7 +28,6 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from earlgate.bench.driver import Provenance, pin_load_here
-from earlgate.bench.mqtt_links import MqttLoadError
 from earlgate.bench.mqtt_loadgen import run_mqtt_load
 from earlgate.bench.mqtt_report import (
     Case,
@@ -334,8 +333,12 @@ def run_mqtt_bench(
                             stopped.add(target)
                         knees[target] = knees[target] + 1 if is_past_knee(summary) else 0
                         bar.show(advance=1)
-    finally:
+    except KeyboardInterrupt:
         run.close()
+        console.print("[yellow]interrupted: the report has the steps measured so far[/yellow]")
+        _publish(run.summaries, options, targets, console)
+        raise
+    run.close()
     _publish(run.summaries, options, targets, console)
     return run.summaries
 
@@ -371,7 +374,9 @@ def _one(
     try:
         with asyncio.Runner(loop_factory=_loop_factory(options.load_loop)) as runner:
             rows, result = runner.run(measure_step(server, case, publishers, options, bar.second))
-    except (MqttLoadError, TimeoutError, OSError) as exc:
+    except Exception as exc:  # one step's failure must not lose the others
+        # MqttLoadError, TimeoutError and OSError are the expected ones (refused or
+        # timed-out connections, too many open files); anything else is named as well.
         summary = {**key, "failed": True, "reason": f"{type(exc).__name__}: {exc}"}
         run.step(summary)
         return summary

@@ -340,7 +340,8 @@ def plot(
         ):
             axis.set_title(f"{case}: {title}", fontsize=9)
             axis.set_xlabel("publishers (4 Hz each)")
-            axis.legend(fontsize=7)
+            if axis.get_legend_handles_labels()[0]:  # a case where every step failed has none
+                axis.legend(fontsize=7)
         row[0].set_yscale("log")
     fig.tight_layout()
     save(fig, path, dpi=100)
