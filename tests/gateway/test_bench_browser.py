@@ -16,6 +16,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+from gwprocs import Process
+from rtcprocs import TURN_PASS, TURN_USER, Turn
 
 from earlgate.bench.gateway.browsergw import gateway_url, processing_from_stats
 from earlgate.bench.gateway.browsermesh import arm_url, page_window
@@ -30,7 +32,7 @@ from earlgate.bench.gateway.proctree import (
 from earlgate.bench.gateway.report import markdown, write_report
 from earlgate.cli import main
 from earlgate.gateway.peering import PeerOptions
-from earlgate.testing.chromium import CHROMIUM
+from earlgate.testing.chromium import CHROMIUM, chromium_problem
 
 
 @pytest.mark.parametrize(
@@ -225,20 +227,33 @@ def test_arm_pages_are_named_like_the_python_mesh_peers() -> None:
     )
 
 
-def test_a_pages_window_is_the_difference_of_its_stats() -> None:
-    before = {"sent": 40, "received": {"bm4-0": 10, "bm4-1": 12}, "delays_ms": [9.0] * 22}
-    after = {
+def test_a_pages_window_is_what_it_counted_in_it() -> None:
+    stats = {
+        "id": "bm4-3",
         "sent": 52,
-        "received": {"bm4-0": 14, "bm4-1": 15, "bm4-2": 2},
-        "delays_ms": [9.0] * 22 + [1.0] * 9,
+        "window": {"start_ms": 1.0, "end_ms": 2.0, "sent": 12, "received": 9},
     }
-    assert page_window(before, after) == (12, 9, [1.0] * 9)
-    # The page keeps only its last delays: the window takes what is there.
-    assert page_window({"received": {}}, {"received": {"a": 5}, "delays_ms": [2.0, 3.0]}) == (
-        0,
-        5,
-        [2.0, 3.0],
-    )
+    stats["window"]["delays_ms"] = [1.0] * 9
+    assert page_window(stats) == (12, 9, [1.0] * 9)
+    with pytest.raises(RuntimeError, match="bm4-3 has no counting window"):
+        page_window({"id": "bm4-3", "sent": 52, "window": None})
+
+
+def test_a_mixed_mesh_step_counts_every_message_on_both_sides(
+    signal_server: Process, relay: Turn, tmp_path: Path
+) -> None:
+    """Two pages and two Python peers: what everyone sent in the window, everyone got."""
+    if (problem := chromium_problem()) is not None:
+        pytest.fail(problem)
+    args = ["bench", "rtc", "mesh", "--gateway", "browser", "--browser-peers", "2"]
+    args += ["--peers-from", "4", "--peers-to", "4", "--step-duration", "2"]
+    args += ["--signal", signal_server.url, "--ice-server", relay.url, "--relay-only"]
+    args += ["--ice-username", TURN_USER, "--ice-credential", TURN_PASS, "--out", str(tmp_path)]
+    assert main(args) == 0
+    (step,) = json.loads((tmp_path / "results.json").read_text())["steps"]
+    # 4 peers to 3 others at 4 Hz for 2 s: about 8 ticks each (the pages' phases are their own).
+    assert 4 * 3 * 7 <= step["sent"] <= 4 * 3 * 9
+    assert step["received"] == step["sent"] and step["delay_ms"]["count"] == step["sent"]
 
 
 def test_an_earlier_marked_process_is_not_taken() -> None:

@@ -88,3 +88,29 @@ test("each wrong arm parameter is named", () => {
   refused("?mesh=m&n=3&i=0&size=20000", "size=20000");
   refused("?mesh=m&n=3&i=0&peers=3", "unknown parameter(s) peers");
 });
+
+test("a counting window counts the sends in it and the readings stamped in it", () => {
+  const stats = new MemberStats("m-0");
+  assert.equal(stats.toJSON().window, null);
+  stats.onSent(3, 900); // before the window: in the totals only
+  stats.onMessage("m-1", messageFor("m-1", 0, 100, 950), 960);
+  stats.countWindow(1000, 2000);
+  stats.onSent(3, 1000);
+  stats.onSent(3, 1999);
+  stats.onSent(3, 2000); // the end is not in it
+  // stamped before the window, arriving in it: not counted; stamped in it, arriving after: counted
+  stats.onMessage("m-1", messageFor("m-1", 1, 100, 990), 1005);
+  stats.onMessage("m-1", messageFor("m-1", 2, 100, 1500), 1502);
+  stats.onMessage("m-2", messageFor("m-2", 0, 100, 1999), 2030);
+  stats.onMessage("m-2", messageFor("m-2", 1, 100, 2000), 2001);
+  const { window, sent, received } = stats.toJSON();
+  assert.deepEqual(window, { start_ms: 1000, end_ms: 2000, sent: 6, received: 2, delays_ms: [2, 31] });
+  assert.equal(sent, 12);
+  assert.deepEqual(received, { "m-1": 3, "m-2": 2 });
+});
+
+test("a counting window must have its start before its end", () => {
+  const stats = new MemberStats("m-0");
+  assert.throws(() => stats.countWindow(2000, 1000), RangeError);
+  assert.throws(() => stats.countWindow(Number.NaN, 1000), /start < end/);
+});

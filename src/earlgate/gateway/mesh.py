@@ -124,7 +124,7 @@ class _Member:
 
         def on_data(value: Any) -> None:
             if self.mesh.counting and isinstance(value, dict):
-                if isinstance(value.get("ts"), int | float):
+                if self.mesh.in_window(value.get("ts")):
                     result.received += 1
                     if on_message is not None:
                         on_message(value)
@@ -133,6 +133,8 @@ class _Member:
 
     def tick(self) -> None:
         size, now = self.mesh.options.size, time.time() * 1000.0
+        if not self.mesh.in_window(now):
+            return  # a timer that fired late, past the end: nobody counts it
         for conn in list(self.conns.values()):
             if conn.open:
                 try:
@@ -156,7 +158,14 @@ class _Mesh:
         fanout = 1 if options.star is None else n - 1
         self.result = MeshResult(n, 0, expected, 0.0, fanout)
         self.counting = False
+        # Epoch ms of the sending window: a reading counts when its ts is in it,
+        # whoever sent it (pages of the same mesh count by the same rule).
+        self.window = (0.0, 0.0)
         self._tasks: set[asyncio.Task[Any]] = set()
+
+    def in_window(self, ts: object) -> bool:
+        start, end = self.window
+        return isinstance(ts, int | float) and start <= ts < end
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -229,6 +238,8 @@ class _Mesh:
         start = loop.time()
         if start_epoch is not None:
             start += max(0.0, start_epoch - time.time())
+        start_ms = (time.time() + (start - loop.time())) * 1000.0
+        self.window = (start_ms, start_ms + duration * 1000.0)
         self.counting = True  # before anyone's first message, when all share the start
         end = start + duration
         senders = [

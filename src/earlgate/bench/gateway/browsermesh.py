@@ -8,12 +8,11 @@ their own. Both send the same vibration messages
 (:func:`earlgate.gateway.mesh.message_for`) and both measure one-way delays.
 
 The pages send from the moment their links are open; the Python part starts
-at a shared wall-clock time. So the step's window is the Python part's (from
-its start to the end of its grace), and the pages' figures are the
-differences of ``earlgateArm.stats()`` read at its two ends: the delays of
-the messages they got in it (the last of their bounded ``delays_ms``), what
-they sent and got. A message in flight at either end may count on one side
-only: sent and received can differ by a few.
+at a shared wall-clock time and sends for the step's duration. Everyone counts
+by that window (``earlgateArm.countWindow`` in the pages, the same rule in
+:mod:`earlgate.gateway.mesh`): what was sent in it, and the readings whose
+``ts`` falls in it, whenever they arrive before the end of the grace. So sent
+and received add up across the mesh, and any difference is a lost message.
 """
 
 from __future__ import annotations
@@ -48,14 +47,13 @@ def arm_url(options: BenchOptions, mesh: str, peers: int, index: int) -> str:
     return f"{origin_of(options.peering.signal)}/arm?{urllib.parse.urlencode(params)}"
 
 
-def page_window(before: dict[str, Any], after: dict[str, Any]) -> tuple[int, int, list[float]]:
-    """What one page sent and received between two ``stats()``, and those messages' delays."""
-    sent = int(after.get("sent", 0)) - int(before.get("sent", 0))
-    got_before = sum(int(n) for n in before.get("received", {}).values())
-    got_after = sum(int(n) for n in after.get("received", {}).values())
-    received = got_after - got_before
-    delays = [float(d) for d in after.get("delays_ms", [])]
-    return sent, received, delays[max(0, len(delays) - received) :] if received > 0 else []
+def page_window(stats: dict[str, Any]) -> tuple[int, int, list[float]]:
+    """What one page counted in its window (``stats().window``): sent, received, delays."""
+    window = stats.get("window")
+    if not isinstance(window, dict):
+        raise RuntimeError(f"the page {stats.get('id')} has no counting window")
+    delays = [float(d) for d in window.get("delays_ms", [])]
+    return int(window.get("sent", 0)), int(window.get("received", 0)), delays
 
 
 async def browser_mesh_step(options: BenchOptions, peers: int, workdir: Path) -> StepResult:
@@ -81,10 +79,12 @@ async def browser_mesh_step(options: BenchOptions, peers: int, workdir: Path) ->
         cpu_before = chromium.cpu_s() + sum(child.cpu_s() for child in children)
         started = time.monotonic()
         start_epoch = time.time() + MESH_START_DELAY
+        window_ms = (start_epoch * 1000.0, (start_epoch + options.step_duration) * 1000.0)
+        for page in pages:
+            await page.evaluate("([a, b]) => earlgateArm.countWindow(a, b)", list(window_ms))
         for child in children:
             child.command(f"go {start_epoch:.6f}")
         await asyncio.sleep(max(0.0, start_epoch - time.time()))
-        before = [await _stats(page) for page in pages]
         if children:
             answers = await asyncio.gather(
                 *(child.event(options.step_duration + GRACE_S + ANSWER_S) for child in children)
@@ -109,8 +109,8 @@ async def browser_mesh_step(options: BenchOptions, peers: int, workdir: Path) ->
         gateway="browser",
         browser_peers=pages_n,
     )
-    for first, last in zip(before, after, strict=True):
-        sent, received, page_delays = page_window(first, last)
+    for last in after:
+        sent, received, page_delays = page_window(last)
         result.sent += sent
         result.received += received
         delays.extend(page_delays)

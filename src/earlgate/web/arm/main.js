@@ -2,6 +2,8 @@
 // "The arm-probe page"). Exposes window.earlgateArm for scripts and the rtc bench:
 //   ready    a Promise: registered and connected to every other member (rejects naming who is missing)
 //   stats()  {sent, received: {peer: n}, delays_ms: [...], per_peer, connected, ...}
+//   countWindow(startMs, endMs)  count apart what is sent in it and the readings stamped
+//            in it (stats().window), as earlgate mesh counts: the rtc bench's window
 //   close()  stop sending and leave the mesh
 import { Peering } from "../gateway/peering.js";
 import { workerTimers } from "../gateway/timers.js";
@@ -22,6 +24,7 @@ let failure = null;
 window.earlgateArm = {
   ready,
   stats: () => (member ? member.toJSON() : { error: failure, sent: 0, received: {}, delays_ms: [] }),
+  countWindow: (startMs, endMs) => member?.stats.countWindow(startMs, endMs),
   close: () => member?.close(),
 };
 

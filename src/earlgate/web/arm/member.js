@@ -141,7 +141,9 @@ export class ArmMember {
 
   #tick() {
     if (this.closed) return;
-    const message = messageFor(this.options.id, this.stats.seq, this.options.size, this.clock());
+    const now = this.clock();
+    const message = messageFor(this.options.id, this.stats.seq, this.options.size, now);
+    let sent = 0;
     for (const channel of this.sending.values()) {
       if (!channel.open) continue;
       try {
@@ -149,8 +151,9 @@ export class ArmMember {
       } catch {
         continue; // closing, or too big for json: not sent, not counted
       }
-      this.stats.sent += 1;
+      sent += 1;
     }
+    this.stats.onSent(sent, now);
     this.stats.seq += 1;
   }
 

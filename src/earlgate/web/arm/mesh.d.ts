@@ -22,6 +22,15 @@ export interface PeerFigures {
   v: number[] | null;
 }
 
+/** What countWindow counts: sends in [start_ms, end_ms), readings stamped in it. */
+export interface WindowFigures {
+  start_ms: number;
+  end_ms: number;
+  sent: number;
+  received: number;
+  delays_ms: number[];
+}
+
 /** window.earlgateArm.stats(), less what the page adds (connected, ...). */
 export interface MemberJSON {
   id: string;
@@ -31,6 +40,7 @@ export interface MemberJSON {
   delays_ms: number[];
   ignored: number;
   per_peer: Record<string, PeerFigures>;
+  window: WindowFigures | null;
 }
 
 export class MemberStats {
@@ -39,6 +49,10 @@ export class MemberStats {
   seq: number;
   readonly received: Map<string, number>;
   readonly delays: number[];
+  /** Count sends and readings of [startMs, endMs) apart; RangeError unless start < end. */
+  countWindow(startMs: number, endMs: number): void;
+  /** `count` messages sent at `nowMs` (the window counts them when it holds nowMs). */
+  onSent(count: number, nowMs: number): void;
   onMessage(peer: string, value: unknown, nowMs: number): number | null;
   toJSON(): MemberJSON;
 }

@@ -74,6 +74,27 @@ export class MemberStats {
     this.peers = new Map(); // peer -> {recent: delays, last, lastSeq, lost, v}
     this.delays = []; // every delay (ms), the newest DELAYS_KEPT
     this.ignored = 0; // messages that were not readings
+    this.window = null; // {start, end, sent, received, delays}: see countWindow
+  }
+
+  /**
+   * Count apart what is sent from `startMs` to `endMs` (epoch ms) and the
+   * readings received whose `ts` falls in it, whenever they arrive: the
+   * measuring window of a bench, the same rule earlgate mesh counts by, so
+   * that every member's sent and received add up across the mesh.
+   */
+  countWindow(startMs, endMs) {
+    if (!(Number.isFinite(startMs) && Number.isFinite(endMs) && startMs < endMs)) {
+      throw new RangeError(`a counting window needs start < end (epoch ms), got ${startMs}, ${endMs}`);
+    }
+    this.window = { start: startMs, end: endMs, sent: 0, received: 0, delays: [] };
+  }
+
+  /** `count` messages were sent at `nowMs`. */
+  onSent(count, nowMs) {
+    this.sent += count;
+    const w = this.window;
+    if (w && nowMs >= w.start && nowMs < w.end) w.sent += count;
   }
 
   /** A message from `peer`, arrived at `nowMs`; its delay in ms, or null. */
@@ -83,6 +104,11 @@ export class MemberStats {
       return null;
     }
     const delay = nowMs - value.ts;
+    const w = this.window;
+    if (w && value.ts >= w.start && value.ts < w.end) {
+      w.received += 1;
+      if (w.delays.length < DELAYS_KEPT) w.delays.push(delay);
+    }
     this.received.set(peer, (this.received.get(peer) ?? 0) + 1);
     this.delays.push(delay);
     if (this.delays.length > DELAYS_KEPT) this.delays.splice(0, this.delays.length - DELAYS_KEPT);
@@ -119,6 +145,13 @@ export class MemberStats {
       received: Object.fromEntries(this.received),
       delays_ms: [...this.delays],
       ignored: this.ignored,
+      window: this.window && {
+        start_ms: this.window.start,
+        end_ms: this.window.end,
+        sent: this.window.sent,
+        received: this.window.received,
+        delays_ms: [...this.window.delays],
+      },
       per_peer: perPeer,
     };
   }
