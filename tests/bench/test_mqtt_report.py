@@ -142,6 +142,7 @@ def test_critical_point_and_side_by_side_table() -> None:
         ["mosquitto skipped: it is not installed (apt-get install mosquitto)."],
     )  # fmt: skip
     assert text.startswith("Machine: 2 cores. Date: 2026-12-07 15:00 UTC. Command: `earlgate")
+    assert "each at 4 Hz at its own phase of the period" in text
     assert "### mqtt→mqtt QoS 1" in text and "mqtt→ws QoS 0" not in text  # no steps: no table
     assert "earlgate: critical point not reached up to 300 publishers" in text
     assert "mosquitto: critical point at 200 publishers (800 messages/s)" in text

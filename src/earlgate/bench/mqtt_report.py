@@ -248,9 +248,11 @@ def markdown(
     notes: Sequence[str] = (),
 ) -> str:
     """The report: provenance, how it was measured, then per case its critical points and table."""
+    ran = [s for s in summaries if not s.get("failed")]
+    hertz = ran[0]["expected_events"] / ran[0]["publishers"] if ran else 4.0
     lines = [
         provenance.line(),
-        "Publishers speak MQTT 3.1.1, each at 4 Hz at its own phase of the period, one "
+        f"Publishers speak MQTT 3.1.1, each at {hertz:g} Hz at its own phase of the period, one "
         "subscriber per publisher on its own topic. WebSocket subscribers: the hub's own "
         "protocol on `/ws` for earlgate, MQTT over WebSocket for mosquitto. Servers pinned "
         "to one core, the load generator to the other. Lost: sent and not received by the "
