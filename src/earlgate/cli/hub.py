@@ -76,6 +76,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=0.0,
         help="refuse publishes (overloaded) while event-loop lag p99 exceeds this (0 = never)",
     )
+    parser.add_argument(
+        "--coalesce-ms",
+        type=float,
+        default=defaults.coalesce_ms,
+        metavar="MS",
+        help="pause a short loop turn that handled messages until this many ms since it "
+        "began, so one poll returns more events; adds at most MS of latency "
+        f"(0-10; default {defaults.coalesce_ms:g} = never; docs/hub.md)",
+    )
     parser.add_argument("--durable", action="append", default=[], metavar="PATTERN")
     parser.add_argument(
         "--retention", type=int, default=defaults.retention, help="messages per durable subject"
@@ -189,6 +198,7 @@ def config_from(args: argparse.Namespace) -> HubConfig:
         slow_consumer=SlowConsumerPolicy(args.slow_consumer),
         max_publish_rate=args.max_publish_rate,
         shed_lag_ms=args.shed_lag_ms,
+        coalesce_ms=args.coalesce_ms,
         durable=list(args.durable),
         retention=args.retention,
         tls_cert=args.tls_cert,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 MAX_WORKERS = 256  # hub worker processes on one port
+MAX_COALESCE_MS = 10.0  # the longest end-of-turn pause --coalesce-ms may ask for
 
 
 class SlowConsumerPolicy(StrEnum):
@@ -34,7 +35,8 @@ class HubConfig:
     frame, for clients that ask), ``send_buffer`` and
     ``slow_consumer`` (bytes queued per connection, and what happens past
     them), ``max_publish_rate`` (per connection), ``shed_lag_ms`` (refuse
-    publishes while the loop lags), ``oversize_factor``. Auth:
+    publishes while the loop lags), ``coalesce_ms`` (pause short turns),
+    ``oversize_factor``. Auth:
     ``auth_secret`` (HS256 key; None: no tokens), ``require_exp``. Storage
     (in-memory broker): ``durable`` (patterns of durable subjects),
     ``retention``, ``max_retained``, ``max_retained_bytes``,
@@ -58,6 +60,9 @@ class HubConfig:
     slow_consumer: SlowConsumerPolicy = SlowConsumerPolicy.DROP_OLDEST
     max_publish_rate: float = 0.0  # publishes per second per connection; 0 = unlimited
     shed_lag_ms: float = 0.0  # refuse publishes while loop lag p99 exceeds this; 0 = never
+    # Pause a short loop turn that handled messages until this many ms since it
+    # began, so the next poll returns more events at once; 0 = never (docs/hub.md).
+    coalesce_ms: float = 0.0
     auth_secret: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -105,6 +110,14 @@ class HubConfig:
             (self.batch_max_bytes >= 0, "batch max bytes must not be negative"),
             (self.max_publish_rate >= 0, "max publish rate must not be negative"),
             (self.shed_lag_ms >= 0, "shed lag must not be negative"),
+            (
+                0 <= self.coalesce_ms <= MAX_COALESCE_MS,
+                f"coalesce ms must be 0-{MAX_COALESCE_MS:g}",
+            ),
+            (
+                self.shed_lag_ms == 0 or self.coalesce_ms < self.shed_lag_ms,
+                "coalesce ms must be below shed lag ms (its pauses count as loop lag)",
+            ),
             (self.retention >= 1, "retention must be at least 1 message"),
             (self.max_retained >= 1, "max retained must be at least 1"),
             (self.handshake_timeout > 0, "handshake timeout must be positive"),

@@ -42,6 +42,7 @@ from earlgate.server import (
     server_tls_context,
 )
 from earlgate.server.batching import BatchFlusher, wants_batches
+from earlgate.server.coalescing import TurnCoalescer
 from earlgate.server.static import StaticFiles
 
 logger = logging.getLogger(__name__)
@@ -107,6 +108,10 @@ class HubServer:
         self.started = time.time()
         self.web = StaticFiles(HUB_WEB_FILES)
         self.batches = BatchFlusher()
+        # --coalesce-ms: HubListener notes each message; None when off (docs/hub.md).
+        self.coalescer = (
+            TurnCoalescer(config.coalesce_ms / 1000.0) if config.coalesce_ms > 0 else None
+        )
         self.routes = HubRoutes(self)
         self.mqtt = MqttServer(self)  # --mqtt-port, --mqtts-port and /mqtt (docs/mqtt.md)
         self._server: Listener | None = None
@@ -227,6 +232,7 @@ class HubServer:
             "hub": self.hub.statistics(),
             "connections": connections,
             "mqtt": mqtt,
+            "coalesce": self.coalescer.statistics() if self.coalescer is not None else None,
         }
 
     def _gauges(self) -> dict[str, float]:
