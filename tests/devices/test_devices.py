@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import re
 import subprocess
 import sys
 
@@ -42,15 +44,22 @@ def test_monitor_statistics() -> None:
 
 def test_demo_runs_and_stops_by_itself() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "earlgate", "demo", "--port", "0", "--duration", "2", "--plain"],
+        [sys.executable, "-m", "earlgate", "demo", "--port", "0", "--duration", "2", "--plain"]
+        + ["--mqtt-port", "0"],
         capture_output=True,
         text=True,
         timeout=60,
+        env=dict(os.environ, COLUMNS="200"),
     )
     assert result.returncode == 0, result.stderr
     assert "earl/arm-01/accel" in result.stdout
     assert "earl/temp-01/temper" in result.stdout
     assert "devices published" in result.stdout
+    # The hub's MQTT port, and a thermometer publishing over it that the viewer hears.
+    assert re.search(r"mqtt: mqtt://127\.0\.0\.1:\d+", result.stdout)
+    row = next(line for line in result.stdout.splitlines() if "earl/mqtt-temp-01/" in line)
+    count = int(row.split("│")[2])
+    assert count >= 4, row
 
 
 def test_demo_reports_a_port_in_use() -> None:
@@ -68,3 +77,28 @@ def test_demo_reports_a_port_in_use() -> None:
         )
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_demo_names_an_mqtt_port_in_use() -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        argv = ["demo", "--port", "0", "--mqtt-port", str(port), "--duration", "1"]
+        result = subprocess.run(
+            [sys.executable, "-m", "earlgate", *argv], capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode == 2
+    assert f"127.0.0.1:{port} (--mqtt-port)" in result.stderr
+    assert "--mqtt-port 0 takes a free port" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_subject_without_published_times_shows_no_latency() -> None:
+    monitor = Monitor()
+    monitor.add({"subject": "earl/mqtt-temp-01/temperature", "data": 21.0}, received=1.0)
+    table = monitor.table(now=1.0)
+    row = [column._cells[0] for column in table.columns]
+    assert row[:5] == ["earl/mqtt-temp-01/temperature", "1", "0.0", "-", "-"]

@@ -54,6 +54,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"command subject of the simulated ball-probe (default {DEFAULT_LED_SUBJECT})",
     )
     parser.add_argument("--no-led", action="store_true", help="no simulated ball-probe")
+    parser.add_argument(
+        "--mqtt-port",
+        type=int,
+        default=1883,
+        help="the hub's MQTT port, with a simulated MQTT thermometer on it "
+        "(default 1883; 0: any free port; -1: no MQTT)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -62,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--period must be positive")
     if args.arms < 0 or args.thermometers < 0:
         raise UsageError("--arms and --thermometers must not be negative")
+    if not -1 <= args.mqtt_port <= 65535:
+        raise UsageError("--mqtt-port must be 0-65535 (or -1: no MQTT)")
     if not args.no_led:
         from earlgate.wire.subjects import SubjectError, check_subject
 
@@ -91,16 +100,30 @@ async def _demo(args: argparse.Namespace) -> int:
     from earlgate.devices.monitor import Monitor
     from earlgate.hub.config import HubConfig
     from earlgate.hub.server import HubServer
+    from earlgate.mqtt.server import MqttListenError
 
     console = Console()
-    server = HubServer(HubConfig(host=args.host, port=args.port, durable=list(DEMO_DURABLE)))
+    mqtt_port = None if args.mqtt_port < 0 else args.mqtt_port
+    config = HubConfig(
+        host=args.host, port=args.port, durable=list(DEMO_DURABLE), mqtt_port=mqtt_port
+    )
+    server = HubServer(config)
     try:
         await server.start()
+    except MqttListenError as exc:
+        await server.stop()
+        raise UsageError(f"{exc}; --mqtt-port 0 takes a free port, -1 none") from None
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     url = f"ws://{args.host}:{server.port}/ws"
     console.print(f"earlgate hub listening on {url}  (Ctrl-C to stop)")
     console.print(f"dashboard: http://{args.host}:{server.port}/")
+    mqtt_bound = server.mqtt.port if mqtt_port is not None else None
+    if mqtt_bound is not None:
+        console.print(
+            f"mqtt: mqtt://{args.host}:{mqtt_bound}  "
+            f"(mosquitto_sub -h {args.host} -p {mqtt_bound} -t 'earl/#' -v)"
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -120,6 +143,14 @@ async def _demo(args: argparse.Namespace) -> int:
 
         watcher = asyncio.create_task(watch())
         tasks = [asyncio.create_task(run_device(url, spec, stop)) for spec in devices]
+        if mqtt_bound is not None:
+            from earlgate.devices.mqtt_device import run_mqtt_device
+            from earlgate.devices.simulated import thermometer
+
+            spec = thermometer(args.thermometers + 1, args.period)
+            spec.device_id, spec.subject = "mqtt-temp-01", "earl/mqtt-temp-01/temperature"
+            devices.append(spec)
+            tasks.append(asyncio.create_task(run_mqtt_device(args.host, mqtt_bound, spec, stop)))
         ball = (
             None
             if args.no_led

@@ -20,8 +20,9 @@ WINDOW_S = 5.0
 
 
 def _ms(values: list[float], fraction: float) -> str:
-    """A latency percentile for the table; 0.00 before anything arrived."""
-    return f"{percentile(values, fraction):.2f}" if values else "0.00"
+    """A latency percentile for the table; "-" without any (nothing yet, or no
+    ``published`` time to measure from, as for MQTT publishers)."""
+    return f"{percentile(values, fraction):.2f}" if values else "-"
 
 
 @dataclass
