@@ -16,6 +16,7 @@ from earlgate.hub.auth import Grants
 from earlgate.hub.session import Session, TokenBucket
 from earlgate.server import MessageAssembler, MessageTooLarge, UnexpectedContinuation
 from earlgate.server.batching import LineBatch
+from earlgate.server.websocket import release_upgrade
 
 if TYPE_CHECKING:
     from earlgate.hub.server import HubServer
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 
 class HubListener(WSListener):
     """One WebSocket connection: reassembles messages and feeds the hub core."""
+
+    # No __dict__ per connection (picows's WSListener already takes weak references).
+    __slots__ = ("_assembler", "_batch", "_grants", "_peer", "_server", "_session", "_transport")
 
     def __init__(
         self, server: HubServer, grants: Grants | None, peer: str, *, batch: bool = False
@@ -40,6 +44,7 @@ class HubListener(WSListener):
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self._transport = transport
+        release_upgrade(transport)
         server = self._server
         config = server.config
         bucket = None

@@ -38,14 +38,14 @@ class SendQueue:
         self.limit = limit
         self.policy = policy
         self.paused = False
-        self._queue: deque[bytes] = deque()
+        self._queue: deque[bytes] | None = None  # made at the first pause: ~600 B each
         self.queued_bytes = 0
         self.dropped = 0  # frames dropped by the policy since the connection opened
         self.dropped_unreported = 0  # not yet announced to the client
         self.disconnect_requested = False
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return len(self._queue) if self._queue is not None else 0
 
     def send(self, raw: bytes) -> int:
         """Write or queue ``raw``; return how many frames the policy dropped."""
@@ -54,7 +54,10 @@ class SendQueue:
             return 0
         if self.disconnect_requested:
             return 1
-        self._queue.append(raw)
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
+        queue.append(raw)
         self.queued_bytes += len(raw)
         if self.queued_bytes <= self.limit:
             return 0
@@ -63,7 +66,6 @@ class SendQueue:
             self.clear()
             return 0
         dropped = 0
-        queue = self._queue
         while self.queued_bytes > self.limit and len(queue) > 1:
             self.queued_bytes -= len(queue.popleft())
             dropped += 1
@@ -73,6 +75,8 @@ class SendQueue:
 
     def prepend(self, raw: bytes) -> None:
         """Queue ``raw`` ahead of everything queued (for notices about the queue)."""
+        if self._queue is None:
+            self._queue = deque()
         self._queue.appendleft(raw)
         self.queued_bytes += len(raw)
 
@@ -87,7 +91,9 @@ class SendQueue:
             raw = queue.popleft()
             self.queued_bytes -= len(raw)
             self._write(raw)
+        if queue is not None and not queue and self._queue is queue:
+            self._queue = None  # drained: an idle connection holds no deque
 
     def clear(self) -> None:
-        self._queue.clear()
+        self._queue = None
         self.queued_bytes = 0

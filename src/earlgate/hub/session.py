@@ -80,8 +80,9 @@ class Session:
         self.subscriptions: set[str] = set()
         self.closed = False
         self.replaying = 0
-        self._held: list[tuple[str, bytes, int | None]] = []
-        self._replayed: dict[str, int] = {}
+        # Made by the first replay only: most connections never replay.
+        self._held: list[tuple[str, bytes, int | None]] | None = None
+        self._replayed: dict[str, int] | None = None
 
     def __repr__(self) -> str:
         return f"<Session {self.name} subs={len(self.subscriptions)}>"
@@ -89,6 +90,8 @@ class Session:
     def deliver(self, subject: str, raw: bytes, offset: int | None) -> int:
         """Send a live message; return how many frames the slow-consumer policy dropped."""
         if self.replaying:
+            if self._held is None:
+                self._held = []
             self._held.append((subject, raw, offset))
             return 0
         return self.send(raw)
@@ -105,6 +108,8 @@ class Session:
 
     def replayed(self, subject: str, offset: int) -> None:
         """Note that the replay carried ``subject`` up to ``offset``."""
+        if self._replayed is None:
+            self._replayed = {}
         if offset > self._replayed.get(subject, 0):
             self._replayed[subject] = offset
 
@@ -113,8 +118,8 @@ class Session:
         self.replaying -= 1
         if self.replaying:
             return 0
-        held, self._held = self._held, []
-        replayed, self._replayed = self._replayed, {}
+        held, self._held = self._held or [], None
+        replayed, self._replayed = self._replayed or {}, None
         dropped = 0
         for subject, raw, offset in held:
             if offset is not None and offset <= replayed.get(subject, 0):

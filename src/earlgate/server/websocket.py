@@ -4,6 +4,7 @@ every listener of ours does the same way.
 :func:`hand_to_websocket` gives an upgraded connection to picows;
 :class:`MessageAssembler` turns data frames into whole, bounded messages;
 :func:`refuse_upgrade` answers an upgrade with an HTTP error;
+:func:`release_upgrade` frees what picows kept of an accepted one;
 :class:`Drain` waits, bounded, for the last connection to close in a graceful
 stop. The hub (:mod:`earlgate.hub.server`) and the signaling server
 (:mod:`earlgate.signal.server`) build their listeners from these.
@@ -20,6 +21,7 @@ from picows import (
     WSFrame,
     WSListener,
     WSMsgType,
+    WSTransport,
     WSUpgradeRequest,
     WSUpgradeResponse,
     WSUpgradeResponseWithListener,
@@ -36,9 +38,18 @@ __all__ = [
     "UnexpectedContinuation",
     "hand_to_websocket",
     "refuse_upgrade",
+    "release_upgrade",
 ]
 
-_picows_logger = logging.getLogger("picows.server")
+# picows gives every connection its own child Logger (about 1 KiB each) when
+# handed a logging.Logger; an adapter over one shared logger is not one, so all
+# connections log through it.
+_picows_logger: logging.LoggerAdapter[logging.Logger] = logging.LoggerAdapter(
+    logging.getLogger("picows.server")
+)
+
+
+READ_BUFFER = 2048  # bytes; picows's minimum initial read buffer
 
 
 def hand_to_websocket(
@@ -56,9 +67,10 @@ def hand_to_websocket(
     With ``ping_interval`` > 0, picows pings a connection that has sent
     nothing for that long and closes it when the pong is ``ping_timeout``
     late (RFC 6455 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send
-    a Pong frame", which browsers and client libraries do by themselves); a
-    4 KiB initial read buffer that grows for bigger frames saves RSS per
-    connection.
+    a Pong frame", which browsers and client libraries do by themselves). The
+    read buffer starts at picows's smallest, 2 KiB, and doubles while frames
+    fill it, so an idle connection holds 2 KiB of it (docs/hub.md, Memory per
+    connection).
     """
     protocol = WSProtocol(
         None,
@@ -75,7 +87,7 @@ def hand_to_websocket(
         True,  # auto pong
         max_frame_size,
         None,
-        4096,  # initial read buffer
+        READ_BUFFER,
     )
     protocol.connection_made(transport)
     transport.set_protocol(protocol)
@@ -86,6 +98,18 @@ def hand_to_websocket(
         buffer[:size] = view[:size]
         protocol.buffer_updated(size)
         view = view[size:]
+
+
+def release_upgrade(transport: WSTransport) -> None:
+    """Drop the upgrade's headers once the connection is open.
+
+    picows keeps the upgrade request and its 101 response on the transport for
+    the connection's life; their headers (about 1.5 KiB a connection) were read
+    when the listener was chosen and are never read again.
+    """
+    for message in (transport.request, transport.response):
+        if message is not None and hasattr(message, "headers"):
+            del message.headers
 
 
 class MessageTooLarge(Exception):
@@ -108,6 +132,8 @@ class MessageAssembler:
     the FIN bit clear and the opcode set to 0, and terminated by a single frame
     with the FIN bit set and an opcode of 0."
     """
+
+    __slots__ = ("_fragments", "max_size")
 
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
