@@ -9,7 +9,18 @@ import orjson
 
 from earlgate.hub.config import HubConfig
 from earlgate.mqtt import packets as p
-from earlgate.mqtt.actions import Actions, ArmTimer, CloseLink, EndSession, HubFrame, Send
+from earlgate.mqtt.actions import (
+    Action,
+    Actions,
+    ArmTimer,
+    CloseLink,
+    EndSession,
+    Handover,
+    HubFrame,
+    JoinShare,
+    LeaveShare,
+    Send,
+)
 from earlgate.mqtt.codec import Decoder
 from earlgate.mqtt.mapping import Message
 from earlgate.mqtt.metrics import MqttMetrics
@@ -38,6 +49,7 @@ class Harness:
     frames: list[dict[str, Any]] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
     timers: list[float | None] = field(default_factory=list)
+    shares: list[Action] = field(default_factory=list)  # JoinShare, LeaveShare, Handover
     ended: bool = False
 
     def take(self, actions: Actions) -> list[p.Packet]:
@@ -55,6 +67,8 @@ class Harness:
                 self.timers.append(action.at)
             elif isinstance(action, EndSession):
                 self.ended = True
+            elif isinstance(action, JoinShare | LeaveShare | Handover):
+                self.shares.append(action)
         self.sent += out
         return out
 
@@ -95,10 +109,11 @@ def make(
     properties: Properties | None = None,
     will: p.Will | None = None,
     tag: str = "tag1",
+    shared: bool = False,
 ) -> tuple[Harness, list[p.Packet]]:
     """A connected session; returns it and the packets of its attach (the CONNACK first)."""
     clock, wall, metrics = Clock(), Clock(1_700_000_000.0), MqttMetrics()
-    session = MqttSession("c1", config or HubConfig(), metrics, clock, wall, tag)
+    session = MqttSession("c1", config or HubConfig(), metrics, clock, wall, tag, shared)
     harness = Harness(session, version, clock, wall, metrics)
     connect = p.Connect(
         version, "c1", clean, keep_alive, None, None, will, properties or Properties()

@@ -130,6 +130,34 @@ def test_every_subscriber_on_either_worker_gets_every_message(workers: HubProces
             assert sorted(subscriber.wait_messages(len(expected))) == sorted(expected)
 
 
+def _refused_share(port: int, version: int, client_id: str) -> RawClient:
+    client = RawClient(port, version)
+    ack = client.connect(client_id)
+    assert isinstance(ack, p.ConnAck) and ack.reason == 0
+    if version == p.V5:
+        assert ack.properties.shared_available == 0
+    client.send(p.Subscribe(1, [p.SubscriptionRequest("$share/g/ms/t", 1)]))
+    suback = client.recv()
+    assert isinstance(suback, p.SubAck)
+    assert suback.reasons == [0x9E if version == p.V5 else 0x80]
+    if version == p.V5:
+        assert "one hub process" in (suback.properties.reason_string or "")
+    return client
+
+
+def test_shared_subscriptions_are_refused_on_every_worker(workers: HubProcess) -> None:
+    # Each worker would deliver a group's copy of every message: refused, not duplicated.
+    port = _mqtt_port(workers)
+    pids = worker_pids(workers)
+    ids = itertools.count()
+    for version in (p.V5, p.V311):
+        on_every_worker(
+            pids,
+            port,
+            lambda: _refused_share(port, version, f"share-{next(ids)}"),  # noqa: B023
+        )
+
+
 @needs_mosquitto
 async def test_mqtt_to_websocket_and_back_across_workers(workers: HubProcess) -> None:
     port = _mqtt_port(workers)

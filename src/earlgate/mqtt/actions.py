@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from earlgate.mqtt.shared import SharedCopy, ShareKey
+
 
 class Send(NamedTuple):
     """Write ``raw`` (one encoded packet) to the client's connection.
@@ -45,5 +47,26 @@ class EndSession(NamedTuple):
     """The session is over: unsubscribe it from the hub and forget it."""
 
 
-Action = Send | HubFrame | CloseLink | ArmTimer | EndSession
+class JoinShare(NamedTuple):
+    """Make the session a member of shared subscription ``key``; answer with
+    :meth:`MqttSession.hub_answer` (an ``ack`` or ``error`` with ``frame_id``)."""
+
+    key: ShareKey
+    frame_id: int
+
+
+class LeaveShare(NamedTuple):
+    """The session is no longer a member of shared subscription ``key``."""
+
+    key: ShareKey
+
+
+class Handover(NamedTuple):
+    """The session ended with these shared-subscription messages not received by its
+    client: offer each to another member of its group (MQTT 5.0, 4.8.2)."""
+
+    copies: tuple[SharedCopy, ...]
+
+
+Action = Send | HubFrame | CloseLink | ArmTimer | EndSession | JoinShare | LeaveShare | Handover
 Actions = list[Action]

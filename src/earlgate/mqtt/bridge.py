@@ -8,7 +8,8 @@ a socket, saying whether the frame is live or part of a subscribe's replay
 carries out the sessions' :mod:`~earlgate.mqtt.actions`: hub frames into
 :meth:`Hub.handle_frame` (whose actions the hub's own
 :class:`~earlgate.hub.effects.Effects` performs), bytes to the connection,
-the session timers on the event loop. The hub core is not changed for MQTT:
+the session timers on the event loop, shared subscriptions through
+:mod:`~earlgate.mqtt.sharing`. The hub core is not changed for MQTT:
 grants, rate limits, load shedding and the broker's verdicts apply to MQTT
 clients as they do to WebSocket ones.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 
@@ -26,11 +27,22 @@ from earlgate.hub.core import Hub
 from earlgate.hub.effects import Effects
 from earlgate.hub.session import Session, TokenBucket
 from earlgate.mqtt import packets as p
-from earlgate.mqtt.actions import Actions, ArmTimer, CloseLink, EndSession, HubFrame, Send
+from earlgate.mqtt.actions import (
+    Actions,
+    ArmTimer,
+    CloseLink,
+    EndSession,
+    Handover,
+    HubFrame,
+    JoinShare,
+    LeaveShare,
+    Send,
+)
 from earlgate.mqtt.mapping import Message, from_frame
 from earlgate.mqtt.metrics import MqttMetrics
 from earlgate.mqtt.session import MqttSession
 from earlgate.mqtt.sessions import Accepted, Refused, Sessions
+from earlgate.mqtt.sharing import Sharing
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +125,7 @@ class MqttBridge:
         self.sides: dict[MqttSession, HubSide] = {}
         self._timers: dict[MqttSession, asyncio.TimerHandle] = {}
         self._last: tuple[bytes, Message] | None = None  # one frame fans out to many sessions
+        self.sharing = Sharing(self, metrics)
 
     # -- connections ------------------------------------------------------
 
@@ -138,6 +151,7 @@ class MqttBridge:
             session.pending[frame_id] = ("auth",)
             frame = {"type": "auth", "token": outcome.token, "id": frame_id}
             self.perform(session, [HubFrame(orjson.dumps(frame))])
+            self.sharing.recheck(session)
         self.links[session] = link
         self.metrics.connections_opened += 1
         attached = session.attach(packet, outcome.present, outcome.assigned_id, link.transport)
@@ -155,6 +169,7 @@ class MqttBridge:
 
     def shutdown(self) -> None:
         """The hub stops: every session ends (their wills are published)."""
+        self.sharing.stopping = True
         for session in list(self.sessions.by_id.values()):
             self.perform(session, session.shutdown())
 
@@ -180,10 +195,17 @@ class MqttBridge:
                 self._arm(session, action.at)
             elif isinstance(action, EndSession):
                 self._end(session)
+            elif isinstance(action, JoinShare):
+                self.sharing.join(session, action.key, action.frame_id)
+            elif isinstance(action, LeaveShare):
+                self.sharing.leave(session, action.key)
+            elif isinstance(action, Handover):
+                self.sharing.hand_over(action)
 
     def _end(self, session: MqttSession) -> None:
         self._arm(session, None)
         self.sessions.forget(session)
+        self.sharing.leave_all(session)
         side = self.sides.pop(session, None)
         if side is not None:
             self.effects.perform(self.hub.close_session(side))
@@ -213,14 +235,11 @@ class MqttBridge:
         if cached is not None and cached[0] is raw:
             message = cached[1]
         else:
-            try:
-                frame = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                logger.warning("hub frame for %r is not JSON", session)
+            frame = _parse(raw)
+            if frame is None:
+                logger.warning("hub frame for %r is not a JSON object", session)
                 return 0
-            if not isinstance(frame, dict):
-                return 0
-            if frame.get("type") not in ("publish", "publisher"):
+            if frame.get("type") not in _PUBLISH_TYPES:
                 self.perform(session, session.hub_answer(frame))
                 return 0
             message = from_frame(raw, frame)
@@ -228,6 +247,18 @@ class MqttBridge:
         dropped = session.outbound.dropped
         self.perform(session, session.deliver(message, live))
         return session.outbound.dropped - dropped
+
+    def message_of(self, raw: bytes) -> Message | None:
+        """The message of a publish frame the core delivers (None: not one)."""
+        cached = self._last
+        if cached is not None and cached[0] is raw:
+            return cached[1]
+        frame = _parse(raw)
+        if frame is None or frame.get("type") not in _PUBLISH_TYPES:
+            return None
+        message = from_frame(raw, frame)
+        self._last = (raw, message)
+        return message
 
     def statistics(self) -> dict[str, int]:
         """Gauges for /metrics, summed over the sessions."""
@@ -237,4 +268,16 @@ class MqttBridge:
                 totals[name] += value
         totals["connections"] = len(self.links)
         totals["sessions"] = len(self.sessions)
+        totals["shared_groups"] = len(self.sharing)
         return totals
+
+
+_PUBLISH_TYPES = ("publish", "publisher")
+
+
+def _parse(raw: bytes) -> dict[str, Any] | None:
+    try:
+        frame = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return frame if isinstance(frame, dict) else None

@@ -33,6 +33,9 @@ class MqttMetrics:
     wills: int = 0  # will messages published
     keep_alive_timeouts: int = 0
     protocol_errors: int = 0  # connections closed for a malformed or forbidden packet
+    shared_delivered: int = 0  # messages of shared subscriptions, each given to one member
+    shared_handed_over: int = 0  # ... given to another member when a session ended
+    shared_dropped: int = 0  # ... that no member could take (all away, at QoS 0)
 
     def received(self, kind: int) -> None:
         self.packets_in[PACKET_NAMES.get(kind, "UNKNOWN")] += 1

@@ -6,7 +6,10 @@ and 2 PUBLISH packets without their acknowledgement (3.1.1 sets no number:
 ``mqtt_max_queued`` messages, also while the client is away; past it the
 oldest waiting message is dropped and counted. 4.4: on a resumed session the
 unacknowledged PUBLISH packets are sent again with DUP set, and a PUBREL
-again for those whose PUBREC came. Pure: messages and packet ids in and out.
+again for those whose PUBREC came. A message of a shared subscription keeps
+its :class:`~earlgate.mqtt.shared.SharedCopy`, so that what the client has not
+received can go to another member when the session ends. Pure: messages and
+packet ids in and out.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from earlgate.mqtt.packets import Publish
+from earlgate.mqtt.shared import SharedCopy
 
 MAX_PACKET_ID = 0xFFFF
 
@@ -26,10 +30,11 @@ class Outgoing:
     publish: Publish  # the full topic, its packet id and QoS
     expires: float | None  # wall-clock seconds, for the expiry sent on redelivery
     released: bool = False  # QoS 2: PUBREC came, PUBREL sent
+    shared: SharedCopy | None = None  # sent for a shared subscription
 
 
 # A message waiting for room in the window: the PUBLISH without its id yet.
-Queued = tuple[Publish, float | None]
+Queued = tuple[Publish, float | None, SharedCopy | None]
 
 
 class Outbound:
@@ -48,17 +53,21 @@ class Outbound:
     def has_room(self) -> bool:
         return len(self.inflight) < self.quota and not self.queue
 
-    def start(self, publish: Publish, expires: float | None) -> Publish:
+    def start(
+        self, publish: Publish, expires: float | None, shared: SharedCopy | None = None
+    ) -> Publish:
         """Give ``publish`` (QoS >= 1) a free packet id and count it in flight."""
         packet_id = self._next
         while packet_id in self.inflight:
             packet_id = packet_id % MAX_PACKET_ID + 1
         self._next = packet_id % MAX_PACKET_ID + 1
         publish.packet_id = packet_id
-        self.inflight[packet_id] = Outgoing(publish, expires)
+        self.inflight[packet_id] = Outgoing(publish, expires, shared=shared)
         return publish
 
-    def enqueue(self, publish: Publish, expires: float | None) -> int:
+    def enqueue(
+        self, publish: Publish, expires: float | None, shared: SharedCopy | None = None
+    ) -> int:
         """Queue a message for later; return how many were dropped to make room."""
         if self.max_queued == 0:
             self.dropped += 1
@@ -67,7 +76,7 @@ class Outbound:
         while len(self.queue) >= self.max_queued:
             self.queue.popleft()
             dropped += 1
-        self.queue.append((publish, expires))
+        self.queue.append((publish, expires, shared))
         self.dropped += dropped
         return dropped
 
@@ -110,6 +119,13 @@ class Outbound:
     def unacknowledged(self) -> list[Outgoing]:
         """The flows to take up again on a resumed session, oldest first."""
         return list(self.inflight.values())
+
+    def unreceived_shared(self) -> list[SharedCopy]:
+        """The shared-subscription messages the client does not have yet: queued, or
+        in flight without their PUBREC (4.8.2: another member may get them)."""
+        copies = [f.shared for f in self.inflight.values() if f.shared and not f.released]
+        copies += [shared for _, _, shared in self.queue if shared is not None]
+        return copies
 
     def clear(self) -> None:
         self.inflight.clear()

@@ -28,6 +28,7 @@ from earlgate.mqtt.connection import MqttConnection
 from earlgate.mqtt.metrics import MqttMetrics
 from earlgate.mqtt.overview import overview
 from earlgate.mqtt.sessions import Sessions
+from earlgate.mqtt.sharing import sharing_available
 from earlgate.mqtt.transport import MqttTcpProtocol, MqttWebSocketListener
 from earlgate.server import Listener, listen, refuse_upgrade
 
@@ -51,7 +52,12 @@ class MqttServer:
         self.config = hub_server.config
         self.metrics = MqttMetrics()
         self.sessions = Sessions(
-            self.config, self.metrics, hub_server.verifier, time.monotonic, time.time
+            self.config,
+            self.metrics,
+            hub_server.verifier,
+            time.monotonic,
+            time.time,
+            shared_available=sharing_available(hub_server.broker, self.config),
         )
         self.bridge = MqttBridge(hub_server.hub, hub_server.effects, self.sessions, self.metrics)
         self.connections: set[MqttConnection] = set()
@@ -176,6 +182,7 @@ class MqttCollector(Collector):
                 "inflight_in",
             ),
             ("earlgate_mqtt_queued", "QoS 1 and 2 messages waiting in session queues", "queued"),
+            ("earlgate_mqtt_shared_groups", "Shared subscriptions with members", "shared_groups"),
         ]
         for name, doc, key in gauges:
             yield GaugeMetricFamily(name, doc, value=stats[key])
@@ -217,6 +224,21 @@ class MqttCollector(Collector):
                 m.keep_alive_timeouts,
             ),
             ("protocol_errors", "Connections closed for a malformed packet", m.protocol_errors),
+            (
+                "shared_delivered",
+                "Messages of shared subscriptions, each to one member",
+                m.shared_delivered,
+            ),
+            (
+                "shared_handed_over",
+                "Shared messages moved to another member when a session ended",
+                m.shared_handed_over,
+            ),
+            (
+                "shared_dropped",
+                "Shared messages no member could take",
+                m.shared_dropped,
+            ),
             (
                 "tls_handshake_failures",
                 "Connections to the mqtts port closed in or for want of a TLS handshake",

@@ -28,13 +28,14 @@ from typing import Any
 from earlgate.hub.config import HubConfig
 from earlgate.mqtt import packets as p
 from earlgate.mqtt import reasons as r
-from earlgate.mqtt.actions import Actions, ArmTimer, CloseLink, EndSession, HubFrame, Send
+from earlgate.mqtt.actions import Actions, ArmTimer, CloseLink, EndSession, Handover, HubFrame, Send
 from earlgate.mqtt.codec import encode
 from earlgate.mqtt.inbound import InboundMixin
 from earlgate.mqtt.mapping import Message, remaining_expiry, to_frame
 from earlgate.mqtt.metrics import MqttMetrics
 from earlgate.mqtt.outbound import Outbound
 from earlgate.mqtt.properties import Properties
+from earlgate.mqtt.shared import SharedCopy
 from earlgate.mqtt.subscribe import SubscribeMixin, Subscription
 from earlgate.wire import codes
 
@@ -67,6 +68,8 @@ class MqttSession(InboundMixin, SubscribeMixin):
         wall: seconds since the epoch (message expiry).
         tag: a short string unique to this session, marking its publishes
             while it holds a no-local subscription.
+        shared_available: whether this hub process can deliver shared
+            subscriptions (:mod:`~earlgate.mqtt.sharing`); else they are refused.
     """
 
     def __init__(
@@ -77,8 +80,10 @@ class MqttSession(InboundMixin, SubscribeMixin):
         clock: Callable[[], float],
         wall: Callable[[], float],
         tag: str,
+        shared_available: bool = False,
     ) -> None:
         self.client_id = client_id
+        self.shared_available = shared_available
         self.config = config
         self.metrics = metrics
         self.clock = clock
@@ -170,7 +175,7 @@ class MqttSession(InboundMixin, SubscribeMixin):
             ack.maximum_packet_size = config.mqtt_max_packet_size
             if config.mqtt_topic_alias_max:
                 ack.topic_alias_maximum = config.mqtt_topic_alias_max
-            ack.shared_available = 0
+            ack.shared_available = 1 if self.shared_available else 0
             ack.assigned_client_id = assigned_id
         else:
             self.expiry = 0.0 if connect.clean_start else config.mqtt_session_expiry_max
@@ -243,8 +248,15 @@ class MqttSession(InboundMixin, SubscribeMixin):
         self.ended = True
         self.connected = False
         self.will = None
+        # 4.8.2: "If the Client's Session terminates before the Client reconnects,
+        # the Server SHOULD send the Application Message to another Client that is
+        # subscribed to the same Shared Subscription."
+        unreceived = tuple(self.outbound.unreceived_shared())
         self.outbound.clear()
-        return [*actions, ArmTimer(None), EndSession()]
+        actions += [ArmTimer(None), EndSession()]
+        if unreceived:
+            actions.append(Handover(unreceived))
+        return actions
 
     def _publish_will(self) -> Actions:
         will, self.will = self.will, None
@@ -361,21 +373,14 @@ class MqttSession(InboundMixin, SubscribeMixin):
 
     # -- messages from the hub ---------------------------------------------------
 
-    def deliver(self, message: Message, live: bool) -> Actions:
-        """A message the hub delivers: live, or a retained value for a new subscription."""
-        if not live:
-            return self.retained_in(message)
-        matched = [s for s in self.subscriptions.values() if s.matches(message.topic)]
-        if message.origin == self.tag:
-            matched = [s for s in matched if not s.no_local]
-        if not matched:
-            return []
-        qos = min(message.qos, max(s.qos for s in matched))
-        retain = message.retain and any(s.retain_as_published for s in matched)
-        ids = sorted({s.sub_id for s in matched if s.sub_id})
-        return self.offer(message, qos, retain, ids)
-
-    def offer(self, message: Message, qos: int, retain: bool, sub_ids: list[int]) -> Actions:
+    def offer(
+        self,
+        message: Message,
+        qos: int,
+        retain: bool,
+        sub_ids: list[int],
+        shared: SharedCopy | None = None,
+    ) -> Actions:
         """Send ``message`` at ``qos``, or queue it behind the inflight window."""
         now = self.wall()
         if message.expires is not None and message.expires <= now:
@@ -396,8 +401,8 @@ class MqttSession(InboundMixin, SubscribeMixin):
             return self._write_publish(publish, message.expires)
         if self.connected and self.outbound.has_room():
             expires = message.expires
-            return self._write_publish(self.outbound.start(publish, expires), expires)
-        dropped = self.outbound.enqueue(publish, message.expires)
+            return self._write_publish(self.outbound.start(publish, expires, shared), expires)
+        dropped = self.outbound.enqueue(publish, message.expires, shared)
         self.metrics.queue_dropped += dropped
         return []
 
@@ -408,11 +413,12 @@ class MqttSession(InboundMixin, SubscribeMixin):
             return actions
         now = self.wall()
         while (queued := self.outbound.next_queued()) is not None:
-            publish, expires = queued
+            publish, expires, shared = queued
             if expires is not None and expires <= now:
                 self.metrics.expired += 1
                 continue
-            actions += self._write_publish(self.outbound.start(publish, expires), expires)
+            started = self.outbound.start(publish, expires, shared)
+            actions += self._write_publish(started, expires)
         return actions
 
     def _write_publish(self, publish: p.Publish, expires: float | None) -> Actions:

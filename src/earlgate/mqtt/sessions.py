@@ -63,8 +63,10 @@ class Sessions:
         clock: Callable[[], float],
         wall: Callable[[], float],
         new_tag: Callable[[], str] = lambda: secrets.token_hex(6),
+        shared_available: bool = False,
     ) -> None:
         self.config = config
+        self.shared_available = shared_available  # what new sessions say in their CONNACK
         self.metrics = metrics
         self.verifier = verifier
         self.clock = clock
@@ -138,7 +140,13 @@ class Sessions:
         if at_capacity:
             return self._refuse(packet, r.SERVER_BUSY, "the hub is at its connection limit")
         session = MqttSession(
-            client_id, self.config, self.metrics, self.clock, self.wall, self.new_tag()
+            client_id,
+            self.config,
+            self.metrics,
+            self.clock,
+            self.wall,
+            self.new_tag(),
+            self.shared_available,
         )
         self.by_id[client_id] = session
         return Accepted(session, True, False, assigned, grants, token, old, before)

@@ -1,12 +1,18 @@
-"""SUBSCRIBE and UNSUBSCRIBE of an MQTT session, answered from the hub's subscribe frames.
+"""SUBSCRIBE and UNSUBSCRIBE of an MQTT session, and the live messages matched to them.
 
 Part of :class:`~earlgate.mqtt.session.MqttSession` (a base class of it). Each
 topic filter of a SUBSCRIBE becomes one hub subscribe frame with an ``id``
 (and ``last`` when the retained values are wanted: 3.3.1.3, and MQTT 5's
 Retain Handling); the SUBACK goes out once the hub answered every filter,
 then the retained values the hub sent for them, with RETAIN set. A filter
-that is not a valid hub pattern, and a shared subscription, are refused
-without asking the hub.
+that is not a valid hub pattern, and a new one past ``max_subscriptions``
+(shared and not shared together), are refused without asking the hub. A
+shared subscription (``$share/NAME/filter``, :mod:`~earlgate.mqtt.shared`) is
+no hub subscription of the session's own: the session asks its I/O layer to
+join the group (:class:`~earlgate.mqtt.actions.JoinShare`), which answers as
+the hub does; no retained values are sent for it (4.8.2), and No Local on it
+is a protocol error (3.8.3-4). Where the hub cannot share (see
+:mod:`~earlgate.mqtt.sharing`) it is refused with 0x9E (3.1.1: 0x80).
 """
 
 from __future__ import annotations
@@ -19,14 +25,23 @@ import orjson
 from earlgate.hub.config import HubConfig
 from earlgate.mqtt import packets as p
 from earlgate.mqtt import reasons as r
-from earlgate.mqtt.actions import Actions, HubFrame
+from earlgate.mqtt.actions import Actions, HubFrame, JoinShare, LeaveShare
 from earlgate.mqtt.mapping import Message
 from earlgate.mqtt.metrics import MqttMetrics
+from earlgate.mqtt.outbound import Outbound
 from earlgate.mqtt.properties import Properties
+from earlgate.mqtt.shared import (
+    AWAY,
+    BUSY,
+    READY,
+    SHARE_PREFIX,
+    SharedCopy,
+    ShareError,
+    ShareKey,
+    parse_share,
+)
 from earlgate.wire import codes
 from earlgate.wire.subjects import SubjectError, check_pattern, matches
-
-SHARED_PREFIX = "$share/"
 
 # Hub error codes as SUBACK reason codes (MQTT 5.0, 3.9.3).
 SUBSCRIBE_REFUSALS = {
@@ -45,6 +60,7 @@ class Subscription:
     no_local: bool = False
     retain_as_published: bool = False
     sub_id: int | None = None
+    share: ShareKey | None = None  # a shared subscription: delivered by its group
 
     def matches(self, topic: str) -> bool:
         return matches(self.filter, topic)
@@ -70,6 +86,11 @@ class SubscribeMixin:
     pending: dict[int, tuple[Any, ...]]
     config: HubConfig
     metrics: MqttMetrics
+    shared_available: bool
+    tag: str
+    connected: bool
+    ended: bool
+    outbound: Outbound
 
     def __init__(self) -> None:
         self._answering: tuple[Subscribing, int] | None = None  # the last filter acked
@@ -85,7 +106,17 @@ class SubscribeMixin:
     def next_frame_id(self) -> int:
         raise NotImplementedError
 
-    def offer(self, message: Message, qos: int, retain: bool, sub_ids: list[int]) -> Actions:
+    def offer(
+        self,
+        message: Message,
+        qos: int,
+        retain: bool,
+        sub_ids: list[int],
+        shared: SharedCopy | None = None,
+    ) -> Actions:
+        raise NotImplementedError
+
+    def protocol_error(self, error: r.MqttError) -> Actions:
         raise NotImplementedError
 
     def _version(self) -> int:
@@ -105,12 +136,31 @@ class SubscribeMixin:
             ids[0] if ids else None,
             [None] * len(packet.subscriptions),
         )
+        for request in packet.subscriptions:
+            if request.no_local and request.filter.startswith(SHARE_PREFIX):
+                # 3.8.3.1: "It is a Protocol Error to set the No Local bit to 1
+                # on a Shared Subscription".
+                message = f"No Local on the shared subscription {request.filter[:64]!r}"
+                return self.protocol_error(r.MqttError(r.PROTOCOL_ERROR, message))
         actions: Actions = []
+        adding = 0  # new filters in this SUBSCRIBE, for max_subscriptions
+        limit = self.config.max_subscriptions
         for index, request in enumerate(packet.subscriptions):
-            refusal = self._check_filter(request.filter)
+            refusal, share = self._check_filter(request.filter)
+            if refusal is None and request.filter not in self.subscriptions:
+                if len(self.subscriptions) + adding >= limit:
+                    reason = f"subscription limit of {limit} per connection reached"
+                    refusal = r.QUOTA_EXCEEDED, reason
+                else:
+                    adding += 1
             if refusal is not None:
                 job.codes[index], job.reason = refusal
                 self.metrics.refused_subscriptions += 1
+                continue
+            if share is not None:
+                frame_id = self.next_frame_id()
+                self.pending[frame_id] = ("subscribe", job, index)
+                actions.append(JoinShare(share, frame_id))
                 continue
             # 3.3.1.3 (3.1.1: always) and MQTT 5 Retain Handling: 0 send the
             # retained values, 1 only for a new subscription, 2 never.
@@ -126,14 +176,27 @@ class SubscribeMixin:
             actions += self._suback(job)
         return actions
 
-    def _check_filter(self, topic_filter: str) -> tuple[int, str] | None:
-        if topic_filter.startswith(SHARED_PREFIX) and self._version() == p.V5:
-            return r.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED, "shared subscriptions are not supported"
+    def _check_filter(self, topic_filter: str) -> tuple[tuple[int, str] | None, ShareKey | None]:
+        """Why ``topic_filter`` is refused (None: it is not), and the share it names."""
+        try:
+            share = parse_share(topic_filter)
+        except ShareError as exc:
+            if not self.shared_available:
+                return (r.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED, self._no_sharing()), None
+            return (r.TOPIC_FILTER_INVALID, str(exc)), None
+        if share is not None:
+            if not self.shared_available:
+                return (r.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED, self._no_sharing()), None
+            return None, share
         try:
             check_pattern(topic_filter)
         except SubjectError as exc:
-            return r.TOPIC_FILTER_INVALID, f"topic filter {topic_filter[:64]!r}: {exc}"
-        return None
+            return (r.TOPIC_FILTER_INVALID, f"topic filter {topic_filter[:64]!r}: {exc}"), None
+        return None, None
+
+    @staticmethod
+    def _no_sharing() -> str:
+        return "shared subscriptions need one hub process with the memory broker"
 
     def subscription_answer(
         self, entry: tuple[Any, ...], error: Any, reason: str, frame: dict[str, Any]
@@ -151,7 +214,12 @@ class SubscribeMixin:
             granted = min(request.qos, 2)
             self._forget(request.filter)
             self.subscriptions[request.filter] = Subscription(
-                request.filter, granted, request.no_local, request.retain_as_published, job.sub_id
+                request.filter,
+                granted,
+                request.no_local,
+                request.retain_as_published,
+                job.sub_id,
+                parse_share(request.filter),
             )
             self._no_local += request.no_local
             job.codes[index] = granted
@@ -197,24 +265,70 @@ class SubscribeMixin:
         ids = [job.sub_id] if job.sub_id else []
         return self.offer(message, min(message.qos, granted), True, ids)
 
+    # -- live messages -------------------------------------------------------
+
+    def deliver(self, message: Message, live: bool) -> Actions:
+        """A message the hub delivers: live, or a retained value for a new subscription."""
+        if not live:
+            return self.retained_in(message)
+        topic = message.topic
+        matched = [s for s in self.subscriptions.values() if s.share is None and s.matches(topic)]
+        if message.origin == self.tag:
+            matched = [s for s in matched if not s.no_local]
+        if not matched:
+            return []
+        qos = min(message.qos, max(s.qos for s in matched))
+        retain = message.retain and any(s.retain_as_published for s in matched)
+        ids = sorted({s.sub_id for s in matched if s.sub_id})
+        return self.offer(message, qos, retain, ids)
+
+    def deliver_shared(self, key: ShareKey, message: Message) -> Actions:
+        """A live message of shared subscription ``key``, whose group chose this session."""
+        sub = self.subscriptions.get(key.full)
+        if sub is None:
+            return []
+        qos = min(message.qos, sub.qos)
+        retain = message.retain and sub.retain_as_published
+        ids = [sub.sub_id] if sub.sub_id else []
+        return self.offer(message, qos, retain, ids, SharedCopy(key, message) if qos else None)
+
+    def share_rank(self, key: ShareKey, qos: int) -> int | None:
+        """How well this member of ``key`` can take a message of ``qos`` now
+        (:mod:`~earlgate.mqtt.shared`); None: not at all."""
+        sub = self.subscriptions.get(key.full)
+        if self.ended or sub is None:
+            return None
+        qos = min(qos, sub.qos)
+        if self.connected:
+            return READY if qos == 0 or self.outbound.has_room() else BUSY
+        return AWAY if qos else None  # QoS 0 is not kept for a client that is away
+
     # -- UNSUBSCRIBE ---------------------------------------------------------
 
     def unsubscribe_in(self, packet: p.Unsubscribe) -> Actions:
         actions: Actions = []
         reasons = []
         for topic_filter in packet.filters:
-            if self._forget(topic_filter):
+            old = self._forget(topic_filter)
+            if old is None:
+                reasons.append(r.NO_SUBSCRIPTION_EXISTED)
+                continue
+            if old.share is not None:
+                actions.append(LeaveShare(old.share))
+            else:
                 frame = {"type": "unsubscribe", "subject": topic_filter}
                 actions.append(HubFrame(orjson.dumps(frame)))
-                reasons.append(r.SUCCESS)
-            else:
-                reasons.append(r.NO_SUBSCRIPTION_EXISTED)
+            reasons.append(r.SUCCESS)
         v5 = self._version() == p.V5
         return actions + self.send(p.UnsubAck(packet.packet_id, reasons if v5 else []))
 
-    def _forget(self, topic_filter: str) -> bool:
+    def unshare(self, topic_filter: str) -> Actions:
+        """Drop the shared subscription ``topic_filter`` (its token no longer allows it)."""
+        old = self._forget(topic_filter)
+        return [LeaveShare(old.share)] if old is not None and old.share is not None else []
+
+    def _forget(self, topic_filter: str) -> Subscription | None:
         old = self.subscriptions.pop(topic_filter, None)
-        if old is None:
-            return False
-        self._no_local -= old.no_local
-        return True
+        if old is not None:
+            self._no_local -= old.no_local
+        return old
