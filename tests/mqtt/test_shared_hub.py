@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from earlgate.hub.auth import make_token
 from earlgate.mqtt import packets as p
 from earlgate.mqtt import reasons as r
 from earlgate.mqtt.properties import Properties
@@ -25,6 +26,16 @@ def hub() -> Iterator[HubProcess]:
     process.stop()
     output = b"".join(process.output)
     assert b"Traceback" not in output, output.decode(errors="replace")
+
+
+SECRET = "shared-test-secret-" + "x" * 20
+
+
+@pytest.fixture(scope="module")
+def auth_hub() -> Iterator[HubProcess]:
+    process = start_hub("--auth-secret", SECRET, "--mqtt-session-expiry-max", "60", mqtt=True)
+    yield process
+    process.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -182,3 +193,32 @@ def test_no_local_on_a_shared_subscription_closes_the_connection(hub: HubProcess
     answer = client.recv()
     assert isinstance(answer, p.Disconnect) and answer.reason == r.PROTOCOL_ERROR
     assert client.closed()
+
+
+def _connect(port: int, client_id: str, token: str, clean: bool = True) -> RawClient:
+    client = RawClient(port)
+    props = Properties(session_expiry=60)
+    client.send(p.Connect(p.V5, client_id, clean, 0, None, token.encode(), None, props))
+    ack = client.recv()
+    assert isinstance(ack, p.ConnAck) and ack.reason == 0, ack
+    return client
+
+
+def test_the_token_must_allow_the_filter_and_a_new_one_can_revoke_it(auth_hub: HubProcess) -> None:
+    port = _port(auth_hub)
+    both = make_token(SECRET, publish=["jobs/#"], subscribe=["jobs/#", "other/#"])
+    member = _connect(port, "grant-a", both)
+    requests = [p.SubscriptionRequest(f, 1) for f in ("$share/g/jobs/#", "$share/g/secret/#")]
+    member.send(p.Subscribe(1, requests))
+    suback = member.recv()
+    assert isinstance(suback, p.SubAck) and suback.reasons == [1, r.NOT_AUTHORIZED]
+    assert "secret/#" in (suback.properties.reason_string or "")
+    member.close()
+    narrower = make_token(SECRET, publish=["jobs/#"], subscribe=["other/#"])
+    member = _connect(port, "grant-a", narrower, clean=False)  # resumed with a new token
+    member.send(p.Unsubscribe(2, ["$share/g/jobs/#"]))
+    assert member.recv() == p.UnsubAck(2, [r.NO_SUBSCRIPTION_EXISTED])  # dropped on resume
+    wait_for(
+        "the group gone",
+        lambda: _counter(auth_hub, "earlgate_mqtt_shared_groups") == 0 or None,
+    )
