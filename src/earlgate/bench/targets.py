@@ -1,6 +1,8 @@
 """Servers a benchmark can run against, each started as its own pinned process.
 
 ``earlgate`` is our hub on asyncio's own loop; ``earlgate-uvloop`` the same on uvloop;
+``earlgate-coalesce`` the uvloop hub with ``--coalesce-ms 2`` (docs/hub.md, "Where
+the time goes"), to be measured beside it;
 ``picows-naive`` and ``websockets-naive`` are the library probes of
 :mod:`earlgate.bench.naive_hubs`; ``thesis-node`` is the thesis's Node.js
 server (``../shared/peers/thesis-node`` or ``$EARLGATE_THESIS_NODE``),
@@ -21,7 +23,15 @@ from pathlib import Path
 
 from earlgate.testing.processes import Child, spawn
 
-TARGETS = ("earlgate", "earlgate-uvloop", "picows-naive", "websockets-naive", "thesis-node")
+TARGETS = (
+    "earlgate",
+    "earlgate-uvloop",
+    "earlgate-coalesce",
+    "picows-naive",
+    "websockets-naive",
+    "thesis-node",
+)
+COALESCE_TARGET_MS = 2.0  # earlgate-coalesce's --coalesce-ms
 
 
 class TargetError(Exception):
@@ -102,8 +112,11 @@ def command_for(name: str, port: int, extra: list[str] | None = None) -> list[st
     if name == "earlgate":
         hub = [python, "-m", "earlgate", "hub", "--no-uvloop", "--port", str(port)]
         return [*hub, *(extra or [])]
-    if name == "earlgate-uvloop":
-        return [python, "-m", "earlgate", "hub", "--uvloop", "--port", str(port), *(extra or [])]
+    if name in ("earlgate-uvloop", "earlgate-coalesce"):
+        hub = [python, "-m", "earlgate", "hub", "--uvloop", "--port", str(port)]
+        if name == "earlgate-coalesce":
+            hub += ["--coalesce-ms", f"{COALESCE_TARGET_MS:g}"]
+        return [*hub, *(extra or [])]
     if name in ("picows-naive", "websockets-naive"):
         library = name.split("-")[0]
         return [python, "-m", "earlgate.bench.naive_hubs", library, "--port", str(port)]
