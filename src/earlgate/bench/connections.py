@@ -5,6 +5,12 @@ messages, loaded its servers between steps. This bench quantifies it for a
 target: time and server CPU to open N WebSocket connections, server CPU while
 they sit idle, server CPU to close them, and resident memory per idle
 connection.
+
+Each connection holds a descriptor in the target and one in this process, so
+the bench raises its soft open-file limit to the hard one first (the target,
+started from here, inherits it) and refuses a count that cannot fit. Past
+about 28,000 connections one loopback source address runs out of ephemeral
+ports: ``--source-ips`` spreads them over several.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 from picows import WSListener, WSTransport, ws_connect
 
 from earlgate.bench.driver import Provenance, markdown_table, measure_each, pin_load_here
+from earlgate.bench.ramp import raise_fd_limit
 from earlgate.bench.results import update_benchmarks
 from earlgate.bench.targets import start_target
 
@@ -32,8 +39,29 @@ class ConnectionCosts:
     close_cpu_ms_per_connection: float
     rss_kib_per_connection: float
 
+    open_file_limit: int = 0  # the soft RLIMIT_NOFILE the target and the load side ran with
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+SPARE_DESCRIPTORS = 100  # for the process's own files, pipes and listening socket
+
+
+def descriptors_for(count: int) -> int:
+    """Raise the open-file limit for ``count`` connections; return the soft limit.
+
+    Raises:
+        ValueError: ``count`` connections cannot fit under the hard limit.
+    """
+    limit = raise_fd_limit()
+    if count + SPARE_DESCRIPTORS > limit:
+        raise ValueError(
+            f"{count} connections need {count + SPARE_DESCRIPTORS} open files per process, "
+            f"but the open-file limit is {limit} (raise the hard limit with ulimit -Hn, "
+            f"or ask for at most {limit - SPARE_DESCRIPTORS})"
+        )
+    return limit
 
 
 async def _open_all(
@@ -61,6 +89,7 @@ def measure_connections(
     concurrency: int = 200,
     sources: list[str] | None = None,
 ) -> ConnectionCosts:
+    limit = descriptors_for(count)
     server_cpus, _ = pin_load_here()
     running = start_target(target, server_cpus)
     try:
@@ -96,6 +125,7 @@ def measure_connections(
         idle_cpu_percent=round(100 * idle_cpu / idle_seconds, 2),
         close_cpu_ms_per_connection=round(1000 * close_cpu / count, 3),
         rss_kib_per_connection=round((rss_open - rss_before) / 1024 / count, 2),
+        open_file_limit=limit,
     )
 
 
@@ -114,7 +144,12 @@ def markdown(rows: list[ConnectionCosts], command: str, machine: str, when: str)
         ]
         for row in rows
     ]
-    lines = [Provenance(machine, when, command).line(), "", *markdown_table(head, cells)]
+    lines = [Provenance(machine, when, command).line(), ""]
+    limits = sorted({row.open_file_limit for row in rows if row.open_file_limit})
+    if limits:
+        shown = ", ".join(str(limit) for limit in limits)
+        lines += [f"Open-file limit (soft, raised to the hard one): {shown}.", ""]
+    lines += markdown_table(head, cells)
     return "\n".join(lines) + "\n"
 
 

@@ -309,13 +309,17 @@ def run_compare_command(args: argparse.Namespace) -> int:
 
 
 def run_connections_command(args: argparse.Namespace) -> int:
-    from earlgate.bench.connections import run_connections
+    from earlgate.bench.connections import descriptors_for, run_connections
     from earlgate.bench.targets import TARGETS
 
     targets = choices("--targets", args.targets, TARGETS)
     if args.connections < 1 or args.idle < 1:
         raise UsageError("need --connections >= 1 and --idle >= 1")
     sources = _source_ips(args.source_ips)
+    try:
+        descriptors_for(args.connections)
+    except ValueError as exc:
+        raise UsageError(f"--connections: {exc}") from None
     run_connections(
         targets, args.connections, args.idle, command_line(), args.update_benchmarks, sources
     )
