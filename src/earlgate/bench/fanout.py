@@ -250,5 +250,7 @@ def run_fanout(
     plot(rows, out / "fanout.png")
     console.print(results_table(rows))
     raw = {**provenance.raw(), "rows": [r.__dict__ for r in rows]}
-    write_run(out, "fanout", "Fan-out benchmark", raw, report, "fanout.png", update)
+    # One BENCHMARKS.md section per arrival, so each kind of traffic keeps its latest figures.
+    section = "fanout" if arrival == "slots" else f"fanout {arrival}"
+    write_run(out, section, "Fan-out benchmark", raw, report, "fanout.png", update)
     return rows
