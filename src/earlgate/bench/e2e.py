@@ -144,18 +144,73 @@ async def run_interval(
     gateway = BleGateway(gateway_client, fleet.central, [n for _, n in names])
     stop = asyncio.Event()
     gateway_task = asyncio.create_task(gateway.run(stop))
-    sent: dict[int, float] = {}
-    last_seq: dict[str, int] = {}
+
+    async def wait_connected() -> None:
+        seen: set[str] = set()
+        async for frame in links:
+            if frame["data"].get("event") == "connected":
+                seen.add(frame["subject"].split("/")[1])
+                if len(seen) == len(names):
+                    return
+
+    try:
+        await asyncio.wait_for(wait_connected(), 30)
+        epochs = {name: earl.epoch_at_zero for name, earl in fleet.devices.items()}
+        await measure(
+            result,
+            subscriber,
+            readings,
+            answers,
+            epochs,
+            "earl/earl-e2e-ball/led",
+            warmup_s=warmup_s,
+            led_period_s=led_period_s,
+            settle_s=max(0.3, 3 * interval_ms / 1000),
+        )
+    finally:
+        result.link_packets = fleet.link.packets
+        result.link_events = fleet.link.events
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(gateway_task, 10)
+        await fleet.close()
+        await gateway_client.close()
+        await subscriber.close()
+    return result
+
+
+async def measure(
+    result: IntervalRun,
+    subscriber: Any,
+    readings: Any,
+    answers: Any,
+    epochs: dict[str, float],
+    led_subject: str,
+    *,
+    warmup_s: float,
+    led_period_s: float,
+    settle_s: float,
+) -> None:
+    """Both series' measurement, once every device is connected.
+
+    ``readings`` and ``answers`` are the subscriber's subscriptions to the
+    readings and to ``LED_SUBJECT/+``; ``epochs`` maps each device name to the
+    wall-clock time its own clock read 0. Readings are counted (and gaps in
+    their sequence numbers) from the start; their delays after ``warmup_s``.
+    LED commands are published every ``led_period_s`` for the run's duration,
+    then ``settle_s`` is left for the last answers.
+    """
     loop = asyncio.get_running_loop()
-    measuring_from = 0.0
+    measuring_from = loop.time() + warmup_s
+    last_seq: dict[str, int] = {}
+    sent: dict[int, float] = {}
 
     async def take_readings() -> None:
         async for frame in readings:
             now = time.time()
             name = frame["subject"].split("/")[1]
             data = frame["data"]
-            earl = fleet.devices[name]
-            sampled = earl.epoch_at_zero + data["clock_us"] / 1e6
+            sampled = epochs[name] + data["clock_us"] / 1e6
             seq = data["seq"]
             if name in last_seq and seq != last_seq[name] + 1:
                 result.lost += max(0, seq - last_seq[name] - 1)
@@ -171,7 +226,8 @@ async def run_interval(
     async def take_answers() -> None:
         async for frame in answers:
             now = time.time()
-            command_id = frame["data"].get("id")
+            data = frame.get("data")
+            command_id = data.get("id") if isinstance(data, dict) else None
             if not isinstance(command_id, int) or command_id not in sent:
                 continue
             if frame["subject"].endswith("/error"):
@@ -179,44 +235,25 @@ async def run_interval(
             else:
                 result.led_ms.append((now - sent.pop(command_id)) * 1000)
 
-    async def wait_connected() -> None:
-        seen: set[str] = set()
-        async for frame in links:
-            if frame["data"].get("event") == "connected":
-                seen.add(frame["subject"].split("/")[1])
-                if len(seen) == len(names):
-                    return
-
     tasks = [asyncio.create_task(take_readings()), asyncio.create_task(take_answers())]
     try:
-        await asyncio.wait_for(wait_connected(), 30)
-        measuring_from = loop.time() + warmup_s
         await asyncio.sleep(warmup_s)
-        end = loop.time() + duration_s
+        end = loop.time() + result.duration_s
         command_id = 0
         while loop.time() < end:
             command_id += 1
             color = [15, 0, 0] if command_id % 2 else [0, 15, 0]
             sent[command_id] = time.time()
             await subscriber.publish(
-                "earl/earl-e2e-ball/led", {"id": command_id, "led": "lower", "color": color}
+                led_subject, {"id": command_id, "led": "lower", "color": color}
             )
             result.led_sent += 1
             await asyncio.sleep(led_period_s)
-        await asyncio.sleep(max(0.3, 3 * interval_ms / 1000))  # the last answers
+        await asyncio.sleep(settle_s)
     finally:
-        result.link_packets = fleet.link.packets
-        result.link_events = fleet.link.events
-        stop.set()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(gateway_task, 10)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await fleet.close()
-        await gateway_client.close()
-        await subscriber.close()
-    return result
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

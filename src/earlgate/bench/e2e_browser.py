@@ -17,12 +17,9 @@ write and its status read are answered over CDP, not over a radio).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
-from typing import Any
 
-from earlgate.bench.e2e import IntervalRun
+from earlgate.bench.e2e import IntervalRun, measure
 
 __all__ = ["run_browser"]
 
@@ -73,7 +70,18 @@ async def run_browser(
                 await page.wait_for_selector(
                     f'.ble-device[data-device="{name}"][data-state=connected]', timeout=15_000
                 )
-            await _measure(result, subscriber, readings, answers, earls, warmup_s, led_period_s)
+            epochs = {name: earl.epoch_at_zero for name, earl in earls.items()}
+            await measure(
+                result,
+                subscriber,
+                readings,
+                answers,
+                epochs,
+                "earl/earl-web-ball/led",
+                warmup_s=warmup_s,
+                led_period_s=led_period_s,
+                settle_s=0.5,
+            )
             if radio.failures:
                 raise RuntimeError(f"the emulated devices failed: {radio.failures[:3]}")
         finally:
@@ -81,69 +89,3 @@ async def run_browser(
                 await browser.close()
     result.console_errors = len(console_errors)
     return result
-
-
-async def _measure(
-    result: IntervalRun,
-    subscriber: Any,
-    readings: Any,
-    answers: Any,
-    earls: dict[str, Any],
-    warmup_s: float,
-    led_period_s: float,
-) -> None:
-    loop = asyncio.get_running_loop()
-    measuring_from = loop.time() + warmup_s
-    last_seq: dict[str, int] = {}
-    sent: dict[int, float] = {}
-
-    async def take_readings() -> None:
-        async for frame in readings:
-            now = time.time()
-            name = frame["subject"].split("/")[1]
-            data = frame["data"]
-            earl = earls[name]
-            sampled = earl.epoch_at_zero + data["clock_us"] / 1e6
-            seq = data["seq"]
-            if name in last_seq and seq != last_seq[name] + 1:
-                result.lost += max(0, seq - last_seq[name] - 1)
-                result.gaps += 1
-            last_seq[name] = seq
-            if loop.time() < measuring_from:
-                continue
-            result.received += 1
-            result.delays_ms.append((now - sampled) * 1000)
-            if isinstance(frame.get("published"), int | float):
-                result.published_delays_ms.append(now * 1000 - frame["published"])
-
-    async def take_answers() -> None:
-        async for frame in answers:
-            now = time.time()
-            data = frame.get("data")
-            command_id = data.get("id") if isinstance(data, dict) else None
-            if not isinstance(command_id, int) or command_id not in sent:
-                continue
-            if frame["subject"].endswith("/error"):
-                result.led_errors += 1
-            else:
-                result.led_ms.append((now - sent.pop(command_id)) * 1000)
-
-    tasks = [asyncio.create_task(take_readings()), asyncio.create_task(take_answers())]
-    try:
-        await asyncio.sleep(warmup_s)
-        end = loop.time() + result.duration_s
-        command_id = 0
-        while loop.time() < end:
-            command_id += 1
-            color = [15, 0, 0] if command_id % 2 else [0, 15, 0]
-            sent[command_id] = time.time()
-            await subscriber.publish(
-                "earl/earl-web-ball/led", {"id": command_id, "led": "lower", "color": color}
-            )
-            result.led_sent += 1
-            await asyncio.sleep(led_period_s)
-        await asyncio.sleep(0.5)  # the last answers
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
