@@ -16,7 +16,6 @@ import os
 import sys
 import urllib.parse
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,8 @@ sys.path.insert(0, str(HERE.parent / "gateway"))
 sys.path.insert(0, str(HERE.parent / "rtc"))
 
 from gwpeers import peering  # noqa: E402
-from gwprocs import Process, start_signal  # noqa: E402
-from rtcprocs import TURN_PASS, TURN_USER, Turn, start_turn  # noqa: E402
+from gwprocs import Process  # noqa: E402
+from rtcprocs import TURN_PASS, TURN_USER, Turn  # noqa: E402
 
 from browserproc import PHONE, Chromium, WatchedPage  # noqa: E402
 from earlgate.bench.gateway.meshdelays import MeshDelays  # noqa: E402
@@ -36,20 +35,6 @@ from earlgate.gateway.mesh import MeshOptions, run_mesh  # noqa: E402
 
 SCREENSHOTS = HERE.parents[1] / "build" / "screenshots"
 READY_S = 20.0
-
-
-@pytest.fixture(scope="module")
-def signal_server() -> Iterator[Process]:
-    server = start_signal()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def relay() -> Iterator[Turn]:
-    server = start_turn(relay_ports=200)
-    yield server
-    server.stop()
 
 
 def arm_url(signal: str, relay: Turn, **params: str) -> str:

@@ -21,7 +21,7 @@ import sys
 import time
 import tomllib
 import urllib.parse
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE.parent / "rtc"))
 
 from gwpeers import join, peering, take  # noqa: E402
 from gwprocs import Process, start_signal, start_slow_peer  # noqa: E402
-from rtcprocs import TURN_PASS, TURN_USER, Turn, start_turn  # noqa: E402
+from rtcprocs import TURN_PASS, TURN_USER, Turn  # noqa: E402
 
 from browserproc import PHONE, Chromium, WatchedPage  # noqa: E402
 from earlgate.client import HubClient  # noqa: E402
@@ -46,20 +46,6 @@ from hubproc import start_hub  # noqa: E402
 
 SCREENSHOTS = HERE.parents[1] / "build" / "screenshots"
 READY_S = 20.0
-
-
-@pytest.fixture(scope="module")
-def signal_server() -> Iterator[Process]:
-    server = start_signal()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def relay() -> Iterator[Turn]:
-    server = start_turn(relay_ports=200)
-    yield server
-    server.stop()
 
 
 @pytest.fixture
