@@ -24,11 +24,11 @@ from earlgate.hub.config import HubConfig
 from earlgate.hub.server import HubServer
 
 CONNECTIONS = 1000
-# Python heap per idle connection, measured 12.7 KiB; the parts are in
-# docs/hub.md. About 11 KiB of it is the libraries' (aiofastnet's transport,
-# picows's protocol, read buffer and auto-ping task); this bound catches what
-# grows back.
-TRACED_LIMIT = 14 * 1024
+# Python heap per idle connection, measured 11.2 KiB; the parts are in
+# docs/hub.md. About 10 KiB of it is the libraries' (aiofastnet's transport,
+# picows's protocol and read buffer); this bound catches what grows back (such
+# as a task per connection).
+TRACED_LIMIT = 12.5 * 1024
 
 CLIENTS = r"""
 import asyncio, sys

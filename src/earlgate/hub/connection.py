@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
 from earlgate.hub.auth import Grants
+from earlgate.hub.keepalive import Keepalive, Verdict
 from earlgate.hub.session import Session, TokenBucket
 from earlgate.server import MessageAssembler, MessageTooLarge, UnexpectedContinuation
 from earlgate.server.batching import LineBatch
@@ -26,7 +27,17 @@ class HubListener(WSListener):
     """One WebSocket connection: reassembles messages and feeds the hub core."""
 
     # No __dict__ per connection (picows's WSListener already takes weak references).
-    __slots__ = ("_assembler", "_batch", "_grants", "_peer", "_server", "_session", "_transport")
+    __slots__ = (
+        "_assembler",
+        "_batch",
+        "_grants",
+        "_heard_at",
+        "_peer",
+        "_pinged_at",
+        "_server",
+        "_session",
+        "_transport",
+    )
 
     def __init__(
         self, server: HubServer, grants: Grants | None, peer: str, *, batch: bool = False
@@ -41,6 +52,9 @@ class HubListener(WSListener):
         self._transport: WSTransport | None = None
         self._session: Session | None = None
         self._assembler = MessageAssembler(server.config.max_frame)
+        keepalive = server.keepalive
+        self._heard_at = keepalive.now if keepalive is not None else 0.0
+        self._pinged_at: float | None = None  # an unanswered ping went out then
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self._transport = transport
@@ -81,6 +95,9 @@ class HubListener(WSListener):
         session = self._session
         if session is None:
             return
+        keepalive = self._server.keepalive
+        if keepalive is not None:
+            self._heard_at = keepalive.now
         kind = frame.msg_type
         if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY or kind is WSMsgType.CONTINUATION:
             server = self._server
@@ -98,10 +115,26 @@ class HubListener(WSListener):
                     server.effects.perform(actions)
                 if server.coalescer is not None:
                     server.coalescer.note()
+        elif kind is WSMsgType.PONG:
+            self._pinged_at = None
         elif kind is WSMsgType.CLOSE:
             if not transport.is_close_frame_sent:
                 transport.send_close(frame.get_close_code())
             transport.disconnect()
+
+    def keep_alive(self, keepalive: Keepalive, now: float) -> None:
+        """The keepalive sweep's visit: ping when idle, close when the pong is late."""
+        transport = self._transport
+        if transport is None or transport.is_close_frame_sent:
+            return
+        verdict = keepalive.verdict(self._heard_at, self._pinged_at, now)
+        if verdict is Verdict.PING:
+            transport.send_ping()
+            self._pinged_at = now
+        elif verdict is Verdict.CLOSE:
+            reason = f"no pong within {keepalive.timeout:g} s"
+            transport.send_close(WSCloseCode.GOING_AWAY, reason.encode())
+            transport.disconnect(graceful=False)  # a peer that does not answer may not read
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         server = self._server

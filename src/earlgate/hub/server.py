@@ -29,6 +29,7 @@ from earlgate.hub.core import Hub
 from earlgate.hub.effects import Effects
 from earlgate.hub.exposition import make_registry
 from earlgate.hub.http_routes import HubRoutes
+from earlgate.hub.keepalive import Keepalive
 from earlgate.mqtt.overview import LISTED_SESSIONS
 from earlgate.mqtt.server import MQTT_PATH, MqttServer
 from earlgate.server import (
@@ -112,6 +113,13 @@ class HubServer:
         self.coalescer = (
             TurnCoalescer(config.coalesce_ms / 1000.0) if config.coalesce_ms > 0 else None
         )
+        # --ping-interval: one sweep pings idle /ws connections (hub/keepalive.py).
+        self.keepalive = (
+            Keepalive(config.ping_interval, config.ping_timeout, 0.0)
+            if config.ping_interval > 0
+            else None
+        )
+        self._sweeper: asyncio.TimerHandle | None = None
         self.routes = HubRoutes(self)
         self.mqtt = MqttServer(self)  # --mqtt-port, --mqtts-port and /mqtt (docs/mqtt.md)
         self._server: Listener | None = None
@@ -142,6 +150,9 @@ class HubServer:
         self._lag_due = loop.time() + LAG_INTERVAL
         self._timers.append(loop.call_at(self._lag_due, self._probe_lag))
         self._timers.append(loop.call_later(WINDOW, self._tick))
+        if self.keepalive is not None:
+            self.keepalive.now = loop.time()
+            self._sweeper = loop.call_later(self.keepalive.period, self._sweep)
 
     async def serve_forever(self) -> None:
         """Run until SIGINT/SIGTERM, then shut down gracefully."""
@@ -161,6 +172,8 @@ class HubServer:
         await self._drain.wait_closed(len(self.listeners), self.config.shutdown_grace)
         for timer in self._timers:
             timer.cancel()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         await self.broker.close()
         self.stopped.set()
 
@@ -181,13 +194,16 @@ class HubServer:
 
     def _upgrade(self, transport: asyncio.Transport, raw: bytes) -> None:
         config = self.config
+        # /ws connections are pinged by the hub's sweep; /mqtt ones by picows.
+        target = raw.split(b" ", 2)[1] if raw.count(b" ") >= 2 else b""
+        mqtt = target.split(b"?", 1)[0] == MQTT_PATH.encode()
         hand_to_websocket(
             transport,
             raw,
             self._listener_for,
             handshake_timeout=config.handshake_timeout,
             max_frame_size=config.max_frame * config.oversize_factor,
-            ping_interval=config.ping_interval,
+            ping_interval=config.ping_interval if mqtt or self.keepalive is None else 0.0,
             ping_timeout=config.ping_timeout,
         )
 
@@ -265,6 +281,15 @@ class HubServer:
         self.metrics.window_loop_lag.record(int(lag * 1e9))
         self._lag_due = now + LAG_INTERVAL
         self._timers[0] = loop.call_at(self._lag_due, self._probe_lag)
+
+    def _sweep(self) -> None:
+        keepalive = self.keepalive
+        assert keepalive is not None
+        loop = asyncio.get_running_loop()
+        now = keepalive.now = loop.time()
+        for listener in list(self.listeners):
+            listener.keep_alive(keepalive, now)
+        self._sweeper = loop.call_later(keepalive.period, self._sweep)
 
     def _tick(self) -> None:
         sample = self.metrics.tick(time.time(), time.process_time())
