@@ -27,8 +27,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     fanout.add_argument(
         "--targets",
         default="earlgate,earlgate-uvloop,picows-naive,websockets-naive,thesis-node",
-        help="comma-separated: earlgate, earlgate-uvloop, picows-naive, websockets-naive, "
-        "thesis-node",
+        help="comma-separated: earlgate, earlgate-uvloop, earlgate-coalesce (uvloop with "
+        "--coalesce-ms 2), picows-naive, websockets-naive, thesis-node",
     )
     add_arrival_arguments(fanout)
     fanout.add_argument("--out", type=Path, help="results folder (default results/fanout-DATE)")
