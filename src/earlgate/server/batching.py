@@ -75,7 +75,9 @@ class BatchFlusher:
         self._due.append(batch)
         if not self._scheduled:
             self._scheduled = True
-            loop = self._loop or asyncio.get_running_loop()
+            loop = self._loop
+            if loop is None:  # looked up once: get_running_loop costs a getpid system call
+                loop = self._loop = asyncio.get_running_loop()
             loop.call_soon(self.flush_all)
 
     def flush_all(self) -> None:
