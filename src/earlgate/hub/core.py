@@ -28,8 +28,6 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
 from earlgate.broker.base import Broker
 from earlgate.hub import frames
 from earlgate.hub.actions import (
@@ -44,6 +42,7 @@ from earlgate.hub.actions import (
 )
 from earlgate.hub.auth import AuthError, TokenVerifier
 from earlgate.hub.config import HubConfig
+from earlgate.hub.http_publish import HubHttpPublish
 from earlgate.hub.metrics import HubMetrics
 from earlgate.hub.replays import SLOW_CONSUMER, HubReplays
 from earlgate.hub.resume import Resume, parse_resume
@@ -66,15 +65,13 @@ _PUBLISH_TYPES = (codes.PUBLISH, codes.PUBLISHER)
 SUBJECT_CACHE_ENTRIES = 100_000
 CLOSE_TOO_LARGE = 1009  # RFC 6455: message too big
 
-# An answer to ``POST /publish``: HTTP status and JSON body.
-HttpAnswer = tuple[int, dict[str, Any]]
 
-
-class Hub(HubReplays):
+class Hub(HubReplays, HubHttpPublish):
     """Subscriptions of all local sessions, and the publish/subscribe logic.
 
     The answers to subscribes that wait on the broker are in
-    :class:`~earlgate.hub.replays.HubReplays`.
+    :class:`~earlgate.hub.replays.HubReplays`, ``POST /publish`` in
+    :class:`~earlgate.hub.http_publish.HubHttpPublish`.
 
     Args:
         broker: where publishes go and deliveries come from.
@@ -250,65 +247,6 @@ class Hub(HubReplays):
             return NO_ACTIONS
         return (Send(session, frames.ack_frame(frame_id)),)
 
-    # -- POST /publish ----------------------------------------------------
-
-    def publish_http(self, payload: bytes, authorization: str = "") -> HttpAnswer | Publish:
-        """``POST /publish``: one publish frame as the body, and the request's
-        ``Authorization`` header. Returns the answer, or the :class:`Publish` to
-        hand to the broker, whose verdict :meth:`http_publish_done` turns into one.
-        """
-        if self.verifier is not None:
-            if not authorization.lower().startswith("bearer "):
-                return 401, {"error": "token required: Authorization: Bearer"}
-            try:
-                grants = self.verifier.verify(authorization[7:].strip())
-            except AuthError as exc:
-                return 401, {"error": str(exc)}
-            subject = _subject_of(payload)
-            if subject is not None and not grants.may_publish(subject):
-                return 403, {
-                    "type": "error",
-                    "code": codes.FORBIDDEN,
-                    "reason": f"not allowed: {subject}",
-                }
-        try:
-            message = frames.parse_frame(payload)
-            if message["type"] not in _PUBLISH_TYPES:
-                raise FrameError(codes.BAD_FRAME, "POST /publish takes a publish frame")
-            frame_id = message.get("id")
-            subject = self._valid_subject(message.get("subject"), frame_id)
-            retain = frames.check_publish_fields(message)
-            payload = frames.without_hub_fields(message, payload)
-            if not self.broker.healthy():
-                raise FrameError(codes.UNAVAILABLE, "broker is unreachable", frame_id)
-        except FrameError as exc:
-            return self._http_error(exc.code, exc.reason)
-        if retain and message.get("data") is None:
-            retain = self._unretain(subject)
-        self.metrics.messages_in += 1
-        self.metrics.bytes_in += len(payload)
-        return Publish(None, subject, bytes(payload), retain, frame_id)
-
-    def http_publish_done(self, publish: Publish, code: str | None, reason: str) -> HttpAnswer:
-        """The broker's verdict on a ``POST /publish``: 200 with an ack, or the error."""
-        if code is not None:
-            return self._http_error(code, reason)
-        answer: dict[str, Any] = {"type": "ack"}
-        if publish.frame_id is not None:
-            answer["id"] = publish.frame_id
-        return 200, answer
-
-    def http_publish_timed_out(self, publish: Publish) -> HttpAnswer:
-        """No verdict came within ``publish_timeout``."""
-        timeout = self.config.publish_timeout
-        reason = f"broker gave no verdict within {timeout:g} s"
-        return self.http_publish_done(publish, codes.UNAVAILABLE, reason)
-
-    def _http_error(self, code: str, reason: str) -> HttpAnswer:
-        self.metrics.error(code)
-        status = 503 if code == codes.UNAVAILABLE else 400
-        return status, {"type": "error", "code": code, "reason": reason}
-
     # -- subscriptions ----------------------------------------------------
 
     def _subscribe(self, session: Session, message: dict[str, Any]) -> Actions:
@@ -440,13 +378,3 @@ class Hub(HubReplays):
             "local_only": self.local_only,
             "broker": self.broker.statistics(),
         }
-
-
-def _subject_of(body: bytes) -> str | None:
-    """The ``subject`` of a JSON object body, if it has a string one (for authorization)."""
-    try:
-        message = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    subject = message.get("subject") if isinstance(message, dict) else None
-    return subject if isinstance(subject, str) else None
