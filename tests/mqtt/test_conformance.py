@@ -47,6 +47,8 @@ class Got:
 class Paho:
     """A paho-mqtt 3.1.1 client on its network thread, keeping what the hub sent it."""
 
+    opened: list[Paho] = []  # stopped after each test
+
     def __init__(
         self,
         port: int,
@@ -79,6 +81,7 @@ class Paho:
             self.client.username_pw_set("conformance", token)
         self.client.connect("127.0.0.1", port, keepalive)
         self.client.loop_start()
+        Paho.opened.append(self)
         wait_for(f"{client_id!r} got its CONNACK", lambda: self.connack)
 
     def _on_connect(
@@ -119,8 +122,20 @@ class Paho:
         time.sleep(QUIET_S)
         return list(self.messages)
 
+    def terminate(self) -> None:
+        """End the connection without DISCONNECT, as the suite's ``terminate``."""
+        self.client.loop_stop()
+        sock = self.client.socket()
+        assert isinstance(sock, socket.socket)
+        sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+        self.lost.set()
+
     def disconnect(self) -> None:
-        self.client.disconnect()
+        """DISCONNECT, and wait until it is sent and the socket closed."""
+        if not self.lost.is_set():
+            self.client.disconnect()
+            self.lost.wait(5)
         self.client.loop_stop()
 
 
@@ -136,6 +151,8 @@ def _close_clients() -> Iterator[None]:
     yield
     while RawClient.opened:
         RawClient.opened.pop().close()
+    while Paho.opened:
+        Paho.opened.pop().disconnect()
 
 
 def _port(hub: HubProcess) -> int:
@@ -215,11 +232,7 @@ def test_will_message(hub: HubProcess) -> None:
     )
     watcher = Paho(_port(hub), "myclientid2", clean_session=False)
     assert watcher.subscribe((TOPICS[2], 2)) == [2]
-    doomed.client.loop_stop()
-    sock = doomed.client.socket()
-    assert isinstance(sock, socket.socket)
-    sock.shutdown(socket.SHUT_RDWR)  # no DISCONNECT: the connection just ends
-    sock.close()
+    doomed.terminate()
     got = watcher.got(1)
     watcher.disconnect()
     assert [(m.topic, m.payload, m.retain) for m in got] == [
