@@ -37,6 +37,11 @@ __all__ = ["MeshOptions", "MeshResult", "message_for", "run_mesh"]
 RETRY_DELAY = 0.5
 
 
+# A tick due before the end of the sending window may fire a little late; its
+# message still counts if it is stamped within this much past the end.
+WINDOW_SLACK_S = 0.05
+
+
 @dataclass
 class MeshOptions:
     peering: PeerOptions
@@ -239,7 +244,7 @@ class _Mesh:
         if start_epoch is not None:
             start += max(0.0, start_epoch - time.time())
         start_ms = (time.time() + (start - loop.time())) * 1000.0
-        self.window = (start_ms, start_ms + duration * 1000.0)
+        self.window = (start_ms, start_ms + (duration + WINDOW_SLACK_S) * 1000.0)
         self.counting = True  # before anyone's first message, when all share the start
         end = start + duration
         senders = [

@@ -27,6 +27,7 @@ from earlgate.bench.gateway.browsergw import ice_params, origin_of, wait_ready
 from earlgate.bench.gateway.chromiumproc import BenchChromium
 from earlgate.bench.gateway.loadparts import MESH_START_DELAY, mesh_children, read_floats
 from earlgate.bench.gateway.options import BenchOptions, StepResult, cpu_figures, delay_stats
+from earlgate.gateway.mesh import WINDOW_SLACK_S
 
 __all__ = ["arm_url", "browser_mesh_step", "page_window"]
 
@@ -79,7 +80,8 @@ async def browser_mesh_step(options: BenchOptions, peers: int, workdir: Path) ->
         cpu_before = chromium.cpu_s() + sum(child.cpu_s() for child in children)
         started = time.monotonic()
         start_epoch = time.time() + MESH_START_DELAY
-        window_ms = (start_epoch * 1000.0, (start_epoch + options.step_duration) * 1000.0)
+        end_epoch = start_epoch + options.step_duration + WINDOW_SLACK_S  # as the Python part
+        window_ms = (start_epoch * 1000.0, end_epoch * 1000.0)
         for page in pages:
             await page.evaluate("([a, b]) => earlgateArm.countWindow(a, b)", list(window_ms))
         for child in children:
