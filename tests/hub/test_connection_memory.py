@@ -23,7 +23,7 @@ from pathlib import Path
 from earlgate.hub.config import HubConfig
 from earlgate.hub.server import HubServer
 
-CONNECTIONS = 1000
+CONNECTIONS = 400
 # Python heap per idle connection, measured 11.2 KiB; the parts are in
 # docs/hub.md. About 10 KiB of it is the libraries' (aiofastnet's transport,
 # picows's protocol and read buffer); this bound catches what grows back (such
