@@ -193,8 +193,8 @@ async def test_a_receiver_that_stops_reading_does_not_stall_the_others(
         receiver = asyncio.create_task(receive())
         for n in range(count):
             to_gw.send({"n": n, "pad": pad})
-            if n % 20 == 19:
-                await asyncio.sleep(0.02)
+            if n % 10 == 9:  # 200 KB/s: the fast receiver keeps up, the stopped one cannot
+                await asyncio.sleep(0.05)
         try:
             async with asyncio.timeout(20):
                 await receiver

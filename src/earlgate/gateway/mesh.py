@@ -243,8 +243,11 @@ class _Mesh:
         start = loop.time()
         if start_epoch is not None:
             start += max(0.0, start_epoch - time.time())
-        start_ms = (time.time() + (start - loop.time())) * 1000.0
-        self.window = (start_ms, start_ms + (duration + WINDOW_SLACK_S) * 1000.0)
+        if start_epoch is not None:  # a start shared with the other members: count by it
+            start_ms = start_epoch * 1000.0
+            self.window = (start_ms, start_ms + (duration + WINDOW_SLACK_S) * 1000.0)
+        else:  # members that start on their own: whatever arrives while counting
+            self.window = (float("-inf"), float("inf"))
         self.counting = True  # before anyone's first message, when all share the start
         end = start + duration
         senders = [
