@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from earlgate.mqtt.mapping import Message
 from earlgate.mqtt.shared import SharedCopy, ShareKey
 
 
@@ -25,9 +26,15 @@ class Send(NamedTuple):
 
 
 class HubFrame(NamedTuple):
-    """Hand ``raw`` (a publish, subscribe, unsubscribe or auth frame) to the hub core."""
+    """Hand ``raw`` (a publish, subscribe, unsubscribe or auth frame) to the hub core.
+
+    ``message``: for a publish, the message this process's MQTT subscribers
+    get (:func:`~earlgate.mqtt.mapping.message_of`), so that what the core
+    delivers while it takes the publish is not parsed back from ``raw``.
+    """
 
     raw: bytes
+    message: Message | None = None
 
 
 class CloseLink(NamedTuple):

@@ -84,7 +84,11 @@ class HubSide(Session):
     def deliver(self, subject: str, raw: bytes, offset: int | None) -> int:
         if self.replaying:
             return Session.deliver(self, subject, raw, offset)  # held until the replay ends
-        return self.bridge.from_hub(self, raw, True)
+        bridge = self.bridge
+        handing = bridge._handing
+        if handing is not None and handing.topic == subject:
+            bridge._last = (raw, handing)  # an MQTT publish being handed to the core
+        return bridge.from_hub(self, raw, True)
 
     def send(self, raw: bytes) -> int:
         return self.bridge.from_hub(self, raw, self._live)
@@ -125,6 +129,7 @@ class MqttBridge:
         self.sides: dict[MqttSession, HubSide] = {}
         self._timers: dict[MqttSession, asyncio.TimerHandle] = {}
         self._last: tuple[bytes, Message] | None = None  # one frame fans out to many sessions
+        self._handing: Message | None = None  # the MQTT publish the core is taking now
         self.sharing = Sharing(self, metrics)
 
     # -- connections ------------------------------------------------------
@@ -184,9 +189,15 @@ class MqttBridge:
             elif isinstance(action, HubFrame):
                 side = self.sides.get(session)
                 if side is not None:
-                    answer = self.hub.handle_frame(side, action.raw)
-                    if answer:
-                        self.effects.perform(answer)
+                    # What the core delivers meanwhile (this process, in-memory
+                    # broker) is this message: see HubSide.deliver.
+                    self._handing = action.message
+                    try:
+                        answer = self.hub.handle_frame(side, action.raw)
+                        if answer:
+                            self.effects.perform(answer)
+                    finally:
+                        self._handing = None
             elif isinstance(action, CloseLink):
                 link = self.links.pop(session, None)
                 if link is not None:

@@ -20,7 +20,7 @@ from earlgate.hub.config import HubConfig
 from earlgate.mqtt import packets as p
 from earlgate.mqtt import reasons as r
 from earlgate.mqtt.actions import Actions, HubFrame
-from earlgate.mqtt.mapping import to_frame
+from earlgate.mqtt.mapping import message_of, to_frame
 from earlgate.mqtt.metrics import MqttMetrics
 from earlgate.mqtt.properties import Properties
 from earlgate.wire import codes
@@ -92,8 +92,10 @@ class InboundMixin:
         if _not_utf8(packet):
             return self._refuse_publish(packet, r.PAYLOAD_FORMAT_INVALID, "payload is not UTF-8")
         origin = self.tag if self.has_no_local else None
+        now = self.wall()
         if packet.qos == 0:
-            return [HubFrame(to_frame(packet, now=self.wall(), origin=origin))]
+            message = message_of(packet, now=now, origin=origin)
+            return [HubFrame(to_frame(packet, now=now, origin=origin), message)]
         packet_id = packet.packet_id or 0
         if packet_id in self.publishing:
             return []  # a DUP of a publish whose verdict is on its way
@@ -106,7 +108,8 @@ class InboundMixin:
         frame_id = self.next_frame_id()
         self.publishing[packet_id] = frame_id
         self.pending[frame_id] = ("publish", packet_id, packet.qos)
-        return [HubFrame(to_frame(packet, now=self.wall(), frame_id=frame_id, origin=origin))]
+        raw = to_frame(packet, now=now, frame_id=frame_id, origin=origin)
+        return [HubFrame(raw, message_of(packet, now=now, origin=origin))]
 
     def inbound_in_flight(self) -> int:
         return len(self.publishing) + len(self.awaiting_release)

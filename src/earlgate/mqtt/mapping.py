@@ -100,6 +100,31 @@ def to_frame(
     return bytes(out)
 
 
+def message_of(publish: Publish, *, now: float, origin: str | None = None) -> Message:
+    """The message that :func:`from_frame` reads from ``to_frame(publish, now=now)``.
+
+    The hub core delivers an MQTT client's publish to this process's other
+    sessions while the publish is being handed to it; they take this message
+    instead of parsing the frame again. It must equal the round trip, which
+    the mapping's tests check for every kind of payload and property.
+    """
+    props = publish.properties
+    message = Message(publish.topic, publish.payload, publish.qos, publish.retain)
+    kept = message.properties
+    kept.content_type = props.content_type
+    if props.payload_format == 1:
+        kept.payload_format = 1
+    if props.response_topic:
+        kept.response_topic = props.response_topic
+    kept.correlation_data = props.correlation_data
+    if props.user:
+        kept.user = list(props.user)
+    message.origin = origin
+    if props.message_expiry is not None:
+        message.expires = int((now + props.message_expiry) * 1000) / 1000.0
+    return message
+
+
 def _data_bytes(payload: bytes, meta: dict[str, Any]) -> bytes | None:
     """The JSON of ``data`` for ``payload`` (None: no data), noting its encoding in ``meta``."""
     if not payload:

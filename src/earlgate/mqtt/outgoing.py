@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = ["OutgoingMixin"]
 
+_NONE = Properties()  # never changed: only PUBLISHes to MQTT 5 clients get properties set
+
 
 class OutgoingMixin:
     """The outgoing publish half of an MQTT session: see the module docstring."""
@@ -53,6 +55,10 @@ class OutgoingMixin:
         if message.expires is not None and message.expires <= now:
             self.metrics.expired += 1
             return []
+        if qos == 0 and self.link.version != p.V5:
+            # 3.1.1 has no properties, and a QoS 0 PUBLISH is not kept to be sent again.
+            publish = p.Publish(message.topic, message.payload, 0, retain, False, None, _NONE)
+            return self._write_publish(publish, None) if self.connected else []
         props = Properties(
             payload_format=message.properties.payload_format,
             content_type=message.properties.content_type,
