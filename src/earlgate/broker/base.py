@@ -10,9 +10,12 @@ or future per message.
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from earlgate.broker.sessionstore import MemorySessionStore, SessionTaken
 
 # Called once a publish has taken effect: ``None`` on success, else an error code
 # of PROTOCOL.md (``unavailable``, ``overloaded``) and a reason.
@@ -54,9 +57,37 @@ class Broker(abc.ABC):
 
     def __init__(self) -> None:
         self._sink: BrokerSink | None = None
+        self._on_taken: SessionTaken | None = None
+        self._sessions = MemorySessionStore()  # the one-process store; Redis brokers keep theirs
 
     def attach(self, sink: BrokerSink) -> None:
         self._sink = sink
+
+    # -- kept MQTT sessions (:mod:`~earlgate.broker.sessionstore`) -------------
+
+    def watch_sessions(self, on_taken: SessionTaken) -> None:
+        """Call ``on_taken(owner, client_id)`` whenever a hub takes a stored session."""
+        self._on_taken = on_taken
+
+    def has_durable(self) -> bool:
+        """Whether any subject is durable (positions worth keeping in a session record)."""
+        durable = getattr(self, "durable", None)
+        return bool(durable)
+
+    async def save_session(self, client_id: str, record: bytes, ttl: float, owner: str) -> bool:
+        """Store ``record`` for ``ttl`` seconds; False: another hub owns the session now."""
+        return self._sessions.save(client_id, record, ttl, owner, time.monotonic())
+
+    async def take_session(self, client_id: str, owner: str, hold: float) -> bytes | None:
+        """Read and delete the record at once, and own the session for ``hold`` seconds."""
+        found = self._sessions.take(client_id, owner, hold, time.monotonic())
+        if self._on_taken is not None:
+            self._on_taken(owner, client_id)
+        return found
+
+    async def drop_session(self, client_id: str, owner: str) -> None:
+        """Delete the record (the session ended), unless another hub owns it now."""
+        self._sessions.drop(client_id, owner, time.monotonic())
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Connect to whatever backs the broker."""

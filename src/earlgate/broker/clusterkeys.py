@@ -35,6 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
+from earlgate.broker.rediskeys import mqtt_control, mqtt_session_keys
 from earlgate.wire.subjects import MULTI, SINGLE
 
 DEFAULT_LEVELS = 2
@@ -144,6 +145,15 @@ class ShardMap:
 
     def retained(self, subject: str) -> str:
         return self._key(subject, "retained")
+
+    def mqtt_session(self, client_id: str) -> tuple[str, str]:
+        """The (record, owner) keys of a kept MQTT session, in its client id's slot."""
+        return mqtt_session_keys(self.prefix, client_id)
+
+    @property
+    def mqtt_control(self) -> bytes:
+        """The (classic, cluster-wide) channel announcing that a hub took a session."""
+        return mqtt_control(self.prefix)
 
     def retained_match(self, glob: str) -> str:
         """A ``SCAN MATCH`` glob for retained keys whose subject matches ``glob``."""

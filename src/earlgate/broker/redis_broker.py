@@ -50,6 +50,7 @@ from earlgate.broker.redis_lifecycle import (
     RedisLifecycle,
 )
 from earlgate.broker.redis_positions import durable_positions
+from earlgate.broker.redis_sessions import RedisSessions
 from earlgate.broker.rediskeys import (
     PUBLISH_DURABLE,
     REPLAY,
@@ -63,7 +64,7 @@ from earlgate.wire.subjects import is_wildcard, matches
 logger = logging.getLogger(__name__)
 
 
-class RedisBroker(RedisLifecycle):
+class RedisBroker(RedisLifecycle, RedisSessions):
     """Publish through Redis pub/sub; retained values and durable streams in Redis."""
 
     name = "redis"
@@ -248,6 +249,7 @@ class RedisBroker(RedisLifecycle):
             sub.send("SUBSCRIBE", *channels)
         if globs:
             sub.send("PSUBSCRIBE", *globs)
+        sub.send("SUBSCRIBE", self.keys.mqtt_control)  # kept MQTT sessions taken elsewhere
         # Until either connection drops.
         closed = {sub.closed, self._pub.closed}
         return asyncio.wait(closed, return_when=asyncio.FIRST_COMPLETED)
@@ -270,6 +272,10 @@ class RedisBroker(RedisLifecycle):
             return
         if not isinstance(data, bytes) or not isinstance(channel, bytes):
             return  # RESP says a message is bulk strings; anything else is not ours
+        if channel == self.keys.mqtt_control:
+            if kind == b"message":  # (a glob of ``#`` sees it too: once is enough)
+                self._session_notice(data)
+            return
         if not self._up:
             # Marked down (and this socket closed): the hub may already have
             # delivered newer messages locally; an older one must not follow.
@@ -305,6 +311,19 @@ class RedisBroker(RedisLifecycle):
         future = self._confirming.get(self._name(pattern))
         if future is not None:
             await asyncio.wait_for(asyncio.shield(future), SUBSCRIBE_TIMEOUT)
+
+    # -- kept MQTT sessions (:mod:`~earlgate.broker.redis_sessions`) ----------
+
+    def _session_client(self) -> Redis:
+        if self._redis is None or not self._up:
+            raise BrokerError("broker is unreachable")
+        return self._redis
+
+    def _session_keys(self, client_id: str) -> tuple[str, str]:
+        return self.keys.mqtt_session(client_id)
+
+    def _control_channel(self) -> bytes:
+        return self.keys.mqtt_control
 
     # -- retained values and history --------------------------------------
 

@@ -53,6 +53,7 @@ from earlgate.broker.redis_lifecycle import (
     RedisLifecycle,
 )
 from earlgate.broker.redis_positions import durable_positions
+from earlgate.broker.redis_sessions import RedisSessions
 from earlgate.broker.rediskeys import (
     PUBLISH_DURABLE,
     REPLAY,
@@ -71,7 +72,7 @@ class TopologyChanged(BrokerError):
     """A shard channel is no longer served by the node we subscribed on."""
 
 
-class RedisClusterBroker(RedisLifecycle):
+class RedisClusterBroker(RedisLifecycle, RedisSessions):
     """Sharded pub/sub on a Redis Cluster; retained values and durable streams on it."""
 
     name = "redis-cluster"
@@ -287,6 +288,10 @@ class RedisClusterBroker(RedisLifecycle):
             # One channel per command: a batch would have to share one slot.
             await self._links[owner.name].send_command("SSUBSCRIBE", channel, check_health=False)
             self._route[channel] = owner.name
+        # Takeovers of kept MQTT sessions: a classic channel, heard on any one node.
+        first = next(iter(self._links.values()), None)
+        if first is not None:
+            await first.send_command("SUBSCRIBE", self.shards.mqtt_control, check_health=False)
         readers = [
             loop.create_task(self._read(name, link), name=f"redis-cluster-reader-{name}")
             for name, link in self._links.items()
@@ -320,6 +325,8 @@ class RedisClusterBroker(RedisLifecycle):
                 subject, raw, offset = split_envelope(reply[2])
                 self.received += 1
                 sink.deliver(subject, raw, offset)
+            elif kind == b"message" and reply[1] == self.shards.mqtt_control:
+                self._session_notice(reply[2])
             elif kind == b"ssubscribe":
                 future = self._confirming.pop(reply[1], None)
                 if future is not None and not future.done():
@@ -354,6 +361,15 @@ class RedisClusterBroker(RedisLifecycle):
         if self._cluster is None or not self._up:
             raise BrokerError("broker is unreachable")
         return self._cluster
+
+    def _session_client(self) -> RedisCluster:
+        return self._ready_cluster()
+
+    def _session_keys(self, client_id: str) -> tuple[str, str]:
+        return self.shards.mqtt_session(client_id)
+
+    def _control_channel(self) -> bytes:
+        return self.shards.mqtt_control
 
     async def retained(self, pattern: str) -> list[bytes]:
         cluster = self._ready_cluster()

@@ -17,6 +17,11 @@
   offsets of one subject run 1, 2, 3... without gaps within an epoch. Both keys
   carry the same hash tag so that one script can touch both on a cluster.
 - **Retained values** live in one hash ``<prefix>:retained`` (subject → frame).
+- **Kept MQTT sessions** (:mod:`earlgate.broker.sessionstore`): per client id
+  a record ``<prefix>:mqtt:{tag}:session:<id>`` and its owner
+  ``<prefix>:mqtt:{tag}:owner:<id>`` (the tag is the id without braces: one
+  slot for both). Takeovers are announced on ``<prefix>:$mqtt/taken``, a
+  channel no subject maps to (subjects never start with ``$``).
 
 A Redis Cluster shards differently (sharded pub/sub takes no patterns): see
 :mod:`earlgate.broker.clusterkeys`.
@@ -77,10 +82,29 @@ class Keys:
     def retained(self) -> str:
         return f"{self.prefix}:retained"
 
+    def mqtt_session(self, client_id: str) -> tuple[str, str]:
+        return mqtt_session_keys(self.prefix, client_id)
+
+    @property
+    def mqtt_control(self) -> bytes:
+        return mqtt_control(self.prefix)
+
     def durable(self, subject: str) -> tuple[str, str]:
         """The (meta hash, stream) keys of a durable subject, in one slot."""
         tag = hash_tag(subject)
         return (f"{self.prefix}:{{{tag}}}:meta:{subject}", f"{self.prefix}:{{{tag}}}:log:{subject}")
+
+
+def mqtt_session_keys(prefix: str, client_id: str) -> tuple[str, str]:
+    """The (record, owner) keys of a kept MQTT session (single Redis and Cluster alike)."""
+    tag = hash_tag(client_id)
+    base = f"{prefix}:mqtt:{{{tag}}}"
+    return f"{base}:session:{client_id}", f"{base}:owner:{client_id}"
+
+
+def mqtt_control(prefix: str) -> bytes:
+    """The channel announcing that a hub took an MQTT session."""
+    return f"{prefix}:$mqtt/taken".encode()
 
 
 def meta_match(prefix: str, glob: str) -> str:

@@ -153,7 +153,16 @@ def _mqtt(parser: argparse.ArgumentParser, defaults: HubConfig) -> None:
     ]
     add_setting_options(group, defaults, counts, seconds=False)
     add_setting_options(
-        group, defaults, [("--mqtt-session-expiry-max", "seconds a session outlives its client")]
+        group,
+        defaults,
+        [
+            ("--mqtt-session-expiry-max", "seconds a session outlives its client"),
+            (
+                "--mqtt-session-save-interval",
+                "seconds between saves of a connected kept session's replay positions"
+                " to a Redis broker (0: on connect, subscribe and disconnect only)",
+            ),
+        ],
     )
 
 
@@ -225,6 +234,7 @@ def config_from(args: argparse.Namespace) -> HubConfig:
         mqtt_max_inflight=args.mqtt_max_inflight,
         mqtt_max_queued=args.mqtt_max_queued,
         mqtt_session_expiry_max=args.mqtt_session_expiry_max,
+        mqtt_session_save_interval=args.mqtt_session_save_interval,
         mqtt_topic_alias_max=args.mqtt_topic_alias_max,
     )
     try:

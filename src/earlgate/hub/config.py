@@ -97,6 +97,9 @@ class HubConfig:
     mqtt_max_inflight: int = 20  # QoS >= 1 messages unacknowledged, each direction
     mqtt_max_queued: int = 1000  # QoS >= 1 messages waiting per session beyond the inflight ones
     mqtt_session_expiry_max: float = 86400.0  # seconds a session outlives its connection, at most
+    # Seconds between saves of a connected kept session's replay positions to a
+    # shared broker's session store (0: saved on connect, subscribe and detach only).
+    mqtt_session_save_interval: float = 5.0
     mqtt_topic_alias_max: int = 64  # MQTT 5 topic aliases a client may set; 0 = none
 
     def validate(self) -> None:
@@ -167,6 +170,10 @@ class HubConfig:
             (1 <= self.mqtt_max_inflight <= 65535, "mqtt max inflight must be 1-65535"),
             (self.mqtt_max_queued >= 0, "mqtt max queued must not be negative"),
             (self.mqtt_session_expiry_max >= 0, "mqtt session expiry max must not be negative"),
+            (
+                self.mqtt_session_save_interval >= 0,
+                "mqtt session save interval must not be negative",
+            ),
             (0 <= self.mqtt_topic_alias_max <= 65535, "mqtt topic alias max must be 0-65535"),
         ]
         for ok, message in checks:
