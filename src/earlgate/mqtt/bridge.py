@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
 
+from earlgate.broker.base import Position
 from earlgate.hub.core import Hub
 from earlgate.hub.effects import Effects
 from earlgate.hub.session import Session, TokenBucket
@@ -38,8 +41,11 @@ from earlgate.mqtt.actions import (
     LeaveShare,
     Send,
 )
+from earlgate.mqtt.keeper import SessionKeeper
 from earlgate.mqtt.mapping import Message, from_frame
+from earlgate.mqtt.marks import Marks, epoch_of
 from earlgate.mqtt.metrics import MqttMetrics
+from earlgate.mqtt.record import BAD, EXPIRED, HIT, SessionRecord, resume_decision
 from earlgate.mqtt.session import MqttSession
 from earlgate.mqtt.sessions import Accepted, Refused, Sessions
 from earlgate.mqtt.sharing import Sharing
@@ -60,7 +66,7 @@ class Link(Protocol):
 class HubSide(Session):
     """The core session of one MQTT session (see the module docstring)."""
 
-    __slots__ = ("_live", "bridge", "mqtt")
+    __slots__ = ("_history", "_live", "bridge", "mqtt")
 
     def __init__(self, bridge: MqttBridge, mqtt: MqttSession, accepted: Accepted) -> None:
         config = bridge.hub.config
@@ -80,8 +86,17 @@ class HubSide(Session):
         self.bridge = bridge
         self.mqtt = mqtt
         self._live = False
+        # Durable messages a replay carries, in the order their frames follow:
+        # live to the MQTT session (not retained values), and marked.
+        self._history: deque[tuple[str, int]] = deque()
 
     def deliver(self, subject: str, raw: bytes, offset: int | None) -> int:
+        if offset is not None:
+            marks = self.mqtt.marks
+            if marks is not None:
+                epoch = self.bridge.epoch_of(raw)
+                if epoch is not None:
+                    marks.seen(subject, offset, epoch)
         if self.replaying:
             return Session.deliver(self, subject, raw, offset)  # held until the replay ends
         bridge = self.bridge
@@ -91,7 +106,18 @@ class HubSide(Session):
         return bridge.from_hub(self, raw, True)
 
     def send(self, raw: bytes) -> int:
+        if self._history and self.bridge.message_of(raw) is not None:
+            subject, offset = self._history.popleft()
+            marks = self.mqtt.marks
+            epoch = self.bridge.epoch_of(raw)
+            if marks is not None and epoch is not None:
+                marks.seen(subject, offset, epoch)
+            return self.bridge.from_hub(self, raw, True)
         return self.bridge.from_hub(self, raw, self._live)
+
+    def replayed(self, subject: str, offset: int) -> None:
+        Session.replayed(self, subject, offset)
+        self._history.append((subject, offset))
 
     def end_replay(self) -> int:
         self._live = True  # what was held back meanwhile is live
@@ -115,10 +141,17 @@ class MqttBridge:
         effects: the hub's performer of core actions.
         sessions: the sessions by client id.
         metrics: the MQTT counters.
+        keep: whether kept sessions go to the broker's store (a broker shared
+            by several hub processes: :mod:`~earlgate.mqtt.keeper`).
     """
 
     def __init__(
-        self, hub: Hub, effects: Effects, sessions: Sessions, metrics: MqttMetrics
+        self,
+        hub: Hub,
+        effects: Effects,
+        sessions: Sessions,
+        metrics: MqttMetrics,
+        keep: bool = False,
     ) -> None:
         self.hub = hub
         self.effects = effects
@@ -130,7 +163,12 @@ class MqttBridge:
         self._timers: dict[MqttSession, asyncio.TimerHandle] = {}
         self._last: tuple[bytes, Message] | None = None  # one frame fans out to many sessions
         self._handing: Message | None = None  # the MQTT publish the core is taking now
+        self._epoch: tuple[bytes, str | None] = (b"", None)  # of the last durable frame
         self.sharing = Sharing(self, metrics)
+        self.keeper = SessionKeeper(hub.broker, hub.config, self._let_go) if keep else None
+        self._durable = keep and hub.broker.has_durable()
+        # CONNECTs waiting for the store, with the packets their clients sent meanwhile.
+        self._waiting: dict[MqttSession, list[p.Packet]] = {}
 
     # -- connections ------------------------------------------------------
 
@@ -145,10 +183,64 @@ class MqttBridge:
         session = outcome.session
         if outcome.before:
             self.perform(outcome.old or session, outcome.before)
+        keeper = self.keeper
+        if keeper is not None and outcome.new and outcome.assigned_id is None:
+            task = keeper.take(session.client_id)  # another hub lets go of it, if it held it
+            if not packet.clean_start:  # 3.1.2.4: then the session it kept is taken up
+                self.links[session] = link
+                self._waiting[session] = []
+                task.add_done_callback(lambda done: self._took(session, outcome, packet, done))
+                return session
+        self._attach(link, session, outcome, packet, None)
+        return session
+
+    def _took(
+        self,
+        session: MqttSession,
+        outcome: Accepted,
+        packet: p.Connect,
+        task: asyncio.Task[bytes | None],
+    ) -> None:
+        """The store answered a CONNECT's take: attach, from the record if one was kept."""
+        raw = None if task.cancelled() else task.result()
+        waiting = self._waiting.pop(session, None)
+        link = self.links.pop(session, None)
+        keeper = self.keeper
+        assert keeper is not None
+        decision = resume_decision(raw, session.client_id, self.sessions.wall())
+        if waiting is None or link is None:  # the client left before its CONNACK
+            if decision.record is not None and raw is not None:
+                keeper.put_back(session.client_id, raw, decision.record.ends - time.time())
+            return
+        if decision.outcome in (BAD, EXPIRED):
+            keeper.metrics.discarded += 1
+            logger.warning(
+                "stored session of %r ignored: %s", session.client_id[:64], decision.reason
+            )
+        record = decision.record if decision.outcome == HIT else None
+        if record is not None:
+            keeper.metrics.resumed += 1
+            outcome.present = True
+        self._attach(link, session, outcome, packet, record)
+        for early in waiting:
+            self.received(session, early)
+
+    def _attach(
+        self,
+        link: Link,
+        session: MqttSession,
+        outcome: Accepted,
+        packet: p.Connect,
+        record: SessionRecord | None,
+    ) -> None:
         if outcome.new:
+            if self._durable:
+                session.marks = Marks()
             side = HubSide(self, session, outcome)
             self.sides[session] = side
             self.effects.perform(self.hub.open_session(side))
+            if record is not None:
+                self.perform(session, session.restore(record))
         elif outcome.token is not None:
             # The new connection's token replaces the old one's grants; the
             # subscriptions it no longer allows are dropped (the ack's ``revoked``).
@@ -160,21 +252,33 @@ class MqttBridge:
         self.links[session] = link
         self.metrics.connections_opened += 1
         attached = session.attach(packet, outcome.present, outcome.assigned_id, link.transport)
+        session.keep_due = True  # saved if kept (the expiry is known now)
         self.perform(session, attached)
-        return session
 
     def received(self, session: MqttSession, packet: p.Packet) -> None:
+        if self._waiting:
+            waiting = self._waiting.get(session)
+            if waiting is not None:  # sent before the CONNACK: after it, in order
+                waiting.append(packet)
+                return
         self.perform(session, session.receive(packet))
 
     def lost(self, link: Link, session: MqttSession, message: str) -> None:
         """``link`` closed; if it still was the session's connection, that counts as abnormal."""
+        if self._waiting.pop(session, None) is not None:
+            self.links.pop(session, None)
+            self.sessions.forget(session)  # never attached: nothing to end
+            return
         if self.links.get(session) is link:
             del self.links[session]
             self.perform(session, session.connection_lost(message))
 
     def shutdown(self) -> None:
-        """The hub stops: every session ends (their wills are published)."""
+        """The hub stops: every session ends (their wills are published; their
+        records stay in the store, for another hub to take them up)."""
         self.sharing.stopping = True
+        if self.keeper is not None:
+            self.keeper.stop()
         for session in list(self.sessions.by_id.values()):
             self.perform(session, session.shutdown())
 
@@ -212,9 +316,61 @@ class MqttBridge:
                 self.sharing.leave(session, action.key)
             elif isinstance(action, Handover):
                 self.sharing.hand_over(action)
+        if session.keep_due:
+            self._keep(session)
+
+    # -- the store (:mod:`~earlgate.mqtt.keeper`) -------------------------
+
+    def _keep(self, session: MqttSession) -> None:
+        """The session's record changed: save it, once its new subscriptions'
+        positions are read."""
+        session.keep_due = False
+        keeper = self.keeper
+        wanted, session.positions_wanted = session.positions_wanted, []
+        if keeper is None or session.ended or session.released or session.expiry <= 0:
+            return
+        for topic_filter in wanted:
+            task = asyncio.get_running_loop().create_task(self._read_positions(topic_filter))
+            task.add_done_callback(lambda done: self._positions_read(session, done))
+        if not wanted:
+            keeper.save(session)
+
+    async def _read_positions(self, topic_filter: str) -> dict[str, Position]:
+        limit = self.hub.config.max_resume_subjects
+        return await self.hub.broker.positions(topic_filter, limit)
+
+    def _positions_read(
+        self, session: MqttSession, task: asyncio.Task[dict[str, Position]]
+    ) -> None:
+        if task.cancelled() or task.exception() is not None:
+            logger.warning("positions for %r unavailable: %s", session, task)
+            return
+        session.positions_read(task.result())
+        self._keep(session)
+
+    def _let_go(self, client_id: str) -> None:
+        """Another hub took the session of ``client_id`` up: it ends here, quietly."""
+        session = self.sessions.by_id.get(client_id)
+        if session is None or session.ended or session.released:
+            return
+        assert self.keeper is not None
+        self.keeper.metrics.taken_over += 1
+        self._waiting.pop(session, None)
+        self.perform(session, session.let_go())
+
+    def epoch_of(self, raw: bytes) -> str | None:
+        """The epoch of a durable frame (once per frame, however many sessions get it)."""
+        cached = self._epoch
+        if cached[0] is raw:
+            return cached[1]
+        epoch = epoch_of(raw)
+        self._epoch = (raw, epoch)
+        return epoch
 
     def _end(self, session: MqttSession) -> None:
         self._arm(session, None)
+        if self.keeper is not None:
+            self.keeper.drop(session)
         self.sessions.forget(session)
         self.sharing.leave_all(session)
         side = self.sides.pop(session, None)

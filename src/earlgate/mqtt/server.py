@@ -22,6 +22,7 @@ from picows import WSUpgradeRequest, WSUpgradeResponse, WSUpgradeResponseWithLis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from earlgate.broker.redis_sessions import RedisSessions
 from earlgate.metrics.exposition import labelled_counter
 from earlgate.mqtt.bridge import MqttBridge
 from earlgate.mqtt.connection import MqttConnection
@@ -59,7 +60,11 @@ class MqttServer:
             time.time,
             shared_available=sharing_available(hub_server.broker, self.config),
         )
-        self.bridge = MqttBridge(hub_server.hub, hub_server.effects, self.sessions, self.metrics)
+        # Kept sessions go to the broker's store where hub processes share it.
+        keep = isinstance(hub_server.broker, RedisSessions)
+        self.bridge = MqttBridge(
+            hub_server.hub, hub_server.effects, self.sessions, self.metrics, keep=keep
+        )
         self.connections: set[MqttConnection] = set()
         self.port: int | None = None
         self.tls_port: int | None = None
@@ -71,6 +76,8 @@ class MqttServer:
     async def start(self, tls: ssl.SSLContext | None) -> None:
         """Listen on the ports the config names; ``tls`` is the hub's own context."""
         config = self.config
+        if self.bridge.keeper is not None:
+            self.bridge.keeper.start(self.sessions.by_id.values)
         if config.mqtt_port is not None:
             self._listener, self.port = await self._listen(config.mqtt_port, None, "--mqtt-port")
         if config.mqtts_port is not None:
@@ -245,5 +252,27 @@ class MqttCollector(Collector):
                 self._server.tls_handshake_failures(),
             ),
         ]
+        keeper = self._server.bridge.keeper
+        if keeper is not None:
+            store = keeper.metrics
+            counters += [
+                ("store_saved", "Kept session records saved to the broker", store.saved),
+                (
+                    "store_resumed",
+                    "Sessions taken up from a record another hub process saved",
+                    store.resumed,
+                ),
+                (
+                    "store_taken_over",
+                    "Sessions let go here: another hub process took them up",
+                    store.taken_over,
+                ),
+                (
+                    "store_discarded",
+                    "Stored records ignored (unreadable, expired)",
+                    store.discarded,
+                ),
+                ("store_failed", "Session store requests that failed", store.failed),
+            ]
         for name, doc, value in counters:
             yield CounterMetricFamily(f"earlgate_mqtt_{name}", doc, value=value)

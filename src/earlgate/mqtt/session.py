@@ -30,6 +30,7 @@ from earlgate.mqtt import reasons as r
 from earlgate.mqtt.actions import Actions, ArmTimer, CloseLink, EndSession, Handover, HubFrame, Send
 from earlgate.mqtt.codec import encode
 from earlgate.mqtt.inbound import InboundMixin
+from earlgate.mqtt.keeping import KeepingMixin
 from earlgate.mqtt.mapping import to_frame
 from earlgate.mqtt.metrics import MqttMetrics
 from earlgate.mqtt.outbound import Outbound
@@ -56,7 +57,7 @@ class Link:
     transport: str = "tcp"  # what carries it: "tcp" (the MQTT port) or "websocket" (/mqtt)
 
 
-class MqttSession(InboundMixin, OutgoingMixin, SubscribeMixin):
+class MqttSession(InboundMixin, OutgoingMixin, SubscribeMixin, KeepingMixin):
     """The state of one client id and its protocol logic (see the module docstring).
 
     Args:
@@ -104,6 +105,7 @@ class MqttSession(InboundMixin, OutgoingMixin, SubscribeMixin):
         self._will_at: float | None = None
         self._expires_at: float | None = None
         SubscribeMixin.__init__(self)
+        KeepingMixin.__init__(self)
 
     def __repr__(self) -> str:
         return f"<MqttSession {self.client_id!r} connected={self.connected}>"
@@ -228,6 +230,7 @@ class MqttSession(InboundMixin, OutgoingMixin, SubscribeMixin):
         if self.expiry <= 0:
             return actions + self.end()
         self._expires_at = now + self.expiry
+        self.keep_due = True  # saved with its positions, where the broker keeps sessions
         if self.will is not None:
             if delay <= 0:
                 actions += self._publish_will()

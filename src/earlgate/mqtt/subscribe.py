@@ -18,7 +18,7 @@ is a protocol error (3.8.3-4). Where the hub cannot share (see
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -27,6 +27,7 @@ from earlgate.mqtt import packets as p
 from earlgate.mqtt import reasons as r
 from earlgate.mqtt.actions import Actions, HubFrame, JoinShare, LeaveShare
 from earlgate.mqtt.mapping import Message
+from earlgate.mqtt.marks import Marks
 from earlgate.mqtt.metrics import MqttMetrics
 from earlgate.mqtt.outbound import Outbound
 from earlgate.mqtt.properties import Properties
@@ -61,6 +62,7 @@ class Subscription:
     retain_as_published: bool = False
     sub_id: int | None = None
     share: ShareKey | None = None  # a shared subscription: delivered by its group
+    retain_handling: int = 0  # MQTT 5, 3.8.3.1 (kept in the session's record)
 
     def matches(self, topic: str) -> bool:
         return matches(self.filter, topic)
@@ -91,6 +93,9 @@ class SubscribeMixin:
     connected: bool
     ended: bool
     outbound: Outbound
+    marks: Marks | None  # (see :mod:`~earlgate.mqtt.keeping`)
+    keep_due: bool
+    positions_wanted: list[str]
 
     def __init__(self) -> None:
         self._answering: tuple[Subscribing, int] | None = None  # the last filter acked
@@ -121,6 +126,12 @@ class SubscribeMixin:
 
     def _version(self) -> int:
         raise NotImplementedError
+
+    if TYPE_CHECKING:  # provided by KeepingMixin, after this class in the MRO
+
+        def restore_answer(
+            self, topic_filter: str, error: Any, frame: dict[str, Any]
+        ) -> Actions: ...
 
     @property
     def has_no_local(self) -> bool:
@@ -207,21 +218,28 @@ class SubscribeMixin:
             for pattern in revoked if isinstance(revoked, list) else ():
                 if isinstance(pattern, str):
                     self._forget(pattern)
+                    self.keep_due = True
             return []
+        if entry[0] == "restore":
+            return self.restore_answer(entry[1], error, frame)
         _, job, index = entry
         request = job.requests[index]
         if error is None:
             granted = min(request.qos, 2)
             self._forget(request.filter)
+            share = parse_share(request.filter)
             self.subscriptions[request.filter] = Subscription(
                 request.filter,
                 granted,
                 request.no_local,
                 request.retain_as_published,
                 job.sub_id,
-                parse_share(request.filter),
+                share,
+                request.retain_handling,
             )
             self._no_local += request.no_local
+            if share is None and self.marks is not None:
+                self.positions_wanted.append(request.filter)
             job.codes[index] = granted
             self._answering = (job, index)
         else:
@@ -234,6 +252,7 @@ class SubscribeMixin:
 
     def _suback(self, job: Subscribing) -> Actions:
         job.done = True
+        self.keep_due = True
         granted = [code if code is not None else r.UNSPECIFIED_ERROR for code in job.codes]
         failed = any(code >= 0x80 for code in granted)
         if self._version() != p.V5:
@@ -330,6 +349,7 @@ class SubscribeMixin:
                 actions.append(HubFrame(orjson.dumps(frame)))
             reasons.append(r.SUCCESS)
         v5 = self._version() == p.V5
+        self.keep_due = True
         return actions + self.send(p.UnsubAck(packet.packet_id, reasons if v5 else []))
 
     def unshare(self, topic_filter: str) -> Actions:
