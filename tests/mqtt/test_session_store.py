@@ -41,7 +41,7 @@ RECORD = SessionRecord(
 
 def test_round_trip() -> None:
     assert decode(encode(RECORD)) == RECORD
-    bare = SessionRecord("ü id", 4, 0.0, 0.0)
+    bare = SessionRecord("ü id", 4, 0.0, 0.0, fresh=("x/#",))
     assert decode(encode(bare)) == bare
 
 
@@ -81,6 +81,9 @@ def _fields() -> dict[str, Any]:
         ("pos", {"a": [True, "e"]}, "'pos' of 'a'"),
         ("pos", {"a": [1, None]}, "'pos' of 'a'"),
         ("pos", {"a": "1 e"}, "'pos' of 'a'"),
+        ("fresh", "a/#", "'fresh'"),
+        ("fresh", [""], "'fresh'"),
+        ("fresh", [1], "'fresh'"),
     ],
 )
 def test_every_field_is_checked(field: str, value: Any, names: str) -> None:
@@ -91,7 +94,9 @@ def test_every_field_is_checked(field: str, value: Any, names: str) -> None:
     assert names in str(raised.value)
 
 
-@pytest.mark.parametrize("missing", ["v", "id", "protocol", "expiry", "ends", "subs", "pos"])
+@pytest.mark.parametrize(
+    "missing", ["v", "id", "protocol", "expiry", "ends", "subs", "pos", "fresh"]
+)
 def test_every_field_is_needed(missing: str) -> None:
     fields = _fields()
     del fields[missing]
@@ -163,7 +168,10 @@ def test_record_of_a_kept_session() -> None:
     session = harness.session
     harness.subscribe("a/#", qos=1)
     assert session.positions_wanted == ["a/#"] and session.keep_due
-    session.positions_read({"a/old": (7, "e")})
+    assert session.marks.pending == {"a/#"}
+    assert session.record(interval=5).fresh == ("a/#",)  # no replay: where it stood is unknown
+    session.positions_read("a/#", {"a/old": (7, "e")})
+    assert session.record(interval=5).fresh == ()
     harness.deliver(message("a/x", qos=1))
     session.marks.seen("a/x", 8, "e")  # (the bridge marks what the hub delivered)
     record = session.record(interval=5)
@@ -195,6 +203,13 @@ def test_restore_makes_subscriptions_again_from_the_positions() -> None:
     assert session.subscriptions["a/#"].qos == 1
 
 
+def test_a_fresh_filter_is_taken_up_without_a_replay() -> None:
+    harness = _kept()
+    fresh = SessionRecord("c1", 5, 300.0, RECORD.ends, RECORD.subscriptions[:1], {}, ("a/#",))
+    harness.take(harness.session.restore(fresh))
+    assert harness.frames == [{"type": "subscribe", "subject": "a/#", "id": 1}]
+
+
 def test_let_go_closes_without_the_will() -> None:
     will = p.Will("w/t", b"bye", 1)
     harness, _ = make(clean=False, properties=Properties(session_expiry=300), will=will)
@@ -202,3 +217,10 @@ def test_let_go_closes_without_the_will() -> None:
     assert isinstance(packets[0], p.Disconnect) and packets[0].reason == 0x8E
     assert harness.ended and harness.session.released
     assert not [f for f in harness.frames if f.get("type") == "publish"]
+
+
+def test_suback_waits_for_the_save() -> None:
+    harness = _kept()
+    harness.session.hold_subacks = True
+    assert harness.subscribe("a/#") == []  # held until the record is saved
+    assert harness.take(harness.session.release_held()) == [p.SubAck(1, [1])]

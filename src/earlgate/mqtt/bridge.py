@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
 
-from earlgate.broker.base import Position
 from earlgate.hub.core import Hub
 from earlgate.hub.effects import Effects
 from earlgate.hub.session import Session, TokenBucket
@@ -41,11 +39,12 @@ from earlgate.mqtt.actions import (
     LeaveShare,
     Send,
 )
+from earlgate.mqtt.bridgestore import StoreBridge
 from earlgate.mqtt.keeper import SessionKeeper
 from earlgate.mqtt.mapping import Message, from_frame
-from earlgate.mqtt.marks import Marks, epoch_of
+from earlgate.mqtt.marks import Marks
 from earlgate.mqtt.metrics import MqttMetrics
-from earlgate.mqtt.record import BAD, EXPIRED, HIT, SessionRecord, resume_decision
+from earlgate.mqtt.record import SessionRecord
 from earlgate.mqtt.session import MqttSession
 from earlgate.mqtt.sessions import Accepted, Refused, Sessions
 from earlgate.mqtt.sharing import Sharing
@@ -133,7 +132,7 @@ class HubSide(Session):
         self.bridge.perform(self.mqtt, self.mqtt.hub_closed(code, reason))
 
 
-class MqttBridge:
+class MqttBridge(StoreBridge):
     """Every MQTT session of one hub process, and what their actions do.
 
     Args:
@@ -194,37 +193,6 @@ class MqttBridge:
         self._attach(link, session, outcome, packet, None)
         return session
 
-    def _took(
-        self,
-        session: MqttSession,
-        outcome: Accepted,
-        packet: p.Connect,
-        task: asyncio.Task[bytes | None],
-    ) -> None:
-        """The store answered a CONNECT's take: attach, from the record if one was kept."""
-        raw = None if task.cancelled() else task.result()
-        waiting = self._waiting.pop(session, None)
-        link = self.links.pop(session, None)
-        keeper = self.keeper
-        assert keeper is not None
-        decision = resume_decision(raw, session.client_id, self.sessions.wall())
-        if waiting is None or link is None:  # the client left before its CONNACK
-            if decision.record is not None and raw is not None:
-                keeper.put_back(session.client_id, raw, decision.record.ends - time.time())
-            return
-        if decision.outcome in (BAD, EXPIRED):
-            keeper.metrics.discarded += 1
-            logger.warning(
-                "stored session of %r ignored: %s", session.client_id[:64], decision.reason
-            )
-        record = decision.record if decision.outcome == HIT else None
-        if record is not None:
-            keeper.metrics.resumed += 1
-            outcome.present = True
-        self._attach(link, session, outcome, packet, record)
-        for early in waiting:
-            self.received(session, early)
-
     def _attach(
         self,
         link: Link,
@@ -234,6 +202,7 @@ class MqttBridge:
         record: SessionRecord | None,
     ) -> None:
         if outcome.new:
+            session.hold_subacks = self.keeper is not None
             if self._durable:
                 session.marks = Marks()
             side = HubSide(self, session, outcome)
@@ -318,54 +287,6 @@ class MqttBridge:
                 self.sharing.hand_over(action)
         if session.keep_due:
             self._keep(session)
-
-    # -- the store (:mod:`~earlgate.mqtt.keeper`) -------------------------
-
-    def _keep(self, session: MqttSession) -> None:
-        """The session's record changed: save it, once its new subscriptions'
-        positions are read."""
-        session.keep_due = False
-        keeper = self.keeper
-        wanted, session.positions_wanted = session.positions_wanted, []
-        if keeper is None or session.ended or session.released or session.expiry <= 0:
-            return
-        for topic_filter in wanted:
-            task = asyncio.get_running_loop().create_task(self._read_positions(topic_filter))
-            task.add_done_callback(lambda done: self._positions_read(session, done))
-        if not wanted:
-            keeper.save(session)
-
-    async def _read_positions(self, topic_filter: str) -> dict[str, Position]:
-        limit = self.hub.config.max_resume_subjects
-        return await self.hub.broker.positions(topic_filter, limit)
-
-    def _positions_read(
-        self, session: MqttSession, task: asyncio.Task[dict[str, Position]]
-    ) -> None:
-        if task.cancelled() or task.exception() is not None:
-            logger.warning("positions for %r unavailable: %s", session, task)
-            return
-        session.positions_read(task.result())
-        self._keep(session)
-
-    def _let_go(self, client_id: str) -> None:
-        """Another hub took the session of ``client_id`` up: it ends here, quietly."""
-        session = self.sessions.by_id.get(client_id)
-        if session is None or session.ended or session.released:
-            return
-        assert self.keeper is not None
-        self.keeper.metrics.taken_over += 1
-        self._waiting.pop(session, None)
-        self.perform(session, session.let_go())
-
-    def epoch_of(self, raw: bytes) -> str | None:
-        """The epoch of a durable frame (once per frame, however many sessions get it)."""
-        cached = self._epoch
-        if cached[0] is raw:
-            return cached[1]
-        epoch = epoch_of(raw)
-        self._epoch = (raw, epoch)
-        return epoch
 
     def _end(self, session: MqttSession) -> None:
         self._arm(session, None)

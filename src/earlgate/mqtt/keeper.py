@@ -75,6 +75,7 @@ class SessionKeeper:
         self._let_go = let_go
         self._chains: dict[str, asyncio.Task[Any]] = {}
         self._saving: set[MqttSession] = set()  # a save asked for, not started yet
+        self._then: dict[MqttSession, list[Callable[[], None]]] = {}  # ... and what waits for it
         self._saved_at: dict[MqttSession, float] = {}
         self._timer: asyncio.TimerHandle | None = None
         broker.watch_sessions(self._taken)
@@ -89,24 +90,33 @@ class SessionKeeper:
 
         return self._chain(client_id, take, None)
 
-    def save(self, session: MqttSession) -> None:
-        """Save ``session``'s record soon (folded with other saves asked meanwhile)."""
+    def save(self, session: MqttSession, then: Callable[[], None] | None = None) -> None:
+        """Save ``session``'s record soon (folded with other saves asked meanwhile);
+        ``then`` is called once it is saved (or could not be)."""
+        if then is not None:
+            self._then.setdefault(session, []).append(then)
         if session in self._saving:
             return
         self._saving.add(session)
 
         async def save() -> None:
             self._saving.discard(session)
-            if session.ended or session.released or session.expiry <= 0:
-                return
-            record = session.record(self.interval)
-            ttl = min(max(record.ends - self.wall(), 0.001), self.longest)
-            self._saved_at[session] = time.monotonic()
-            session.keep_due = False
-            if await self.broker.save_session(session.client_id, encode(record), ttl, self.owner):
-                self.metrics.saved += 1
-            elif not session.ended:
-                self._let_go(session.client_id)
+            callbacks = self._then.pop(session, [])
+            try:
+                if session.ended or session.released or session.expiry <= 0:
+                    return
+                record = session.record(self.interval)
+                ttl = min(max(record.ends - self.wall(), 0.001), self.longest)
+                self._saved_at[session] = time.monotonic()
+                session.keep_due = False
+                raw = encode(record)
+                if await self.broker.save_session(session.client_id, raw, ttl, self.owner):
+                    self.metrics.saved += 1
+                elif not session.ended:
+                    self._let_go(session.client_id)
+            finally:
+                for callback in callbacks:
+                    callback()
 
         self._chain(session.client_id, save, None)
 

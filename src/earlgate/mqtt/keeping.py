@@ -66,6 +66,8 @@ class KeepingMixin:
         self.keep_due = False  # the record changed: the bridge saves it
         self.positions_wanted: list[str] = []  # new filters whose positions to read
         self.released = False  # taken up by another hub: never saved or dropped here
+        self.hold_subacks = False  # SUBACKs wait for the save (where the broker keeps sessions)
+        self.held: Actions = []  # ... these
 
     # provided by MqttSession
     def next_frame_id(self) -> int:
@@ -97,6 +99,7 @@ class KeepingMixin:
             for s in self.subscriptions.values()
         )
         positions: dict[str, Position] = {}
+        fresh: tuple[str, ...] = ()
         marks = self.marks
         if marks is not None:
             outbound = self.outbound
@@ -105,7 +108,10 @@ class KeepingMixin:
             filters = [s.filter for s in self.subscriptions.values() if s.share is None]
             keep = [subject for subject in marks.last if any(matches(f, subject) for f in filters)]
             positions = marks.snapshot(outstanding, keep)
-        return SessionRecord(self.client_id, self.link.version, self.expiry, ends, subs, positions)
+            fresh = tuple(f for f in sorted(marks.pending) if f in self.subscriptions)
+        return SessionRecord(
+            self.client_id, self.link.version, self.expiry, ends, subs, positions, fresh
+        )
 
     # -- from the store ---------------------------------------------------------
 
@@ -141,7 +147,7 @@ class KeepingMixin:
                 actions.append(JoinShare(share, frame_id))
                 continue
             frame: dict[str, Any] = {"type": "subscribe", "subject": saved.filter, "id": frame_id}
-            if self.marks is not None:
+            if self.marks is not None and saved.filter not in record.fresh:
                 resume = {
                     subject: [offset, epoch]
                     for subject, (offset, epoch) in record.positions.items()
@@ -164,11 +170,19 @@ class KeepingMixin:
             self.marks.baseline(_positions(positions))
         return []
 
-    def positions_read(self, positions: dict[str, Position]) -> None:
-        """Where the durable subjects of a new subscription stood (the bridge read them)."""
+    def positions_read(self, topic_filter: str, positions: dict[str, Position] | None) -> None:
+        """Where the durable subjects of a new subscription stood (the bridge read
+        them; None: it could not)."""
         if self.marks is not None and not self.ended:
-            self.marks.baseline(positions)
+            self.marks.pending.discard(topic_filter)
+            if positions is not None:
+                self.marks.baseline(positions)
             self.keep_due = True
+
+    def release_held(self) -> Actions:
+        """The SUBACKs held until the record was saved."""
+        held, self.held = self.held, []
+        return held
 
     def let_go(self) -> Actions:
         """Another hub took the session up: close the connection (MQTT 5: 0x8E)

@@ -37,12 +37,13 @@ def epoch_of(raw: bytes) -> str | None:
 class Marks:
     """Per durable subject: the newest message handed over, and the settled floor."""
 
-    __slots__ = ("changed", "floor", "last")
+    __slots__ = ("changed", "floor", "last", "pending")
 
     def __init__(self, positions: dict[str, Position] | None = None) -> None:
         self.last: dict[str, Position] = dict(positions or {})
         self.floor: dict[str, Position] = dict(positions or {})
         self.changed = False  # since the last record
+        self.pending: set[str] = set()  # filters whose baseline is still being read
 
     def seen(self, subject: str, offset: int, epoch: str) -> None:
         """A message of ``subject`` at ``offset`` was handed to the session."""

@@ -54,6 +54,9 @@ class SessionRecord:
     ends: float  # wall-clock seconds: the session is over then, unless resumed
     subscriptions: tuple[SavedSubscription, ...] = ()
     positions: dict[str, Position] = field(default_factory=dict)
+    # Filters subscribed so recently that where their subjects stood is not
+    # known yet: taken up without a replay (else all their history would come).
+    fresh: tuple[str, ...] = ()
 
 
 def encode(record: SessionRecord) -> bytes:
@@ -69,6 +72,7 @@ def encode(record: SessionRecord) -> bytes:
             "expiry": record.expiry,
             "ends": record.ends,
             "subs": subs,
+            "fresh": list(record.fresh),
             "pos": {
                 subject: [offset, epoch] for subject, (offset, epoch) in record.positions.items()
             },
@@ -101,6 +105,9 @@ def decode(raw: bytes) -> SessionRecord:
     positions = value.get("pos")
     if not isinstance(positions, dict):
         raise RecordError("'pos' must be an object")
+    fresh = value.get("fresh")
+    if not isinstance(fresh, list) or not all(isinstance(f, str) and f for f in fresh):
+        raise RecordError("'fresh' must be a list of filters")
     return SessionRecord(
         client_id,
         protocol,
@@ -108,6 +115,7 @@ def decode(raw: bytes) -> SessionRecord:
         ends,
         tuple(_subscription(entry, index) for index, entry in enumerate(subs)),
         {subject: _position(subject, at) for subject, at in positions.items()},
+        tuple(fresh),
     )
 
 

@@ -96,6 +96,9 @@ class SubscribeMixin:
     marks: Marks | None  # (see :mod:`~earlgate.mqtt.keeping`)
     keep_due: bool
     positions_wanted: list[str]
+    hold_subacks: bool
+    held: Actions
+    expiry: float
 
     def __init__(self) -> None:
         self._answering: tuple[Subscribing, int] | None = None  # the last filter acked
@@ -240,6 +243,7 @@ class SubscribeMixin:
             self._no_local += request.no_local
             if share is None and self.marks is not None:
                 self.positions_wanted.append(request.filter)
+                self.marks.pending.add(request.filter)
             job.codes[index] = granted
             self._answering = (job, index)
         else:
@@ -259,6 +263,12 @@ class SubscribeMixin:
             granted = [code if code < 0x80 else r.V4_SUBACK_FAILURE for code in granted]
         props = self.reason_props(job.reason) if failed else Properties()
         actions = self.send(p.SubAck(job.packet_id, granted, props))
+        if actions and self.hold_subacks and self.expiry > 0:
+            # Sent once the record holding the subscription is saved: a SUBACK
+            # then means the subscription outlives this hub process. Messages
+            # may come before it (MQTT 5.0, 3.8.4).
+            self.held += actions
+            actions = []
         for index, message in job.retained:
             actions += self._send_retained(job, index, message)
         job.retained.clear()
