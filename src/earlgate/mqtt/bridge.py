@@ -203,8 +203,8 @@ class MqttBridge(StoreBridge):
     ) -> None:
         if outcome.new:
             session.hold_subacks = self.keeper is not None
-            if self._durable:
-                session.marks = Marks()
+            if self._durable and _kept(packet):
+                session.marks = Marks()  # positions to save (not for a session that ends)
             side = HubSide(self, session, outcome)
             self.sides[session] = side
             self.effects.perform(self.hub.open_session(side))
@@ -361,6 +361,13 @@ class MqttBridge(StoreBridge):
 
 
 _PUBLISH_TYPES = ("publish", "publisher")
+
+
+def _kept(packet: p.Connect) -> bool:
+    """Whether the CONNECT asks for a session that outlives the connection."""
+    if packet.protocol_level == p.V5:
+        return bool(packet.properties.session_expiry)
+    return not packet.clean_start
 
 
 def _parse(raw: bytes) -> dict[str, Any] | None:
