@@ -317,13 +317,13 @@ async def listen(
     max_per_address: int = 0,
     reuse_port: bool = False,
     tls_handshake_timeout: float = 10.0,
+    transports: str = "auto",
 ) -> tuple[Listener, int]:
     """Listen on ``host:port`` (0: any free port); returns the listener and its port.
 
-    Accepted sockets get aiofastnet's C transports (picows's own default),
-    which read and write without the Python layers of asyncio's selector
-    transports; :class:`Listener` decides what happens at the descriptor
-    limit and per source address.
+    ``transports`` (:data:`~earlgate.server.listener.SOCKET_TRANSPORTS`) says
+    what carries accepted sockets; :class:`Listener` decides what happens at
+    the descriptor limit and per source address.
     """
     sock = bind_socket(host, port, reuse_port=reuse_port)
     listener = Listener(
@@ -332,6 +332,7 @@ async def listen(
         tls,
         max_per_address=max_per_address,
         tls_handshake_timeout=tls_handshake_timeout,
+        transports=transports,
     )
     return listener, listener.port
 

@@ -8,6 +8,12 @@ logs one line, and retries on a timer until a descriptor is free again (the
 waiting connections stay in the kernel's backlog meanwhile); it also counts
 connections per source address and turns away those over the configured
 limit before they cost more than a descriptor for a moment.
+
+Accepted sockets get the event loop's own transports when the loop is
+uvloop's (C, about 7 KiB per idle WebSocket connection with picows) and
+aiofastnet's C transports on asyncio's loop, whose own are Python code on
+every read and write (:data:`SOCKET_TRANSPORTS`, docs/hub.md "Memory per
+connection").
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ logger = logging.getLogger(__name__)
 OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 ACCEPT_RETRY = 0.1  # seconds between accept() attempts while out of descriptors
 PRUNE_INTERVAL = 10.0  # seconds between sweeps of closed connections per address
+SOCKET_TRANSPORTS = ("auto", "loop", "aiofastnet")  # auto: loop on uvloop, else aiofastnet
 _REFUSED_BODY = b'{"error":"too many connections from this address"}\n'
 _REFUSED = (
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
@@ -46,7 +53,10 @@ class Listener:
         *,
         max_per_address: int = 0,
         tls_handshake_timeout: float = 10.0,
+        transports: str = "auto",
     ) -> None:
+        if transports not in SOCKET_TRANSPORTS:
+            raise ValueError(f"socket transports must be one of {', '.join(SOCKET_TRANSPORTS)}")
         self.sockets = [sock]
         self._sock = sock
         self._make_front = make_front
@@ -54,6 +64,9 @@ class Listener:
         self._tls_timeout = tls_handshake_timeout
         self.max_per_address = max_per_address
         self._loop = asyncio.get_running_loop()
+        self.transports = transports
+        if transports == "auto":
+            self.transports = "loop" if runs_on_uvloop(self._loop) else "aiofastnet"
         self._by_address: dict[str, list[asyncio.BaseTransport]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._watching = False
@@ -140,14 +153,16 @@ class Listener:
         task.add_done_callback(self._tasks.discard)
 
     async def _connect(self, conn: socket.socket, host: str) -> None:
+        timeout = self._tls_timeout if self._tls else None
         try:
-            transport, _ = await aiofastnet.connect_accepted_socket(
-                self._loop,
-                self._make_front,
-                conn,
-                ssl=self._tls,
-                ssl_handshake_timeout=self._tls_timeout if self._tls else None,
-            )
+            if self.transports == "loop":
+                transport, _ = await self._loop.connect_accepted_socket(
+                    self._make_front, conn, ssl=self._tls, ssl_handshake_timeout=timeout
+                )
+            else:
+                transport, _ = await aiofastnet.connect_accepted_socket(
+                    self._loop, self._make_front, conn, ssl=self._tls, ssl_handshake_timeout=timeout
+                )
         except (OSError, ssl.SSLError, TimeoutError) as exc:
             logger.debug("connection from %s failed before its first byte: %s", host, exc)
             if self._tls is not None:
@@ -186,6 +201,10 @@ class Listener:
 
     async def wait_closed(self) -> None:
         return None
+
+
+def runs_on_uvloop(loop: asyncio.AbstractEventLoop) -> bool:
+    return type(loop).__module__.partition(".")[0] == "uvloop"
 
 
 def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
