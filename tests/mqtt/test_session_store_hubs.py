@@ -1,8 +1,11 @@
 """Kept MQTT sessions in a real redis-server, taken up on another hub process: after a
-clean disconnect, after the holding hub is killed, taken over from a live hub, discarded."""
+clean disconnect, after the holding hub (or worker of ``--workers 2``) is killed, taken
+over from a live hub, discarded by a clean start."""
 
 from __future__ import annotations
 
+import os
+import signal
 import urllib.request
 from collections.abc import Iterator
 
@@ -15,6 +18,7 @@ from polling import wait_for
 from redisproc import RedisServer
 
 from .clients import RawClient
+from .test_mqtt_workers import placed, worker_pids
 
 SAVE_INTERVAL = "0.2"  # seconds: positions of connected sessions
 EXPIRY = 300
@@ -229,3 +233,40 @@ def test_clean_start_on_another_hub_discards_the_session(
     assert not ack.session_present
     publish(second, "st/fresh", "nobody subscribed")
     assert quiet(client, 0.3)
+
+
+@pytest.fixture(scope="module")
+def workers(redis: RedisServer) -> Iterator[HubProcess]:
+    hub = start_hub(
+        "--workers",
+        "2",
+        "--broker",
+        redis.url,
+        "--durable",
+        "st/#",
+        "--mqtt-session-save-interval",
+        SAVE_INTERVAL,
+        mqtt=True,
+    )
+    yield hub
+    hub.stop(timeout=15)
+
+
+def test_resumed_on_another_worker_after_its_worker_is_killed(
+    workers: HubProcess, redis: RedisServer
+) -> None:
+    pids = worker_pids(workers)
+    (client, _), holder = placed(pids, port_of(workers), lambda: connect(workers, "worker-kept"))
+    subscribe(client, "st/worker/#")
+    publish(workers, "st/worker/a", "before")
+    assert receive(client, 1) == ["st/worker/a before"]
+    wait_for("the record saved", lambda: stored(redis, "worker-kept") or None)
+    os.kill(holder, signal.SIGKILL)
+    assert client.closed()
+    publish(workers, "st/worker/a", "after 1", "after 2")  # the other worker (or its new twin)
+    client, ack = connect(workers, "worker-kept")
+    assert ack.session_present
+    got = receive(client, 2)
+    while got[-1] != "st/worker/a after 2":
+        got += receive(client, 1)
+    assert got[-2:] == ["st/worker/a after 1", "st/worker/a after 2"]
