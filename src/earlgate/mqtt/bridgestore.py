@@ -128,9 +128,11 @@ class StoreBridge:
         session.positions_read(topic_filter, positions)
         self._keep(session)
 
-    def _let_go(self, client_id: str) -> None:
-        """Another hub took the session of ``client_id`` up: it ends here, quietly."""
-        session = self.sessions.by_id.get(client_id)
+    def _let_go(self, client_id: str, session: MqttSession | None = None) -> None:
+        """Another hub took the session of ``client_id`` up (``session``, where
+        its save was refused): it ends here, quietly."""
+        if session is None:
+            session = self.sessions.by_id.get(client_id)
         if session is None or session.ended or session.released:
             return
         assert self.keeper is not None

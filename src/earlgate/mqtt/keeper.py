@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+STALE_CHECK = 60.0  # seconds between checks for records to refresh, with no save interval
+
 
 @dataclass
 class StoreMetrics:
@@ -53,7 +55,8 @@ class SessionKeeper:
     Args:
         broker: the broker holding the store.
         config: ``mqtt_session_save_interval`` and ``mqtt_session_expiry_max``.
-        let_go: called with a session another hub owns now.
+        let_go: called with the client id of a session another hub owns now
+            (and the session, when a save of it was refused).
         owner: this process in the store (a fresh token by default).
     """
 
@@ -61,14 +64,15 @@ class SessionKeeper:
         self,
         broker: Broker,
         config: HubConfig,
-        let_go: Callable[[str], None],
+        let_go: Callable[[str, MqttSession | None], None],
         owner: str | None = None,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.broker = broker
         self.owner = owner or secrets.token_hex(8)
         self.interval = config.mqtt_session_save_interval
-        self.longest = config.mqtt_session_expiry_max + self.interval + 1.0
+        self.period = self.interval or STALE_CHECK  # of the timer
+        self.longest = config.mqtt_session_expiry_max + self.period + 1.0
         self.metrics = StoreMetrics()
         self.stopping = False
         self.wall = wall
@@ -105,7 +109,7 @@ class SessionKeeper:
             try:
                 if session.ended or session.released or session.expiry <= 0:
                     return
-                record = session.record(self.interval)
+                record = session.record(self.period)
                 ttl = min(max(record.ends - self.wall(), 0.001), self.longest)
                 self._saved_at[session] = time.monotonic()
                 session.keep_due = False
@@ -113,7 +117,7 @@ class SessionKeeper:
                 if await self.broker.save_session(session.client_id, raw, ttl, self.owner):
                     self.metrics.saved += 1
                 elif not session.ended:
-                    self._let_go(session.client_id)
+                    self._let_go(session.client_id, session)
             finally:
                 for callback in callbacks:
                     callback()
@@ -175,12 +179,11 @@ class SessionKeeper:
 
     def _taken(self, owner: str, client_id: str) -> None:
         if owner != self.owner and not self.stopping:
-            self._let_go(client_id)
+            self._let_go(client_id, None)
 
     def start(self, sessions: Callable[[], Iterable[MqttSession]]) -> None:
-        """Save connected kept sessions' positions every ``interval`` (0: never)."""
-        if self.interval <= 0:
-            return
+        """Save connected kept sessions' positions every ``interval`` when they
+        moved (0: not), and every record at least every half expiry."""
         loop = asyncio.get_running_loop()
 
         def tick() -> None:
@@ -190,11 +193,12 @@ class SessionKeeper:
                     continue
                 marks = session.marks
                 stale = now - self._saved_at.get(session, now) >= session.expiry / 2
-                if (marks is not None and marks.changed) or stale:
+                moved = self.interval > 0 and marks is not None and marks.changed
+                if moved or stale:
                     self.save(session)
-            self._timer = loop.call_later(self.interval, tick)
+            self._timer = loop.call_later(self.period, tick)
 
-        self._timer = loop.call_later(self.interval, tick)
+        self._timer = loop.call_later(self.period, tick)
 
     def stop(self) -> None:
         self.stopping = True
