@@ -90,3 +90,12 @@ async def test_take_is_announced_to_every_hub(kind: str, request: pytest.Fixture
     finally:
         await first.close()
         await second.close()
+
+
+def test_memory_store_sweeps_what_expired() -> None:
+    store = MemorySessionStore()
+    store.save("old", b"x", 1, "hub-a", now=0.0)
+    for n in range(MemorySessionStore.SWEEP_EVERY - 1):
+        store.save(f"c{n}", b"x", 100, "hub-a", now=10.0)
+    assert "old" not in store.records and "old" not in store.owners
+    assert len(store) == MemorySessionStore.SWEEP_EVERY - 1

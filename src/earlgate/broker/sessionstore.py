@@ -78,9 +78,12 @@ def parse_taken(data: bytes) -> tuple[str, str] | None:
 class MemorySessionStore:
     """The store's rules in one process (dicts with expiry); clocks are passed in."""
 
+    SWEEP_EVERY = 1024  # saves between sweeps of what expired
+
     def __init__(self) -> None:
         self.records: dict[str, tuple[bytes, float]] = {}  # client id -> (record, expires at)
         self.owners: dict[str, tuple[str, float]] = {}  # client id -> (owner, expires at)
+        self._saves = 0
 
     def _owner(self, client_id: str, now: float) -> str | None:
         held = self.owners.get(client_id)
@@ -97,7 +100,16 @@ class MemorySessionStore:
             return False
         self.records[client_id] = (record, now + ttl)
         self.owners[client_id] = (owner, now + ttl)
+        self._saves += 1
+        if self._saves % self.SWEEP_EVERY == 0:
+            self.sweep(now)
         return True
+
+    def sweep(self, now: float) -> None:
+        """Forget the records and owners whose time ran out."""
+        for held in (self.records, self.owners):
+            for client_id in [c for c, (_, ends) in held.items() if ends <= now]:
+                del held[client_id]
 
     def take(self, client_id: str, owner: str, hold: float, now: float) -> bytes | None:
         found = self.records.pop(client_id, None)
