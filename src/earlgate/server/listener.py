@@ -10,11 +10,10 @@ connections per source address and turns away those over the configured
 limit before they cost more than a descriptor for a moment.
 
 Accepted sockets get the event loop's own transports when the loop is
-uvloop's (C, 8.3 KiB per idle WebSocket connection with picows against
-11.8 with aiofastnet's) and
-aiofastnet's C transports on asyncio's loop, whose own are Python code on
-every read and write (:data:`SOCKET_TRANSPORTS`, docs/hub.md "Memory per
-connection").
+uvloop's (C, 8.3 KiB per idle WebSocket connection with picows against 11.8
+with aiofastnet's) and aiofastnet's C transports on asyncio's loop, whose own
+are Python code on every read and write (:data:`SOCKET_TRANSPORTS`,
+docs/hub.md "Memory per connection").
 """
 
 from __future__ import annotations
