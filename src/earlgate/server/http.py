@@ -58,6 +58,9 @@ class HttpResponse:
 Handler = Callable[[HttpRequest], Awaitable[HttpResponse]]
 
 
+_SPENT = h11.Connection(h11.SERVER)  # what an upgraded front holds instead of its own
+
+
 def is_websocket_upgrade(headers: dict[str, str]) -> bool:
     return "websocket" in headers.get("upgrade", "").lower()
 
@@ -180,6 +183,11 @@ class HttpFront(asyncio.Protocol):
                 if self._first is not None and is_websocket_upgrade(headers):
                     raw, self._first = bytes(self._first), None
                     self._cancel_timer()
+                    self._transport = None
+                    # uvloop's transport keeps a bound method of its first
+                    # protocol after the switch: hold nothing worth keeping.
+                    self._conn = _SPENT
+                    self._body = bytearray()
                     self._upgrade(transport, raw)
                     return
                 self._request = event
