@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 
 import psutil
@@ -75,3 +78,12 @@ def start_cluster(*args: str, timeout: float = 40.0) -> ClusterProcess:
     process.kill()
     process.wait()
     raise RuntimeError(f"cluster did not start: {seen.decode(errors='replace')}")
+
+
+def mqtt_states(cluster: ClusterProcess) -> dict[str, str]:
+    """HAProxy's view of the MQTT backend: server name → status."""
+    with urllib.request.urlopen(cluster.endpoints["stats"] + ";csv", timeout=5) as answer:
+        rows = csv.reader(io.StringIO(answer.read().decode().lstrip("# ")))
+        header = next(rows)
+        status = header.index("status")
+        return {r[1]: r[status] for r in rows if r and r[0] == "bk_mqtt" and r[1] != "BACKEND"}

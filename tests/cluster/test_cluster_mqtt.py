@@ -4,14 +4,12 @@ hubs' MQTT ports, joined through the started redis-server; mosquitto and WebSock
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
-from clusterproc import ClusterProcess, start_cluster
+from clusterproc import ClusterProcess, mqtt_states, start_cluster
 from earlgate.client import HubClient
 from mqtt.clients import LiveSub, needs_mosquitto, pub
 from polling import wait_for
@@ -36,15 +34,6 @@ def _stop_subscribers() -> Iterator[None]:
 
 def _mqtt_port(cluster: ClusterProcess) -> int:
     return int(cluster.endpoints["mqtt"].rpartition(":")[2])
-
-
-def mqtt_states(cluster: ClusterProcess) -> dict[str, str]:
-    """HAProxy's view of the MQTT backend: server name → status."""
-    with urllib.request.urlopen(cluster.endpoints["stats"] + ";csv", timeout=5) as answer:
-        rows = csv.reader(io.StringIO(answer.read().decode().lstrip("# ")))
-        header = next(rows)
-        status = header.index("status")
-        return {r[1]: r[status] for r in rows if r and r[0] == "bk_mqtt" and r[1] != "BACKEND"}
 
 
 def mqtt_connections(cluster: ClusterProcess, index: int) -> float:

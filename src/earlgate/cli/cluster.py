@@ -6,8 +6,15 @@ import argparse
 import sys
 
 from earlgate.cli import UsageError, add_setting_options
-from earlgate.cluster.haproxy import BALANCES, HaproxySettings, parse_server, render
+from earlgate.cluster.haproxy import (
+    BALANCES,
+    HaproxySettings,
+    haproxy_duration,
+    parse_server,
+    render,
+)
 from earlgate.cluster.supervisor import Policy
+from earlgate.cluster.tlspem import combined_pem
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=True,
         help="run the hubs on uvloop where it is installed (default; --no-uvloop: asyncio's)",
     )
+    _mqtts(up)
     _supervision(up)
     up.set_defaults(func=run_up)
 
@@ -69,9 +77,50 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--worker-mqtt-port",
         type=int,
         metavar="PORT",
-        help="with --mqtt-port: the MQTT port of the first hub; then +1 each",
+        help="with --mqtt-port or --mqtts-port: the MQTT port of the first hub; then +1 each",
+    )
+    config.add_argument(
+        "--mqtts-port",
+        type=int,
+        metavar="PORT",
+        help="HAProxy's MQTT-over-TLS port: TLS ends in HAProxy, plain MQTT to the hubs",
+    )
+    config.add_argument(
+        "--tls-pem",
+        metavar="FILE",
+        help="with --mqtts-port: HAProxy's certificate, chain and key in one PEM file",
+    )
+    config.add_argument(
+        "--tls-handshake-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="a TLS handshake on --mqtts-port must be done within this (default 10)",
     )
     config.set_defaults(func=run_config)
+
+
+def _mqtts(parser: argparse.ArgumentParser) -> None:
+    """MQTT over TLS, ended in HAProxy (docs/mqtt.md, docs/deploy.md)."""
+    group = parser.add_argument_group("MQTT over TLS (docs/mqtt.md)")
+    group.add_argument(
+        "--mqtts-port",
+        type=int,
+        metavar="PORT",
+        help="HAProxy's MQTT-over-TLS port: TLS ends in HAProxy (--tls-cert, --tls-key), "
+        "plain MQTT goes on to each hub's MQTT port",
+    )
+    group.add_argument(
+        "--tls-cert", metavar="FILE", help="the PEM certificate (its chain after it)"
+    )
+    group.add_argument("--tls-key", metavar="FILE", help="its PEM private key, unencrypted")
+    group.add_argument(
+        "--tls-handshake-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="a TLS handshake must be done within this (default 10)",
+    )
 
 
 def _supervision(parser: argparse.ArgumentParser) -> None:
@@ -118,8 +167,11 @@ def run_config(args: argparse.Namespace) -> int:
             if args.workers < 1:
                 raise ValueError("--workers must be at least 1")
             servers = [(args.worker_host, args.worker_port + i) for i in range(args.workers)]
-        if (args.mqtt_port is None) != (args.worker_mqtt_port is None):
-            raise ValueError("--mqtt-port and --worker-mqtt-port go together")
+        mqtt = args.mqtt_port is not None or args.mqtts_port is not None
+        if mqtt != (args.worker_mqtt_port is not None):
+            raise ValueError("--mqtt-port or --mqtts-port and --worker-mqtt-port go together")
+        if (args.mqtts_port is None) != (args.tls_pem is None):
+            raise ValueError("--mqtts-port and --tls-pem go together")
         first = args.worker_mqtt_port
         mqtt_ports = [first + i for i in range(len(servers))] if first is not None else []
         settings = HaproxySettings(
@@ -132,6 +184,9 @@ def run_config(args: argparse.Namespace) -> int:
             maxconn=args.maxconn,
             mqtt_port=args.mqtt_port,
             mqtt_ports=mqtt_ports,
+            mqtts_port=args.mqtts_port,
+            mqtts_pem=args.tls_pem,
+            tls_handshake=haproxy_duration(args.tls_handshake_timeout),
         )
         text = render(settings)
     except ValueError as exc:
@@ -147,6 +202,7 @@ def run_up(args: argparse.Namespace) -> int:
         raise UsageError("--workers must be at least 1")
     if args.mqtt_port is not None and not 0 < args.mqtt_port < 65536:
         raise UsageError(f"--mqtt-port {args.mqtt_port}: not a port (1-65535)")
+    check_mqtts(args)
     if args.redis and not args.redis.startswith(("redis://", "rediss://", "redis-cluster://")):
         raise UsageError(f"--redis {args.redis!r}: not a redis:// or redis-cluster:// URL")
     policy = Policy(
@@ -174,6 +230,10 @@ def run_up(args: argparse.Namespace) -> int:
         check_interval_ms=args.check_interval_ms,
         maxconn=args.maxconn,
         mqtt_port=args.mqtt_port,
+        mqtts_port=args.mqtts_port,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_handshake_timeout=args.tls_handshake_timeout,
         policy=policy,
     )
     cluster = Cluster(spec, notice=_notice)
@@ -188,6 +248,30 @@ def run_up(args: argparse.Namespace) -> int:
     status = cluster.run()
     print("earlgate cluster: stopped", flush=True)
     return status
+
+
+def check_mqtts(args: argparse.Namespace) -> None:
+    """``--mqtts-port`` with a readable certificate and its key, or no TLS option at all."""
+    if not args.tls_handshake_timeout > 0:
+        raise UsageError(f"--tls-handshake-timeout {args.tls_handshake_timeout:g}: not > 0")
+    if args.mqtts_port is None:
+        given = [f for f, v in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)) if v]
+        if given:
+            raise UsageError(f"{' and '.join(given)} without --mqtts-port: TLS is for that port")
+        return
+    if not 0 < args.mqtts_port < 65536:
+        raise UsageError(f"--mqtts-port {args.mqtts_port}: not a port (1-65535)")
+    if args.mqtts_port in (args.port, args.mqtt_port):
+        raise UsageError(f"--mqtts-port {args.mqtts_port}: already HAProxy's --port or --mqtt-port")
+    missing = [f for f, v in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)) if not v]
+    if missing:
+        raise UsageError(
+            f"--mqtts-port needs --tls-cert and --tls-key (missing: {' and '.join(missing)})"
+        )
+    try:
+        combined_pem(args.tls_cert, args.tls_key)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _notice(text: str) -> None:

@@ -14,10 +14,18 @@ With an MQTT port, a second frontend in TCP mode passes MQTT connections
 through to the hubs' own MQTT ports, balanced as the WebSocket ones are and
 checked on the same ``/healthz`` of each hub; an MQTT session stays in the
 hub that holds it, so balancing is per connection (docs/mqtt.md).
+
+With an MQTTS port, one more TCP frontend ends TLS in HAProxy (the
+certificate and its key in one PEM file) and passes the plain MQTT stream on
+to the same backend as the MQTT port: the hubs need no certificate. A TLS
+handshake there must be done within ``tls_handshake`` (HAProxy 2.6 bounds a
+handshake by the frontend's ``timeout client``; once the connection is passed
+through to a hub, ``timeout tunnel`` takes over, as on the MQTT port).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from string import Template
@@ -89,6 +97,24 @@ frontend ft_mqtt
     timeout client $tunnel
     default_backend bk_mqtt
 
+""")
+
+# TLS ends here, the hubs get the plain MQTT stream (bk_mqtt, as from ft_mqtt).
+MQTTS_TEMPLATE = Template("""\
+frontend ft_mqtts
+    mode tcp
+    no option http-server-close
+    # The certificate, its chain and its key in one PEM file.
+    bind $bind:$port name mqtts ssl crt $pem
+    maxconn $maxconn
+    # A TLS handshake must be done within this; once the connection is passed
+    # through to a hub, timeout tunnel applies instead (an idle client waits up to it).
+    timeout client $handshake
+    default_backend bk_mqtt
+
+""")
+
+MQTT_BACKEND_TEMPLATE = Template("""\
 backend bk_mqtt
     mode tcp
     no option http-server-close
@@ -100,6 +126,9 @@ backend bk_mqtt
 $servers
 
 """)
+
+# A path HAProxy reads as one word, unquoted; others go in single quotes (no expansion).
+PLAIN_PATH = re.compile(r"[A-Za-z0-9_./+=:@%,-]+")
 
 
 @dataclass(frozen=True)
@@ -118,19 +147,28 @@ class HaproxySettings:
     fall: int = 2
     mqtt_port: int | None = None  # HAProxy's MQTT port; None: no MQTT frontend
     mqtt_ports: Sequence[int] = ()  # the MQTT port of each of ``servers``, in order
+    mqtts_port: int | None = None  # HAProxy's MQTT-over-TLS port; None: no MQTTS frontend
+    mqtts_pem: str | None = None  # with mqtts_port: certificate, chain and key in one PEM file
+    tls_handshake: str = "10s"  # a TLS handshake on mqtts_port must be done within this
 
     def validate(self) -> None:
         if not self.servers:
             raise ValueError("at least one hub worker is needed")
-        if (self.mqtt_port is None) != (not self.mqtt_ports):
+        public = [port for port in (self.mqtt_port, self.mqtts_port) if port is not None]
+        if (not public) != (not self.mqtt_ports):
             raise ValueError("an MQTT port needs the hubs' MQTT ports, and they need it")
         if self.mqtt_ports and len(self.mqtt_ports) != len(self.servers):
             raise ValueError(
                 f"{len(self.servers)} hubs but {len(self.mqtt_ports)} MQTT ports: one each"
             )
-        ports = [self.mqtt_port, *self.mqtt_ports] if self.mqtt_port is not None else []
-        if not all(0 < port < 65536 for port in ports):
+        if not all(0 < port < 65536 for port in [*public, *self.mqtt_ports]):
             raise ValueError("MQTT ports must be 1-65535")
+        if len(set(public)) != len(public):
+            raise ValueError("the MQTT port and the MQTTS port must differ")
+        if (self.mqtts_port is None) != (self.mqtts_pem is None):
+            raise ValueError("an MQTTS port needs the PEM file of its certificate and key")
+        if self.mqtts_pem is not None and ("'" in self.mqtts_pem or "\n" in self.mqtts_pem):
+            raise ValueError(f"{self.mqtts_pem!r}: a PEM path with a quote or a line break")
         if self.balance not in BALANCES:
             raise ValueError(f"balance must be one of {', '.join(BALANCES)}")
         if self.check_interval_ms < 100 or self.fall < 1:
@@ -168,23 +206,47 @@ def render(settings: HaproxySettings) -> str:
 
 
 def _mqtt(settings: HaproxySettings) -> str:
-    """The MQTT frontend and backend, or nothing without an MQTT port."""
-    if settings.mqtt_port is None:
+    """The MQTT and MQTTS frontends and their backend, or nothing without either port."""
+    if settings.mqtt_port is None and settings.mqtts_port is None:
         return ""
+    text = ""
+    if settings.mqtt_port is not None:
+        text += MQTT_TEMPLATE.substitute(
+            bind=settings.bind,
+            port=settings.mqtt_port,
+            maxconn=settings.maxconn,
+            tunnel=settings.tunnel,
+        )
+    if settings.mqtts_port is not None:
+        assert settings.mqtts_pem is not None  # validated
+        text += MQTTS_TEMPLATE.substitute(
+            bind=settings.bind,
+            port=settings.mqtts_port,
+            pem=_quoted(settings.mqtts_pem),
+            maxconn=settings.maxconn,
+            handshake=settings.tls_handshake,
+        )
     lines = [
         f"    server hub{i} {host}:{mqtt} check port {http} maxconn {settings.maxconn}"
         for i, ((host, http), mqtt) in enumerate(
             zip(settings.servers, settings.mqtt_ports, strict=True), 1
         )
     ]
-    return MQTT_TEMPLATE.substitute(
-        bind=settings.bind,
-        port=settings.mqtt_port,
-        maxconn=settings.maxconn,
-        tunnel=settings.tunnel,
-        balance=settings.balance,
-        servers="\n".join(lines),
+    return text + MQTT_BACKEND_TEMPLATE.substitute(
+        tunnel=settings.tunnel, balance=settings.balance, servers="\n".join(lines)
     )
+
+
+def _quoted(path: str) -> str:
+    return path if PLAIN_PATH.fullmatch(path) else f"'{path}'"
+
+
+def haproxy_duration(seconds: float) -> str:
+    """``10.0`` → ``10s``, ``0.25`` → ``250ms``: a timeout in HAProxy's units."""
+    if seconds <= 0:
+        raise ValueError(f"{seconds:g} s: a timeout must be more than 0")
+    ms = max(round(seconds * 1000), 1)
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
 
 
 def parse_server(text: str) -> tuple[str, int]:

@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from earlgate.children import die_with_parent
-from earlgate.cluster.haproxy import HaproxySettings, render
+from earlgate.cluster.haproxy import HaproxySettings, haproxy_duration, render
 from earlgate.cluster.status import HEARTBEAT_ENV, STATUS_ENV
 from earlgate.cluster.supervise import Child, ProcessSupervisor
 from earlgate.cluster.supervisor import ChildSpec, Policy
+from earlgate.cluster.tlspem import combined_pem, write_private
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,17 @@ class ClusterSpec:
     check_interval_ms: int = 1000
     maxconn: int = 50_000
     mqtt_port: int | None = None  # HAProxy's MQTT port, to each hub's own; None = no MQTT
+    # HAProxy's MQTT-over-TLS port: TLS ends there (tls_cert, tls_key), plain MQTT to the hubs
+    mqtts_port: int | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_handshake_timeout: float = 10.0  # a TLS handshake on mqtts_port, in HAProxy
     policy: Policy = field(default_factory=Policy)  # restarts, heartbeats, stop grace
+
+    @property
+    def mqtt(self) -> bool:
+        """Whether the hubs get MQTT ports (HAProxy passes MQTT, or MQTT out of TLS, to them)."""
+        return self.mqtt_port is not None or self.mqtts_port is not None
 
 
 def fitting_maxconn(wanted: int) -> int:
@@ -100,7 +111,7 @@ class Cluster:
     notice: Callable[[str], None] = logger.warning
     redis_url: str = ""
     worker_ports: list[int] = field(default_factory=list)
-    worker_mqtt_ports: list[int] = field(default_factory=list)  # with spec.mqtt_port
+    worker_mqtt_ports: list[int] = field(default_factory=list)  # with spec.mqtt
     stats_port: int = 0
     commands: dict[str, list[str]] = field(default_factory=dict)  # a restart runs the same
     folder: tempfile.TemporaryDirectory[str] = field(
@@ -111,6 +122,11 @@ class Cluster:
     @property
     def config_path(self) -> Path:
         return Path(self.folder.name) / "haproxy.cfg"
+
+    @property
+    def pem_path(self) -> Path:
+        """With an MQTTS port: HAProxy's certificate and key in one file (mode 0600)."""
+        return Path(self.folder.name) / "haproxy.pem"
 
     @property
     def status_path(self) -> Path:
@@ -130,6 +146,9 @@ class Cluster:
         }
         if self.spec.mqtt_port is not None:
             endpoints["mqtt"] = f"mqtt://{host}:{self.spec.mqtt_port}"
+        if self.spec.mqtts_port is not None:
+            endpoints["mqtts"] = f"mqtts://{host}:{self.spec.mqtts_port}"
+        if self.spec.mqtt:
             endpoints["mqtt-workers"] = " ".join(
                 f"mqtt://127.0.0.1:{p}" for p in self.worker_mqtt_ports
             )
@@ -232,7 +251,7 @@ class Cluster:
             for pattern in spec.durable:
                 command += ["--durable", pattern]
             command.append("--uvloop" if spec.uvloop else "--no-uvloop")
-            if spec.mqtt_port is not None:
+            if spec.mqtt:
                 self.worker_mqtt_ports.append(free_port())
                 command += ["--mqtt-port", str(self.worker_mqtt_ports[-1])]
             started.append(self._spawn(f"hub{i + 1}", command))
@@ -248,6 +267,15 @@ class Cluster:
         if program is None:
             raise ClusterError("haproxy is not installed: apt-get install haproxy")
         self.stats_port = spec.stats_port or free_port()
+        pem = None
+        if spec.mqtts_port is not None:
+            if spec.tls_cert is None or spec.tls_key is None:
+                raise ClusterError("an MQTTS port needs a certificate and its key")
+            try:
+                write_private(self.pem_path, combined_pem(spec.tls_cert, spec.tls_key))
+            except ValueError as exc:
+                raise ClusterError(str(exc)) from None
+            pem = str(self.pem_path)
         settings = HaproxySettings(
             servers=[("127.0.0.1", port) for port in self.worker_ports],
             port=spec.port,
@@ -258,6 +286,9 @@ class Cluster:
             maxconn=fitting_maxconn(spec.maxconn),
             mqtt_port=spec.mqtt_port,
             mqtt_ports=self.worker_mqtt_ports,
+            mqtts_port=spec.mqtts_port,
+            mqtts_pem=pem,
+            tls_handshake=haproxy_duration(spec.tls_handshake_timeout),
         )
         self.config_path.write_text(render(settings))
         check = subprocess.run(
@@ -272,6 +303,8 @@ class Cluster:
             wait_port(connect_host, spec.port, haproxy, "haproxy")
             if spec.mqtt_port is not None:
                 wait_port(connect_host, spec.mqtt_port, haproxy, "haproxy's MQTT port")
+            if spec.mqtts_port is not None:
+                wait_port(connect_host, spec.mqtts_port, haproxy, "haproxy's MQTTS port")
         except ClusterError as exc:
             log = self.log_path("haproxy").read_text(errors="replace")
             raise ClusterError(f"{exc}: {log.strip()[-500:]}") from None
