@@ -121,6 +121,8 @@ def test_mosquitto_over_tls_through_haproxy_gets_tls_and_plain_publishes(
     pub(mqtt, "cs/tcp", "over tcp", qos=1)
     for subscriber in subscribers:
         assert sorted(subscriber.wait_messages(2)) == ["0 1 cs/tcp over tcp", "0 1 cs/tls over tls"]
+        connacks = [line for line in subscriber.lines() if "received CONNACK" in line]
+        assert len(connacks) == 1, subscriber.lines()  # the same connection all along
 
 
 @needs_mosquitto

@@ -104,15 +104,15 @@ def test_the_mqtts_frontend_ends_tls_and_shares_the_mqtt_backend() -> None:
                                tls_handshake="2500ms")  # fmt: skip
     text = render(settings)
     assert MQTTS_SECTION in text
-    sections = ["frontend ft_mqtt\n", "frontend ft_mqtts", "backend bk_mqtt"]
+    sections = ["\nfrontend ft_mqtt\n", "\nfrontend ft_mqtts\n", "\nbackend bk_mqtt\n"]
     assert [text.index(name) for name in sections] == sorted(text.index(n) for n in sections)
-    assert text.count("backend bk_mqtt") == 1
+    assert text.count("\nbackend bk_mqtt\n") == 1 and text.count("default_backend bk_mqtt") == 2
     assert "server hub2 127.0.0.1:9102 check port 9002" in text
     # Alone, without the plain MQTT port; a path HAProxy would split is quoted.
     alone = render(HaproxySettings(servers=hubs, mqtt_ports=[9101, 9102], mqtts_port=8883,
                                    mqtts_pem="/my certs/h.pem"))  # fmt: skip
     assert "ft_mqtt\n" not in alone and "bind *:8883 name mqtts ssl crt '/my certs/h.pem'" in alone
-    assert "timeout client 10s" in alone and "backend bk_mqtt" in alone
+    assert "timeout client 10s" in alone and "\nbackend bk_mqtt\n" in alone
 
 
 def test_mqtts_settings_that_do_not_fit_are_refused() -> None:
