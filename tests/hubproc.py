@@ -42,6 +42,12 @@ class HubProcess:
             self.process.stdout.close()
         return self.process.returncode
 
+    def stop_clean(self, timeout: float = 10.0) -> None:
+        """Stop, and fail if the hub logged a traceback at any time."""
+        self.stop(timeout=timeout)
+        output = b"".join(self.output)
+        assert b"Traceback" not in output, output.decode(errors="replace")
+
 
 def start_hub(*args: str, port: int = 0, timeout: float = 15.0, mqtt: bool = False) -> HubProcess:
     """Start ``earlgate hub`` (on a free port unless ``port``) and wait until it listens;

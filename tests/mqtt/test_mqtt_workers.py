@@ -40,9 +40,7 @@ def redis() -> Iterator[RedisServer]:
 def workers(redis: RedisServer) -> Iterator[HubProcess]:
     hub = start_hub("--workers", "2", "--broker", redis.url, mqtt=True)
     yield hub
-    hub.stop(timeout=15)
-    output = b"".join(hub.output)
-    assert b"Traceback" not in output, output.decode(errors="replace")
+    hub.stop_clean(timeout=15)
 
 
 @pytest.fixture(autouse=True)
