@@ -11,11 +11,9 @@ import stat
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import trustme
 
 from clusterproc import ClusterProcess, mqtt_states, start_cluster
 from earlgate.cli import main
@@ -24,31 +22,12 @@ from earlgate.mqtt.codec import encode
 from mqtt.clients import MOSQUITTO_PUB, LiveSub, needs_mosquitto, pub
 from polling import wait_for
 from redisproc import free_port
-
-
-@dataclass
-class Tls:
-    cert: str
-    key: str
-    ca: str
-    context: ssl.SSLContext  # trusts the CA
-    other_key: str  # the key of another certificate
+from tlscerts import Tls, make_tls
 
 
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
-    ca = trustme.CA()
-    folder = tmp_path_factory.mktemp("cluster-mqtts")
-    cert, key, ca_file = folder / "cert.pem", folder / "key.pem", folder / "ca.pem"
-    other_key = folder / "other-key.pem"
-    issued = ca.issue_cert("127.0.0.1", "localhost")
-    issued.cert_chain_pems[0].write_to_path(str(cert))
-    issued.private_key_pem.write_to_path(str(key))
-    ca.issue_cert("127.0.0.1").private_key_pem.write_to_path(str(other_key))
-    ca.cert_pem.write_to_path(str(ca_file))
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    return Tls(str(cert), str(key), str(ca_file), context, str(other_key))
+    return make_tls(tmp_path_factory.mktemp("cluster-mqtts"))
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import socket
-import ssl
 import subprocess
 import time
 import urllib.request
@@ -13,25 +12,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-import trustme
 
 from earlgate.cli import main
 from earlgate.mqtt import packets as p
 from earlgate.mqtt.codec import encode
 from hubproc import HubProcess, start_hub
 from polling import wait_for
+from tlscerts import Tls, make_tls
 
 from .clients import MOSQUITTO_PUB, LiveSub, needs_mosquitto, pub
 
 MQTTS_LINE = re.compile(rb"earlgate hub mqtts on mqtts://127\.0\.0\.1:(\d+)")
-
-
-@dataclass
-class Tls:
-    cert: str
-    key: str
-    ca: str
-    context: ssl.SSLContext  # trusts the CA
 
 
 @dataclass
@@ -56,16 +47,7 @@ class TlsHub:
 
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
-    ca = trustme.CA()
-    issued = ca.issue_cert("127.0.0.1", "localhost")
-    folder = tmp_path_factory.mktemp("mqtts")
-    cert, key, ca_file = folder / "cert.pem", folder / "key.pem", folder / "ca.pem"
-    issued.private_key_and_cert_chain_pem.write_to_path(str(cert))
-    issued.private_key_pem.write_to_path(str(key))
-    ca.cert_pem.write_to_path(str(ca_file))
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    return Tls(str(cert), str(key), str(ca_file), context)
+    return make_tls(tmp_path_factory.mktemp("mqtts"))
 
 
 @pytest.fixture(scope="module")

@@ -301,17 +301,7 @@ class SubscribeMixin:
         if not live:
             return self.retained_in(message)
         topic = message.topic
-        subscriptions = self.subscriptions
-        if len(subscriptions) == 1:  # most devices and tools: one filter, no list to build
-            for sub in subscriptions.values():
-                if sub.share is not None or not sub.matches(topic):
-                    return []
-                if sub.no_local and message.origin == self.tag:
-                    return []
-                retain = message.retain and sub.retain_as_published
-                ids = [sub.sub_id] if sub.sub_id else []
-                return self.offer(message, min(message.qos, sub.qos), retain, ids)
-        matched = [s for s in subscriptions.values() if s.share is None and s.matches(topic)]
+        matched = [s for s in self.subscriptions.values() if s.share is None and s.matches(topic)]
         if message.origin == self.tag:
             matched = [s for s in matched if not s.no_local]
         if not matched:
