@@ -69,11 +69,20 @@ def stun_answers(host: str, port: int, timeout: float = 0.2) -> bool:
             return False
 
 
-def _free_udp_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+def _free_listening_port(host: str, tries: int = 50) -> int:
+    """A port free for both UDP and TCP: coturn listens on both and, when
+    the TCP one is taken, keeps retrying the bind and never answers on UDP."""
+    for _ in range(tries):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind((host, 0))
+            port: int = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind((host, port))
+                except OSError:
+                    continue
+                return port
+    raise TurnError(f"no port on {host} was free for both UDP and TCP in {tries} tries")
 
 
 def start_turn(
@@ -96,7 +105,7 @@ def start_turn(
     turnserver = shutil.which("turnserver")
     if turnserver is None:
         raise TurnError("the loopback TURN relay needs coturn: apt-get install coturn")
-    port = _free_udp_port(host)
+    port = _free_listening_port(host)
     relay_low = random.randrange(50000, 65000 - relay_ports, relay_ports)
     args = [
         turnserver,
