@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ class EmulatedEarl:
     leds: dict[str, LedState] = field(default_factory=dict)
     refuse_next: str | None = None
     seq: int = 0
+    # Set after each answered read: disconnect() waits for that quiet moment.
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
     started: float = field(default_factory=time.monotonic)
     # time.time() when the device clock read 0: readings' delays in one machine's clock
     epoch_at_zero: float = field(default_factory=lambda: time.time())
@@ -168,9 +171,19 @@ class EmulatedEarl:
             self.write_types.append(event.get("writeType", ""))
             self.apply(data)
         await self.cdp.send("BluetoothEmulation.simulateCharacteristicOperationResponse", answer)
+        if event["type"] == "read":
+            self.answered.set()
 
     async def disconnect(self) -> None:
-        """The link drops (out of range); the device stays, with its services, for a reconnect."""
+        """The link drops (out of range); the device stays, with its services, for a reconnect.
+
+        Chromium's emulation wedges the device when a read is in flight at the
+        drop (its answer is refused and later connects never start), so the
+        drop waits, up to a second, for the moment just after an answered read.
+        """
+        self.answered.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.answered.wait(), 1.0)
         await self.cdp.send(
             "BluetoothEmulation.simulateGATTDisconnection", {"address": self.address}
         )

@@ -8,7 +8,8 @@
 // (startNotifications + characteristicvaluechanged) where the device has
 // them, else polling by readValue every `pollMs` (a read fires
 // characteristicvaluechanged too, so one listener serves both). A dropped
-// link (gattserverdisconnected) reconnects after the core's backoff. Every
+// link (gattserverdisconnected, or a polled read unanswered for
+// `readTimeoutMs`) reconnects after the core's backoff. Every
 // GATT operation of a device goes through one queue: Chromium refuses a
 // second operation while one is in flight.
 import { GatewayCore } from "./routing.js";
@@ -18,6 +19,7 @@ export const DEFAULT_NAME_PREFIX = "earl-";
 export const DEFAULT_POLL_MS = 250;
 export const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10000;
+export const DEFAULT_READ_TIMEOUT_MS = 5000;
 
 /**
  * A named failure of the link. Codes: unavailable (no Web Bluetooth),
@@ -70,6 +72,7 @@ export class BleGateway extends EventTarget {
    * @param {number} [options.pollMs] ms between polled reads
    * @param {number} [options.commandTimeoutMs] a command's status must come within this
    * @param {number} [options.connectTimeoutMs] a GATT connect must succeed within this
+   * @param {number} [options.readTimeoutMs] a polled read must answer within this, else the link counts as dropped
    * @param {() => number} [options.clock] ms since the epoch
    */
   constructor({
@@ -80,13 +83,14 @@ export class BleGateway extends EventTarget {
     pollMs = DEFAULT_POLL_MS,
     commandTimeoutMs = DEFAULT_COMMAND_TIMEOUT_MS,
     connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
+    readTimeoutMs = DEFAULT_READ_TIMEOUT_MS,
     clock = defaultClock,
   } = {}) {
     super();
     if (!hub || typeof hub.publish !== "function" || typeof hub.subscribe !== "function")
       throw new TypeError("BleGateway needs {hub: HubClient}");
     if (!["auto", "always", "never"].includes(poll)) throw new RangeError(`poll must be auto, always or never, not ${poll}`);
-    for (const [key, value] of Object.entries({ pollMs, commandTimeoutMs, connectTimeoutMs })) {
+    for (const [key, value] of Object.entries({ pollMs, commandTimeoutMs, connectTimeoutMs, readTimeoutMs })) {
       if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${key} must be a positive number of ms, not ${value}`);
     }
     this.hub = hub;
@@ -96,6 +100,7 @@ export class BleGateway extends EventTarget {
     this.pollMs = pollMs;
     this.commandTimeoutMs = commandTimeoutMs;
     this.connectTimeoutMs = connectTimeoutMs;
+    this.readTimeoutMs = readTimeoutMs;
     this.clock = clock;
     this.core = new GatewayCore();
     this.links = new Map();
@@ -269,12 +274,23 @@ export class BleGateway extends EventTarget {
       link.pollTimer = null;
       if (session !== link.session || link.state !== "connected") return;
       try {
-        await this.gatt(link, "poll readings", () => link.chars.readings.readValue());
+        const read = this.gatt(link, "poll readings", () => link.chars.readings.readValue());
+        await withTimeout(read, this.readTimeoutMs, `${link.name}: poll readings`);
         link.polls += 1;
       } catch (error) {
         if (session !== link.session) return;
         link.gattErrors += 1;
         this.fail(error, link);
+        if (error instanceof BleError && error.code === "timeout") {
+          // A read that never answers is a link gone quiet: drop it and reconnect.
+          this.dropped(link, describe(error));
+          try {
+            link.device.gatt?.disconnect();
+          } catch {
+            // already gone
+          }
+          return;
+        }
       }
       if (session === link.session && link.state === "connected") link.pollTimer = setTimeout(tick, this.pollMs);
     };

@@ -90,7 +90,8 @@ function render(view, stats) {
 /**
  * Mount the panel in `container`. Options: `hub` (a HubClient, required),
  * `gateway` (an existing BleGateway), or BleGateway options (namePrefix,
- * poll, pollMs, commandTimeoutMs, bluetooth). Returns {gateway, unmount}.
+ * poll, pollMs, commandTimeoutMs, connectTimeoutMs, readTimeoutMs,
+ * bluetooth). Returns {gateway, unmount}.
  */
 export function mountBlePanel(container, { hub, gateway = null, title = "Bluetooth devices", ...options } = {}) {
   const doc = container.ownerDocument;

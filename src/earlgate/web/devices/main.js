@@ -48,6 +48,7 @@ function options(params) {
   if (params.has("prefix")) out.namePrefix = params.get("prefix");
   if (params.has("poll")) out.poll = params.get("poll");
   if (params.has("poll-ms")) out.pollMs = Number(params.get("poll-ms"));
+  if (params.has("read-timeout-ms")) out.readTimeoutMs = Number(params.get("read-timeout-ms"));
   return out;
 }
 
