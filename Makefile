@@ -27,9 +27,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Test processes (pytest-xdist), each running whole test files: module
+# fixtures (a browser, a relay) start once per file. TEST_WORKERS=0 runs in one.
+TEST_WORKERS ?= 2
+
 unit: $(STAMP) system-deps
 	node --test tests/js/
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test: lint typecheck unit
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ import pytest
 
 from browserproc import Chromium
 from earlgate.client import HubClient
+from earlgate.testing.npm import NpmError, npm_install
 from hubproc import HubProcess, start_hub
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,20 +33,14 @@ IMPORT = 'import mqtt from "/mqttjs/mqtt.esm.js"; window.mqtt = mqtt;'
 def install_mqttjs() -> Path:
     """The bundle of ``mqtt@MQTTJS_VERSION``, installed when missing; why not, as an error."""
     package = MQTTJS_DIR / "node_modules" / "mqtt" / "package.json"
-    if BUNDLE.is_file() and f'"version": "{MQTTJS_VERSION}"' in package.read_text():
-        return BUNDLE
-    npm = shutil.which("npm")
-    if npm is None:
-        raise RuntimeError("MQTT.js needs npm: apt-get install npm")
-    MQTTJS_DIR.mkdir(parents=True, exist_ok=True)
-    command = [npm, "install", "--prefix", str(MQTTJS_DIR), "--no-audit", "--no-fund",
-               "--save-exact", f"mqtt@{MQTTJS_VERSION}"]  # fmt: skip
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"npm install mqtt@{MQTTJS_VERSION} took over 300 s") from None
-    if result.returncode != 0 or not BUNDLE.is_file():
-        raise RuntimeError(f"npm install mqtt@{MQTTJS_VERSION} failed: {result.stderr[-800:]}")
+        npm_install(
+            MQTTJS_DIR,
+            ["--save-exact", f"mqtt@{MQTTJS_VERSION}"],
+            lambda: BUNDLE.is_file() and f'"version": "{MQTTJS_VERSION}"' in package.read_text(),
+        )
+    except NpmError as exc:
+        raise RuntimeError(f"MQTT.js: {exc}") from None
     return BUNDLE
 
 

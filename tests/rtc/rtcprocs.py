@@ -7,7 +7,6 @@ once into a git-ignored cache folder.
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from earlgate.testing.npm import npm_install
 from earlgate.testing.turn import TurnServer
 from earlgate.testing.turn import start_turn as _start_turn
 
@@ -28,18 +28,13 @@ TURN_USER, TURN_PASS = "test", "test"
 def npm_modules() -> Path:
     """``node_modules`` with ``peer`` and ``peerjs``, installed when missing."""
     modules = NPM_DIR / "node_modules"
-    if (modules / "peer" / "dist" / "bin" / "peerjs.js").exists() and (
-        modules / "peerjs" / "dist" / "peerjs.min.js"
-    ).exists():
-        return modules
-    npm = shutil.which("npm")
-    assert npm is not None, "npm is needed: bash scripts/system-deps.sh installs it"
-    NPM_DIR.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [npm, "install", "--prefix", str(NPM_DIR), "--no-audit", "--no-fund", *NPM_PACKAGES],
-        check=True,
-        capture_output=True,
-        timeout=300,
+    npm_install(
+        NPM_DIR,
+        NPM_PACKAGES,
+        lambda: (
+            (modules / "peer" / "dist" / "bin" / "peerjs.js").exists()
+            and (modules / "peerjs" / "dist" / "peerjs.min.js").exists()
+        ),
     )
     return modules
 

@@ -12,15 +12,14 @@ installed with ``npm install`` when its modules are missing.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import ssl
-import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from earlgate.testing.npm import NpmError, npm_install
 from earlgate.testing.processes import Child, spawn
 
 TARGETS = (
@@ -60,18 +59,10 @@ def ensure_thesis_node() -> Path:
     folder = thesis_node_dir()
     if not (folder / "app.js").is_file():
         raise TargetError(f"thesis-node not found at {folder} (set EARLGATE_THESIS_NODE)")
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        raise TargetError("thesis-node needs node and npm: apt-get install nodejs npm")
-    if not (folder / "node_modules" / "websocket").is_dir():
-        result = subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if result.returncode != 0:
-            raise TargetError(f"npm install in {folder} failed: {result.stderr[-500:]}")
+    try:
+        npm_install(folder, [], lambda: (folder / "node_modules" / "websocket").is_dir())
+    except NpmError as exc:
+        raise TargetError(f"thesis-node: {exc}") from None
     return folder
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from earlgate.children import wait_for_line
+from earlgate.testing.npm import NpmError, npm_install
 from earlgate.testing.processes import Child, spawn
 
 __all__ = [
@@ -126,32 +126,20 @@ def ensure_peer_server(folder: Path | None = None) -> Path:
             (the message carries npm's last words).
     """
     folder = (folder or peer_server_dir()).resolve()
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        raise PeerServerError("the Node PeerServer needs node and npm: apt-get install nodejs npm")
-    if not (folder / "node_modules" / "peer" / "package.json").is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        try:
-            result = subprocess.run(
-                [
-                    "npm",
-                    "install",
-                    "--prefix",
-                    str(folder),
-                    "--no-audit",
-                    "--no-fund",
-                    PEER_PACKAGE,
-                ],
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-        except subprocess.TimeoutExpired:
-            raise PeerServerError(f"npm install {PEER_PACKAGE} took over 300 s") from None
-        if result.returncode != 0:
-            raise PeerServerError(f"npm install {PEER_PACKAGE} failed: {result.stderr[-800:]}")
+    try:
+        npm_install(
+            folder,
+            [PEER_PACKAGE],
+            lambda: (folder / "node_modules" / "peer" / "package.json").is_file(),
+        )
+    except NpmError as exc:
+        raise PeerServerError(f"the Node PeerServer: {exc}") from None
     launcher = folder / "launch-peer-server.mjs"
     if not launcher.is_file() or launcher.read_text() != LAUNCHER:
-        launcher.write_text(LAUNCHER)
+        # written whole, then renamed: another test process may be reading it
+        partial = launcher.with_name(f"{launcher.name}.{os.getpid()}")
+        partial.write_text(LAUNCHER)
+        partial.replace(launcher)
     return folder
 
 
