@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from earlgate.children import free_port, wait_listening
 
 
 def need(program: str) -> str:
@@ -24,19 +17,6 @@ def need(program: str) -> str:
     if path is None:
         pytest.fail(f"{program} is not installed: run `make system-deps` (scripts/system-deps.sh)")
     return path
-
-
-def wait_port(port: int, process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args!r} exited with status {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
 
 
 @dataclass
@@ -60,7 +40,9 @@ class RedisServer:
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        wait_port(self.port, self.process)
+        failure = wait_listening(self.port, self.process.poll, "redis-server", timeout=10)
+        if failure is not None:
+            raise RuntimeError(failure)
         return self
 
     def stop(self) -> None:

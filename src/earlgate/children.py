@@ -12,10 +12,11 @@ import ctypes
 import os
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import psutil
 
@@ -114,3 +115,37 @@ def drain_in_background(process: subprocess.Popen[bytes], sink: list[bytes]) -> 
     thread = threading.Thread(target=drain, daemon=True)
     thread.start()
     return thread
+
+
+def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
+    """A port the kernel just gave out on ``host`` (TCP; UDP with SOCK_DGRAM) for a child."""
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_listening(
+    port: int,
+    exit_status: Callable[[], int | None],
+    what: str,
+    *,
+    host: str = "127.0.0.1",
+    timeout: float = 30.0,
+) -> str | None:
+    """Until something accepts TCP connections on ``host``:``port``.
+
+    Returns None once it does; otherwise why not, in words: the child
+    (``exit_status`` is its ``poll``) exited first, or ``timeout`` ran out.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = exit_status()
+        if status is not None:
+            return f"{what} exited with status {status}"
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return None
+        except OSError:
+            time.sleep(0.02)
+    return f"{what} did not listen on {host}:{port} within {timeout:g} s"

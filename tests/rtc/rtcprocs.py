@@ -7,7 +7,6 @@ once into a git-ignored cache folder.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from earlgate.children import free_port
 from earlgate.testing.npm import npm_install
 from earlgate.testing.turn import TurnServer
 from earlgate.testing.turn import start_turn as _start_turn
@@ -37,13 +37,6 @@ def npm_modules() -> Path:
         ),
     )
     return modules
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _wait(check: object, what: str, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:

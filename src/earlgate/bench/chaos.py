@@ -31,8 +31,8 @@ from typing import Any
 import psutil
 
 from earlgate.bench.ledger import Ledger, SubscriberLedger
+from earlgate.children import free_port
 from earlgate.client import HubClient, HubClientError
-from earlgate.cluster.runner import free_port
 from earlgate.testing.processes import spawn
 from earlgate.wire.subjects import matches
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 import psutil
 
 from earlgate.bench.driver import role_labels, role_of
-from earlgate.bench.targets import TargetError, ensure_thesis_node, free_port, wait_port
-from earlgate.children import stop_processes
+from earlgate.bench.targets import TargetError, ensure_thesis_node, wait_port
+from earlgate.children import free_port, stop_processes
 from earlgate.testing.processes import Child, spawn
 
 CASES = ("1", "1tls", "1r", "2", "2rp", "thesis-node", "thesis-node-redis")

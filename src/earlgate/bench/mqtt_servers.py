@@ -18,7 +18,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from earlgate.bench.targets import TargetError, free_port, wait_port
+from earlgate.bench.targets import TargetError, wait_port
+from earlgate.children import free_port
 from earlgate.testing.processes import Child, spawn
 
 __all__ = ["MOSQUITTO", "MQTT_TARGETS", "MqttServer", "find_mosquitto", "mosquitto_config"]

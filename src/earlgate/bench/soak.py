@@ -27,8 +27,7 @@ from picows import WSListener, WSMsgType, ws_connect
 
 from earlgate.bench.driver import pinning
 from earlgate.bench.loadprocs import run_load_processes
-from earlgate.bench.targets import free_port
-from earlgate.children import wait_for_line
+from earlgate.children import free_port, wait_for_line
 from earlgate.testing.processes import spawn
 
 LISTENING = re.compile(rb"listening on ws://")

@@ -12,13 +12,12 @@ installed with ``npm install`` when its modules are missing.
 from __future__ import annotations
 
 import os
-import socket
 import ssl
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
+from earlgate.children import free_port, wait_listening
 from earlgate.testing.npm import NpmError, npm_install
 from earlgate.testing.processes import Child, spawn
 
@@ -35,12 +34,6 @@ COALESCE_TARGET_MS = 2.0  # earlgate-coalesce's --coalesce-ms
 
 class TargetError(Exception):
     """A target server could not be installed or started; the message says why."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def thesis_node_dir() -> Path:
@@ -72,16 +65,9 @@ def wait_port(child: Child, port: int, what: str, timeout: float = 30) -> None:
     Raises:
         TargetError: it exited first, or did not listen within ``timeout`` seconds.
     """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if child.process.poll() is not None:
-            raise TargetError(f"{what} exited with status {child.process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TargetError(f"{what} did not listen on port {port} within {timeout:.0f} s")
+    failure = wait_listening(port, child.process.poll, what, timeout=timeout)
+    if failure is not None:
+        raise TargetError(failure)
 
 
 class RunningTarget(Child):

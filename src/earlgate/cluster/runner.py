@@ -20,16 +20,14 @@ import logging
 import os
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from earlgate.children import die_with_parent
+from earlgate.children import die_with_parent, free_port, wait_listening
 from earlgate.cluster.haproxy import HaproxySettings, haproxy_duration, render
 from earlgate.cluster.status import HEARTBEAT_ENV, STATUS_ENV
 from earlgate.cluster.supervise import Child, ProcessSupervisor
@@ -46,24 +44,10 @@ class ClusterError(Exception):
     """A program is missing or a process did not start; the message says which."""
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def wait_port(host: str, port: int, process: Child, what: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ClusterError(f"{what} exited with status {process.poll()}")
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise ClusterError(f"{what} did not listen on {host}:{port} within 30 s")
+    failure = wait_listening(port, process.poll, what, host=host)
+    if failure is not None:
+        raise ClusterError(failure)
 
 
 @dataclass
