@@ -110,12 +110,13 @@ async def test_connections_per_address_are_limited() -> None:
 
 async def test_expired_token_closes_the_open_connection() -> None:
     async with running_hub(auth_secret=SECRET) as hub:
-        token = make_token(SECRET, ["a/#"], ["a/#"], ttl=1.0, now=time.time())
+        # Long enough to connect on a busy machine, short enough to wait out.
+        token = make_token(SECRET, ["a/#"], ["a/#"], ttl=2.0, now=time.time())
         async with await WsClient.open(f"ws://127.0.0.1:{hub.port}/ws?token={token}") as client:
             assert (await client.request({"type": "subscribe", "subject": "a/#", "id": 1}))[
                 "type"
             ] == "ack"
-            answer = await client.recv(timeout=3)
+            answer = await client.recv(timeout=4)
             assert answer["code"] == "forbidden" and "expired" in answer["reason"]
             with pytest.raises(ConnectionClosed):
                 await client.recv(timeout=3)
@@ -124,7 +125,8 @@ async def test_expired_token_closes_the_open_connection() -> None:
 
 async def test_a_fresh_token_keeps_the_connection_and_may_narrow_it() -> None:
     async with running_hub(auth_secret=SECRET) as hub:
-        token = make_token(SECRET, ["a/#"], ["a/#", "b/#"], ttl=1.0, now=time.time())
+        # Long enough to connect on a busy machine; the test outlives it below.
+        token = make_token(SECRET, ["a/#"], ["a/#", "b/#"], ttl=3.0, now=time.time())
         async with await WsClient.open(f"ws://127.0.0.1:{hub.port}/ws?token={token}") as client:
             for n, pattern in enumerate(("a/#", "b/#")):
                 await client.request({"type": "subscribe", "subject": pattern, "id": n})
@@ -248,7 +250,8 @@ async def test_hub_client_refreshes_its_token() -> None:
     from earlgate.client import HubClient, HubError
 
     async with running_hub(auth_secret=SECRET) as hub:
-        token = make_token(SECRET, ["a/#"], ["a/#", "b/#"], ttl=1.0, now=time.time())
+        # Long enough to connect on a busy machine; the test outlives it below.
+        token = make_token(SECRET, ["a/#"], ["a/#", "b/#"], ttl=3.0, now=time.time())
         url = f"ws://127.0.0.1:{hub.port}/ws"
         async with HubClient(url, token=token, reconnect=False) as client:
             await client.subscribe("b/#")
@@ -256,5 +259,5 @@ async def test_hub_client_refreshes_its_token() -> None:
                 await client.refresh_token("not.a.jwt")
             fresh = make_token(SECRET, ["a/#"], ["a/#"], ttl=60, now=time.time())
             assert await client.refresh_token(fresh) == ["b/#"]
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(3.5)
             assert await client.ping() < 1 and client.token == fresh
