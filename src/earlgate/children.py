@@ -117,9 +117,9 @@ def drain_in_background(process: subprocess.Popen[bytes], sink: list[bytes]) -> 
     return thread
 
 
-def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
-    """A port the kernel just gave out on ``host`` (TCP; UDP with SOCK_DGRAM) for a child."""
-    with socket.socket(socket.AF_INET, kind) as sock:
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port the kernel just gave out on ``host``, for a child to listen on."""
+    with socket.socket() as sock:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
