@@ -98,7 +98,7 @@ def test_bench_network_bad_flags_are_named(
 def _can_make_namespaces() -> bool:
     if os.geteuid() != 0:
         return False
-    probe = "egprobe"
+    probe = f"egprobe{os.getpid()}"  # its own name: test processes probe at once
     made = subprocess.run(["ip", "netns", "add", probe], capture_output=True).returncode == 0
     if made:
         subprocess.run(["ip", "netns", "delete", probe], capture_output=True)
